@@ -1,0 +1,29 @@
+r"""captum_fido: counterfactual, in-fill based saliency as Captum attributions.
+
+>>> from captum_fido import FIDO, BBMP
+>>> from captum_fido.infillers import BlurInfiller
+>>> attr = FIDO(model, BlurInfiller()).attribute(x, target=c)
+"""
+
+from captum_fido import infillers
+from captum_fido.attr import (
+    BBMP,
+    FIDO,
+    FIDOSDR,
+    FIDOSSR,
+    MaskOptimizationDetails,
+    log_odds,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "FIDO",
+    "FIDOSSR",
+    "FIDOSDR",
+    "BBMP",
+    "MaskOptimizationDetails",
+    "log_odds",
+    "infillers",
+    "__version__",
+]

@@ -1,0 +1,23 @@
+r"""The attribution methods and the mask-optimisation loop they share."""
+
+from captum_fido.attr._bbmp import BBMP
+from captum_fido.attr._details import MaskOptimizationDetails
+from captum_fido.attr._fido import FIDO, FIDOSDR, FIDOSSR
+from captum_fido.attr._masks import (
+    ContinuousMask,
+    MaskDistribution,
+    RelaxedBernoulliMask,
+)
+from captum_fido.attr._scores import log_odds
+
+__all__ = [
+    "FIDO",
+    "FIDOSSR",
+    "FIDOSDR",
+    "BBMP",
+    "MaskOptimizationDetails",
+    "MaskDistribution",
+    "RelaxedBernoulliMask",
+    "ContinuousMask",
+    "log_odds",
+]

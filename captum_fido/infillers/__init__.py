@@ -1,0 +1,23 @@
+r"""Infillers: what FIDO puts in place of the pixels it drops.
+
+Every infiller follows one protocol, ``reference = infiller(x, keep_mask,
+generator=None)`` (see :class:`Infiller`). The paper's heuristics live here;
+learned in-painters plug in through the same protocol.
+"""
+
+from captum_fido.infillers._base import Infiller, check_infill_output
+from captum_fido.infillers.heuristic import (
+    BlurInfiller,
+    LocalInfiller,
+    MeanInfiller,
+    RandomInfiller,
+)
+
+__all__ = [
+    "Infiller",
+    "check_infill_output",
+    "MeanInfiller",
+    "BlurInfiller",
+    "RandomInfiller",
+    "LocalInfiller",
+]

@@ -1,0 +1,130 @@
+r"""The infiller protocol shared by every in-filling strategy.
+
+An infiller answers one question: *given an image and the pixels we may look
+at, what should the other pixels be?* FIDO composes its counterfactual as
+``phi = z * x + (1 - z) * infill(x, z)``, so an infiller only has to produce
+values for the pixels to fill; whatever it returns at observed pixels is
+ignored by the composition.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+from torch import Tensor
+
+__all__ = ["Infiller", "check_infill_output"]
+
+
+class Infiller:
+    r"""Base class of all infillers.
+
+    Subclasses implement :meth:`fill`. Calling an infiller validates its
+    arguments, runs :meth:`fill` without autograd (the reference is a constant
+    for the mask optimisation, as in the reference implementation) and checks
+    what it returned.
+
+    Class attributes tell the optimisation loop what it may cache:
+
+    - ``uses_mask``: the fill depends on ``keep_mask``. When ``False`` (Mean,
+      Blur, Random) the loop computes the reference without recomputing it
+      for each mask sample.
+    - ``stochastic``: the fill draws random numbers. Stochastic infillers
+      must draw them from the ``generator`` they are given, so that seeded
+      runs are reproducible and each image keeps its own random stream.
+    - ``honest``: the fill never reads the pixels it fills (``keep_mask == 0``).
+      Blur and image-mean infilling are not honest: they leak the dropped
+      pixels into the reference.
+
+    The call signature is::
+
+        reference = infiller(x, keep_mask, generator=None)
+
+    with ``x`` of shape ``(N, C, H, W)``, ``keep_mask`` of shape
+    ``(N, 1, H, W)`` with values in ``{0, 1}`` (1 = observed), and
+    ``reference`` of exactly ``x``'s shape, dtype and device.
+    """
+
+    uses_mask: bool = True
+    stochastic: bool = False
+    honest: bool = True
+
+    def fill(
+        self, x: Tensor, keep_mask: Tensor, generator: Optional[torch.Generator]
+    ) -> Tensor:
+        r"""Return in-fill values for ``x`` where ``keep_mask == 0``."""
+        raise NotImplementedError(
+            f"{type(self).__name__} must implement fill(x, keep_mask, generator)"
+        )
+
+    def __call__(
+        self,
+        x: Tensor,
+        keep_mask: Tensor,
+        generator: Optional[torch.Generator] = None,
+    ) -> Tensor:
+        _check_infill_arguments(x, keep_mask)
+        with torch.no_grad():
+            reference = self.fill(x.detach(), keep_mask.detach(), generator)
+        check_infill_output(reference, x, type(self).__name__)
+        return reference
+
+    def __repr__(self) -> str:
+        fields = ", ".join(
+            f"{k}={v!r}" for k, v in vars(self).items() if not k.startswith("_")
+        )
+        return f"{type(self).__name__}({fields})"
+
+
+def _check_infill_arguments(x: Tensor, keep_mask: Tensor) -> None:
+    if not isinstance(x, Tensor):
+        raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
+    if x.dim() != 4:
+        raise ValueError(f"x must have shape (N, C, H, W), got {tuple(x.shape)}")
+    if not x.is_floating_point():
+        raise TypeError(f"x must be a floating-point tensor, got {x.dtype}")
+    if not isinstance(keep_mask, Tensor):
+        raise TypeError(
+            f"keep_mask must be a torch.Tensor, got {type(keep_mask).__name__}"
+        )
+    expected = (x.shape[0], 1, x.shape[2], x.shape[3])
+    if tuple(keep_mask.shape) != expected:
+        raise ValueError(
+            f"keep_mask must have shape (N, 1, H, W) = {expected}, "
+            f"got {tuple(keep_mask.shape)}"
+        )
+    if keep_mask.device != x.device:
+        raise ValueError(f"keep_mask is on {keep_mask.device} but x is on {x.device}")
+
+
+def check_infill_output(reference: object, x: Tensor, name: str) -> None:
+    r"""Raise if an infiller's output cannot stand in for ``x``.
+
+    Args:
+        reference: What the infiller returned.
+        x: The image it was asked to fill.
+        name: The infiller's name, used in the error message.
+    """
+    if not isinstance(reference, Tensor):
+        raise TypeError(
+            f"infiller {name} must return a torch.Tensor, "
+            f"got {type(reference).__name__}"
+        )
+    if reference.shape != x.shape:
+        raise ValueError(
+            f"infiller {name} returned shape {tuple(reference.shape)}, "
+            f"expected the input's shape {tuple(x.shape)}"
+        )
+    if reference.dtype != x.dtype:
+        raise ValueError(
+            f"infiller {name} returned dtype {reference.dtype}, "
+            f"expected the input's dtype {x.dtype}"
+        )
+    if reference.device != x.device:
+        raise ValueError(
+            f"infiller {name} returned a tensor on {reference.device}, "
+            f"expected the input's device {x.device}"
+        )
+    if not bool(torch.isfinite(reference).all()):
+        raise ValueError(f"infiller {name} returned NaN or infinite values")

@@ -1,0 +1,133 @@
+r"""Stateless in-filling functions behind the infiller classes.
+
+Each function takes an ``(N, C, H, W)`` image batch and returns a reference of
+the same shape. The classes in :mod:`captum_fido.infillers` are thin wrappers
+that hold the parameters.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Optional, Sequence
+
+import torch
+import torch.nn.functional as F
+import torchvision.transforms.functional as TF
+from torch import Tensor
+
+__all__ = [
+    "mean_fill",
+    "blur_fill",
+    "random_fill",
+    "local_mean_fill",
+    "gaussian_kernel_size",
+    "box_sum",
+]
+
+
+def _channel_tensor(values: Sequence[float], x: Tensor, name: str) -> Tensor:
+    t = torch.as_tensor(values, dtype=x.dtype, device=x.device).flatten()
+    if t.numel() not in (1, x.shape[1]):
+        raise ValueError(
+            f"{name} must have 1 or C={x.shape[1]} values, got {t.numel()}"
+        )
+    return t.view(1, -1, 1, 1)
+
+
+def mean_fill(x: Tensor, mean: Optional[Sequence[float]] = None) -> Tensor:
+    r"""Fill with a constant colour per channel.
+
+    Args:
+        x: Images ``(N, C, H, W)``.
+        mean: Per-channel values (e.g. the data set mean in the model's input
+            space). ``None`` uses each image's own per-channel mean, which reads
+            the pixels being filled.
+    """
+    if mean is None:
+        return x.mean(dim=(2, 3), keepdim=True).expand_as(x).clone()
+    return _channel_tensor(mean, x, "mean").expand_as(x).clone()
+
+
+def gaussian_kernel_size(sigma: float, height: int, width: int) -> int:
+    r"""Odd kernel size covering +-3 sigma, capped so reflect padding fits."""
+    size = 2 * math.ceil(3.0 * sigma) + 1
+    # Reflect padding needs pad < side, i.e. size <= 2 * side - 1.
+    cap = 2 * min(height, width) - 1
+    size = min(size, cap if cap % 2 == 1 else cap - 1)
+    return max(size, 1)
+
+
+def blur_fill(x: Tensor, sigma: float = 10.0) -> Tensor:
+    r"""Gaussian blur of the whole image (torchvision's ``gaussian_blur``)."""
+    size = gaussian_kernel_size(sigma, x.shape[-2], x.shape[-1])
+    if size < 3:
+        return x.clone()
+    return TF.gaussian_blur(x, kernel_size=[size, size], sigma=[sigma, sigma])
+
+
+def random_fill(
+    x: Tensor,
+    noise_std: float = 0.2,
+    low: float = 0.0,
+    high: float = 1.0,
+    generator: Optional[torch.Generator] = None,
+) -> Tensor:
+    r"""One uniform random colour per image plus Gaussian pixel noise.
+
+    The colour is drawn uniformly in ``[low, high]`` per channel, noise with
+    standard deviation ``noise_std * (high - low)`` is added and the result is
+    clipped to ``[low, high]`` (the reference implementation does this in
+    ``[0, 1]`` pixel space).
+    """
+    n, c = x.shape[:2]
+    span = high - low
+    colour = torch.rand(
+        (n, c, 1, 1), generator=generator, dtype=x.dtype, device=x.device
+    )
+    noise = torch.randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)
+    filled = colour * span + low + noise * (noise_std * span)
+    return filled.clamp_(low, high)
+
+
+def box_sum(x: Tensor, window: int) -> Tensor:
+    r"""Sum over a ``window x window`` box around each pixel (zero padding).
+
+    Two separable sum-poolings (``avg_pool2d`` with ``divisor_override=1``):
+    ``2 * window`` additions per pixel instead of ``window ** 2``.
+    """
+    pad = window // 2
+    rows = F.avg_pool2d(x, (window, 1), stride=1, padding=(pad, 0), divisor_override=1)
+    return F.avg_pool2d(
+        rows, (1, window), stride=1, padding=(0, pad), divisor_override=1
+    )
+
+
+def local_mean_fill(
+    x: Tensor, keep_mask: Tensor, window: int = 15, fallback: str = "image"
+) -> Tensor:
+    r"""Mean of the observed pixels in a ``window x window`` neighbourhood.
+
+    Implemented with two sum-poolings (``avg_pool2d`` without padded zeros
+    counted), so it never reads a pixel whose ``keep_mask`` is 0.
+
+    Args:
+        x: Images ``(N, C, H, W)``.
+        keep_mask: ``(N, 1, H, W)``, 1 = observed.
+        window: Odd window side.
+        fallback: Where a window holds no observed pixel: ``"image"`` uses the
+            mean of all observed pixels of that image (0 if none is observed),
+            ``"zero"`` uses 0 as the reference implementation did.
+    """
+    if window < 1 or window % 2 == 0:
+        raise ValueError(f"window must be a positive odd integer, got {window}")
+    if fallback not in ("image", "zero"):
+        raise ValueError(f"fallback must be 'image' or 'zero', got {fallback!r}")
+    keep = keep_mask.to(x.dtype)
+    summed = box_sum(x * keep, window)
+    counts = box_sum(keep, window)
+    local = summed / counts.clamp_min(1.0)
+    if fallback == "zero":
+        return local.masked_fill(counts == 0, 0.0)
+    total = keep.sum(dim=(2, 3), keepdim=True)
+    image_mean = (x * keep).sum(dim=(2, 3), keepdim=True) / total.clamp_min(1.0)
+    return torch.where(counts > 0, local, image_mean.expand_as(local))
