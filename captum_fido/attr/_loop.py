@@ -124,12 +124,17 @@ def preserve_module_state(forward_func: Callable[..., Any]) -> Iterator[None]:
     if module is None or not any(m.training for m in module.modules()):
         yield
         return
-    warnings.warn(
-        "forward_func is in training mode: dropout and batch statistics are "
-        "active while explaining it (call model.eval() for the usual "
-        "behaviour); its buffers are restored afterwards",
-        stacklevel=4,
+    mode_dependent = (
+        torch.nn.modules.dropout._DropoutNd,
+        torch.nn.modules.batchnorm._NormBase,
     )
+    if any(m.training and isinstance(m, mode_dependent) for m in module.modules()):
+        warnings.warn(
+            "forward_func is in training mode: dropout and batch statistics are "
+            "active while explaining it (call model.eval() for the usual "
+            "behaviour); its buffers are restored afterwards",
+            stacklevel=4,
+        )
     saved = [(b, b.detach().clone()) for b in module.buffers()]
     try:
         yield
