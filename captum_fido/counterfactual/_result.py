@@ -1,0 +1,84 @@
+r"""What a latent counterfactual search returns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Tuple, Union
+
+from torch import Tensor
+
+__all__ = ["CounterfactualResult"]
+
+TensorOrTuple = Union[Tensor, Tuple[Tensor, ...]]
+
+
+@dataclass(frozen=True)
+class CounterfactualResult:
+    r"""The outcome of :meth:`LatentCounterfactual.explain`, all tensors detached.
+
+    ``N`` query images, latent codes of shape ``(N, *latent_shape)`` with
+    ``D`` entries each, ``K`` recorded points along the optimisation path and
+    ``k`` reported latent dimensions. Image-valued fields are a tensor when
+    the inputs were a tensor and a tuple (one entry per input) when they were
+    a tuple.
+
+    Attributes:
+        counterfactual: ``G(A*)``, the edited images, shaped like the inputs.
+        difference: ``inputs - counterfactual``, what
+            :meth:`LatentCounterfactual.attribute` returns.
+        reconstruction: ``G(E(inputs))``, where every search starts.
+        latent: ``A*``, the optimised latent codes.
+        original_latent: ``E(inputs)``.
+        target: ``(N,)`` the target classes ``c'``.
+        success: ``(N,)`` bool: the counterfactual is classified as the
+            target with at least ``min_confidence``.
+        lambdas: ``(N,)`` the smallest trade-off found to succeed (for failed
+            rows: the largest one tried, ``lambda_range[1]``).
+        target_confidence: ``(N,)`` ``p(c' | G(A*))``.
+        original_confidence: ``(N,)`` ``p(c' | inputs)``.
+        predicted: ``(N,)`` the classifier's class for the counterfactual.
+        l1_change: ``(N,)`` ``||inputs - G(A*)||_1`` summed over every pixel
+            (and every input of a tuple).
+        path: Images along the optimisation path at the chosen lambda,
+            ``(N, K, C, H, W)`` (per input for tuples); ``path[:, 0]`` is the
+            reconstruction and ``path[:, -1]`` the counterfactual.
+        path_confidence: ``(N, K)`` ``p(c')`` of each path image.
+        path_steps: ``(K,)`` the Adam step of each recorded point.
+        top_latent_dims: ``(N, k)`` indices (into the flattened latent) of the
+            entries that changed most, largest ``|A* - E(I)|`` first.
+        top_latent_changes: ``(N, k)`` their signed changes ``A* - E(I)``.
+    """
+
+    counterfactual: TensorOrTuple
+    difference: TensorOrTuple
+    reconstruction: TensorOrTuple
+    latent: Tensor
+    original_latent: Tensor
+    target: Tensor
+    success: Tensor
+    lambdas: Tensor
+    target_confidence: Tensor
+    original_confidence: Tensor
+    predicted: Tensor
+    l1_change: Tensor
+    path: TensorOrTuple
+    path_confidence: Tensor
+    path_steps: Tensor
+    top_latent_dims: Tensor
+    top_latent_changes: Tensor
+
+    @property
+    def success_rate(self) -> float:
+        r"""Share of rows whose counterfactual reached the target."""
+        return float(self.success.float().mean().item())
+
+    def __repr__(self) -> str:
+        parts = []
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if isinstance(v, Tensor):
+                parts.append(f"{f.name}=Tensor{tuple(v.shape)}")
+            else:
+                shapes = ", ".join(str(tuple(t.shape)) for t in v)
+                parts.append(f"{f.name}=({shapes})")
+        return "CounterfactualResult(" + ", ".join(parts) + ")"
