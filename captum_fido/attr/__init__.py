@@ -8,7 +8,7 @@ from captum_fido.attr._masks import (
     MaskDistribution,
     RelaxedBernoulliMask,
 )
-from captum_fido.attr._scores import log_odds
+from captum_fido.scores import log_odds
 
 __all__ = [
     "FIDO",

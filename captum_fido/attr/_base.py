@@ -18,7 +18,7 @@ from captum_fido.attr._captum_compat import (
 from captum_fido.attr._details import MaskOptimizationDetails
 from captum_fido.attr._loop import LoopConfig, optimize_masks, preserve_module_state
 from captum_fido.attr._masks import MaskDistribution
-from captum_fido.attr._scores import (
+from captum_fido.scores import (
     OUTPUT_TYPES,
     check_model_output,
     is_single_output,

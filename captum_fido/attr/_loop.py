@@ -30,8 +30,8 @@ from tqdm.auto import tqdm
 
 from captum_fido.attr._details import MaskOptimizationDetails
 from captum_fido.attr._masks import MaskDistribution, upsample
-from captum_fido.attr._scores import log_odds
 from captum_fido.infillers._base import check_infill_output
+from captum_fido.scores import log_odds
 
 __all__ = ["LoopConfig", "optimize_masks", "REFERENCE_PIXELS", "preserve_module_state"]
 
@@ -286,6 +286,7 @@ def optimize_masks(
         desc=f"{distribution.name}-{config.objective.upper()}",
         disable=not config.show_progress,
         leave=False,
+        mininterval=0.5,
     )
     for step in bar:
         optimizer.zero_grad(set_to_none=True)
@@ -343,7 +344,7 @@ def optimize_masks(
         loss_history[:, step] = sign * mean_score + reg.detach().float().cpu()
         score_history[:, step] = mean_score
         steps_run = step + 1
-        if config.show_progress:
+        if config.show_progress and (step % 10 == 0 or step + 1 == config.n_steps):
             bar.set_postfix(
                 loss=f"{loss_history[:, step].mean():.3f}",
                 log_odds=f"{mean_score.mean():.2f}",

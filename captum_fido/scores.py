@@ -1,4 +1,4 @@
-r"""The classifier score FIDO optimises: the log-odds of the target class.
+r"""The log-odds of the target class: what FIDO optimises and metrics judge.
 
 ``s(c | x) = log p(c | x) - log(1 - p(c | x))``, computed stably from logits as
 ``logit_c - logsumexp(logits without c)`` (the reference implementation does
