@@ -1,0 +1,238 @@
+r"""Localisation metrics of the paper (section 4 and appendix).
+
+- Weakly supervised localisation (WSL) error: threshold the map, take the
+  smallest box around the salient pixels, count it correct when its IoU with
+  any ground-truth box exceeds 0.5.
+- Saliency Metric (Dabkowski & Gal 2017): ``log(max(a, 0.05)) - log p(c|crop)``.
+- Share of the MAP mask (``map > 0.5``) outside the ground-truth box (Fig. 8).
+- Stability of maps over seeds (appendix A.3).
+
+Boxes are ``(x0, y0, x1, y1)`` pixel edges (torchvision's convention): the box
+around pixel rows ``r0..r1`` and columns ``c0..c1`` is ``(c0, r0, c1 + 1, r1 + 1)``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Callable, Optional, Sequence, Union
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from torchvision.ops import box_iou
+
+from captum_fido.metrics._common import as_maps, as_targets
+from captum_fido.scores import log_odds
+
+__all__ = [
+    "salient_box",
+    "salient_boxes",
+    "max_box",
+    "center_box",
+    "wsl_correct",
+    "wsl_error",
+    "choose_alpha",
+    "saliency_metric",
+    "map_outside_box",
+    "stability",
+    "DEFAULT_ALPHAS",
+]
+
+#: Thresholds ``alpha * mean(map)`` searched on a held-out split (paper).
+DEFAULT_ALPHAS = tuple(round(0.2 * i, 1) for i in range(26))
+
+BoxList = Sequence[Tensor]
+
+
+def salient_box(saliency: Tensor, threshold: float) -> Tensor:
+    r"""Smallest box around the pixels with ``saliency > threshold``.
+
+    Args:
+        saliency: ``(H, W)`` map.
+        threshold: Absolute threshold.
+
+    Returns:
+        ``(4,)`` float box; the whole image when no pixel passes.
+    """
+    h, w = saliency.shape
+    ys, xs = torch.nonzero(saliency > threshold, as_tuple=True)
+    if ys.numel() == 0:
+        return torch.tensor([0.0, 0.0, float(w), float(h)])
+    return torch.tensor(
+        [xs.min().item(), ys.min().item(), xs.max().item() + 1, ys.max().item() + 1],
+        dtype=torch.float32,
+    )
+
+
+def salient_boxes(
+    maps: Tensor, alpha: Optional[float] = None, threshold: Optional[float] = None
+) -> Tensor:
+    r"""Boxes for a batch of maps, ``(N, 4)``.
+
+    Give exactly one of ``alpha`` (threshold ``alpha * mean(map)`` after
+    normalising each map to ``[0, 1]``, the paper's rule for gradient maps)
+    or ``threshold`` (absolute, e.g. 0.5 for FIDO's probabilities).
+    """
+    if (alpha is None) == (threshold is None):
+        raise ValueError("give exactly one of alpha or threshold")
+    sal = as_maps(maps)
+    boxes = []
+    for m in sal:
+        if alpha is not None:
+            lo, hi = m.min(), m.max()
+            m = (m - lo) / (hi - lo) if hi > lo else torch.zeros_like(m)
+            boxes.append(salient_box(m, float(alpha) * float(m.mean())))
+        else:
+            boxes.append(salient_box(m, float(threshold)))  # type: ignore[arg-type]
+    return torch.stack(boxes)
+
+
+def max_box(height: int, width: int) -> Tensor:
+    r"""The "Max" baseline: the whole image."""
+    return torch.tensor([0.0, 0.0, float(width), float(height)])
+
+
+def center_box(height: int, width: int) -> Tensor:
+    r"""The "Center" baseline: a centred box of half the image's area."""
+    s = math.sqrt(0.5)
+    bw, bh = width * s, height * s
+    x0, y0 = (width - bw) / 2, (height - bh) / 2
+    return torch.tensor([x0, y0, x0 + bw, y0 + bh])
+
+
+def _check_boxes(gt_boxes: BoxList, n: int) -> list[Tensor]:
+    if len(gt_boxes) != n:
+        raise ValueError(
+            f"gt_boxes must hold one entry per image ({n}), got {len(gt_boxes)}"
+        )
+    out = []
+    for i, b in enumerate(gt_boxes):
+        b = torch.as_tensor(b, dtype=torch.float32)
+        if b.dim() == 1:
+            b = b[None]
+        if b.dim() != 2 or b.shape[1] != 4:
+            raise ValueError(
+                f"gt_boxes[{i}] must have shape (4,) or (K, 4), got {tuple(b.shape)}"
+            )
+        out.append(b)
+    return out
+
+
+def wsl_correct(pred_boxes: Tensor, gt_boxes: BoxList, iou: float = 0.5) -> Tensor:
+    r"""Whether each predicted box overlaps some ground-truth box with IoU > ``iou``."""
+    gts = _check_boxes(gt_boxes, pred_boxes.shape[0])
+    return torch.tensor(
+        [bool((box_iou(p[None], g) > iou).any()) for p, g in zip(pred_boxes, gts)]
+    )
+
+
+def wsl_error(
+    maps: Tensor,
+    gt_boxes: BoxList,
+    alpha: Optional[float] = None,
+    threshold: Optional[float] = None,
+) -> float:
+    r"""WSL error (fraction of images localised wrongly), in ``[0, 1]``.
+
+    Examples::
+
+        >>> wsl_error(fido_maps, boxes, threshold=0.5)   # FIDO: theta > 0.5
+        >>> alpha = choose_alpha(val_maps, val_boxes)    # gradient methods
+        >>> wsl_error(test_maps, test_boxes, alpha=alpha)
+    """
+    pred = salient_boxes(maps, alpha=alpha, threshold=threshold)
+    return 1.0 - wsl_correct(pred, gt_boxes).float().mean().item()
+
+
+def choose_alpha(
+    maps: Tensor, gt_boxes: BoxList, alphas: Sequence[float] = DEFAULT_ALPHAS
+) -> float:
+    r"""The ``alpha`` with the lowest WSL error on a held-out split."""
+    errors = [wsl_error(maps, gt_boxes, alpha=a) for a in alphas]
+    return float(alphas[int(torch.tensor(errors).argmin())])
+
+
+def saliency_metric(
+    forward_func: Callable[..., Tensor],
+    inputs: Tensor,
+    boxes: Tensor,
+    target: Any,
+    output_type: str = "logits",
+    min_area: float = 0.05,
+) -> Tensor:
+    r"""Saliency Metric of Dabkowski & Gal (2017); lower is better.
+
+    Each box is cropped, resized to the image size (bilinear) and classified:
+    ``SM = log(max(a, min_area)) - log p(c | crop)`` with ``a`` the box's
+    area fraction.
+
+    Returns:
+        ``(N,)`` per-image values.
+    """
+    n, _, h, w = inputs.shape
+    targets = as_targets(target, n, inputs.device)
+    if boxes.shape != (n, 4):
+        raise ValueError(f"boxes must have shape ({n}, 4), got {tuple(boxes.shape)}")
+    crops, areas = [], []
+    for x, b in zip(inputs, boxes.tolist()):
+        x0, y0 = max(0, int(math.floor(b[0]))), max(0, int(math.floor(b[1])))
+        x1, y1 = (
+            min(w, max(x0 + 1, int(math.ceil(b[2])))),
+            min(h, max(y0 + 1, int(math.ceil(b[3])))),
+        )
+        crop = x[None, :, y0:y1, x0:x1]
+        crops.append(
+            F.interpolate(crop, size=(h, w), mode="bilinear", align_corners=False)
+        )
+        areas.append((x1 - x0) * (y1 - y0) / float(h * w))
+    with torch.no_grad():
+        out = forward_func(torch.cat(crops))
+        s = log_odds(out, targets, output_type).double()
+    log_p = F.logsigmoid(s)  # p = sigmoid(log-odds)
+    a = torch.tensor(areas, dtype=torch.float64).clamp_min(min_area)
+    return (torch.log(a) - log_p.cpu()).float()
+
+
+def map_outside_box(maps: Tensor, gt_boxes: BoxList, threshold: float = 0.5) -> Tensor:
+    r"""Share of the MAP mask (``map > threshold``) outside every ground-truth box.
+
+    Returns ``(N,)``; 0 where the MAP mask is empty.
+    """
+    sal = as_maps(maps)
+    n, h, w = sal.shape
+    gts = _check_boxes(gt_boxes, n)
+    out = []
+    for m, g in zip(sal, gts):
+        inside = torch.zeros(h, w, dtype=torch.bool)
+        for x0, y0, x1, y1 in g.round().long().tolist():
+            inside[max(0, y0) : y1, max(0, x0) : x1] = True
+        mask = (m > threshold).cpu()
+        total = int(mask.sum())
+        out.append(0.0 if total == 0 else float((mask & ~inside).sum()) / total)
+    return torch.tensor(out)
+
+
+def stability(maps_over_seeds: Union[Tensor, Sequence[Tensor]]) -> Tensor:
+    r"""Mean pairwise Pearson correlation of maps of the same images over seeds.
+
+    Args:
+        maps_over_seeds: ``(S, N, ...)`` tensor or a list of ``S`` map batches.
+
+    Returns:
+        ``(N,)`` mean correlation over the ``S * (S - 1) / 2`` pairs (1 = the
+        seed does not matter).
+    """
+    stack = (
+        maps_over_seeds
+        if isinstance(maps_over_seeds, Tensor)
+        else torch.stack(list(maps_over_seeds))
+    )
+    if stack.dim() < 3 or stack.shape[0] < 2:
+        raise ValueError("maps_over_seeds needs at least two seeds of (N, ...) maps")
+    flat = stack.flatten(2).double()
+    flat = flat - flat.mean(dim=2, keepdim=True)
+    flat = flat / flat.norm(dim=2, keepdim=True).clamp_min(1e-12)
+    s = stack.shape[0]
+    corr = torch.einsum("anp,bnp->abn", flat, flat)
+    iu = torch.triu_indices(s, s, offset=1)
+    return corr[iu[0], iu[1]].mean(dim=0).float()

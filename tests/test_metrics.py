@@ -1,0 +1,107 @@
+"""The paper's metrics on cases whose answers are known."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from captum_fido.infillers import MeanInfiller
+from captum_fido.metrics import (
+    center_box,
+    choose_alpha,
+    deletion_curve,
+    map_outside_box,
+    max_box,
+    saliency_metric,
+    salient_box,
+    stability,
+    wsl_error,
+)
+from tests.conftest import BOX, RegionClassifier, region_images
+
+
+def _box_map(n=3, size=64):
+    t, l, h, w = BOX
+    m = torch.zeros(n, size, size)
+    m[:, t : t + h, l : l + w] = 1.0
+    return m
+
+
+def test_deletion_curve_prefers_the_true_region():
+    model = RegionClassifier().eval()
+    x = region_images()
+    good = _box_map()
+    bad = 1.0 - good  # everything but the evidence first
+    fill = MeanInfiller([0.0, 0.0, 0.0])
+    c_good = deletion_curve(model, x, good, 1, fill)
+    c_bad = deletion_curve(model, x, bad, 1, fill)
+    assert c_good.normalized.shape == (3, 21)
+    torch.testing.assert_close(c_good.normalized[:, 0], torch.ones(3))
+    torch.testing.assert_close(c_good.normalized[:, -1], torch.zeros(3))
+    # Removing the 7.8% box first destroys the score at once.
+    assert (c_good.normalized[:, 2] < 0.05).all()
+    assert (c_good.area < 0.1).all() and (c_bad.area > 0.85).all()
+
+
+def test_deletion_curve_validates():
+    model = RegionClassifier().eval()
+    x = region_images()
+    with pytest.raises(ValueError, match="maps must cover the inputs"):
+        deletion_curve(model, x, torch.rand(3, 32, 32), 1, MeanInfiller())
+    with pytest.raises(ValueError, match="strictly increasing"):
+        deletion_curve(model, x, _box_map(), 1, MeanInfiller(), fractions=[0.5, 0.1])
+
+
+def test_salient_box_and_baselines():
+    m = torch.zeros(10, 20)
+    m[2:5, 3:9] = 1
+    assert salient_box(m, 0.5).tolist() == [3, 2, 9, 5]
+    assert salient_box(torch.zeros(10, 20), 0.5).tolist() == [0, 0, 20, 10]
+    assert max_box(10, 20).tolist() == [0, 0, 20, 10]
+    c = center_box(100, 100)
+    area = (c[2] - c[0]) * (c[3] - c[1])
+    assert abs(area.item() - 5000) < 1 and abs(c[0].item() + c[2].item() - 100) < 1e-4
+
+
+def test_wsl_error_and_alpha_choice():
+    t, l, h, w = BOX
+    gt = [torch.tensor([l, t, l + w, t + h])] * 3
+    maps = _box_map() + 0.01 * torch.rand(3, 64, 64)
+    assert wsl_error(maps, gt, threshold=0.5) == 0.0
+    assert wsl_error(torch.ones(3, 64, 64), gt, threshold=0.5) == 1.0
+    alpha = choose_alpha(maps, gt)
+    assert wsl_error(maps, gt, alpha=alpha) == 0.0
+
+
+def test_saliency_metric_rewards_small_confident_boxes():
+    model = RegionClassifier().eval()
+    x = region_images()
+    t, l, h, w = BOX
+    tight = torch.tensor([[l, t, l + w, t + h]] * 3, dtype=torch.float32)
+    wrong = torch.tensor([[0, 40, 20, 60]] * 3, dtype=torch.float32)
+    sm_tight = saliency_metric(model, x, tight, 1)
+    sm_wrong = saliency_metric(model, x, wrong, 1)
+    assert (sm_tight < sm_wrong).all()
+    # Tight box: area 7.8%, confident -> close to log(0.078).
+    assert torch.allclose(
+        sm_tight,
+        torch.full((3,), torch.log(torch.tensor(320 / 4096)).item()),
+        atol=0.05,
+    )
+
+
+def test_map_outside_box():
+    t, l, h, w = BOX
+    gt = [torch.tensor([l, t, l + w, t + h])] * 3
+    m = _box_map()
+    assert torch.equal(map_outside_box(m, gt), torch.zeros(3))
+    m2 = m.clone()
+    m2[:, 0:16, 0:20] = 1.0  # as much outside as inside
+    torch.testing.assert_close(map_outside_box(m2, gt), torch.full((3,), 0.5))
+
+
+def test_stability():
+    a = torch.rand(4, 8, 8)
+    assert torch.allclose(stability([a, a, a]), torch.ones(4))
+    s = stability(torch.rand(3, 4, 8, 8))
+    assert (s.abs() < 0.5).all()
