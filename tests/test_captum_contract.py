@@ -154,3 +154,21 @@ def test_per_image_targets_match_single_calls(cnn, small_x):
 
 def test_gradcam_layer_model_is_tinycnn():
     assert isinstance(TinyCNN().features[-1], torch.nn.ReLU)
+
+
+def test_mixed_precision_and_channels_last(region_model, region_x):
+    fido = FIDO(region_model, MeanInfiller([0.0, 0.0, 0.0]))
+    full = fido.attribute(region_x, target=1, seed=0, n_steps=30)
+    mixed = fido.attribute(
+        region_x,
+        target=1,
+        seed=0,
+        n_steps=30,
+        autocast_dtype=torch.bfloat16,
+        channels_last=True,
+    )
+    assert mixed.dtype == region_x.dtype and mixed.shape == region_x.shape
+    # Same optimisation up to bf16 rounding of the classifier.
+    assert (full - mixed).abs().mean() < 0.05
+    with pytest.raises(ValueError, match="autocast_dtype must be"):
+        fido.attribute(region_x, target=1, n_steps=2, autocast_dtype=torch.int8)

@@ -106,6 +106,8 @@ class MaskAttribution(PerturbationAttribution):
         n_counterfactuals: int,
         stop_tol: Optional[float],
         stop_patience: int,
+        autocast_dtype: Optional[torch.dtype],
+        channels_last: bool,
     ) -> Union[
         Tensor,
         Tuple[Tensor, ...],
@@ -160,6 +162,8 @@ class MaskAttribution(PerturbationAttribution):
             if stop_tol is None
             else V.check_positive(stop_tol, "stop_tol"),
             stop_patience=V.check_positive_int(stop_patience, "stop_patience"),
+            autocast_dtype=V.check_autocast_dtype(autocast_dtype),
+            channels_last=bool(channels_last),
         )
         _check_infiller(self.infiller)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Optional, Tuple, Union
 
+import torch
 from captum.log import log_usage
 from torch import Tensor
 
@@ -80,6 +81,8 @@ class BBMP(MaskAttribution):
         n_counterfactuals: int = 4,
         stop_tol: Optional[float] = None,
         stop_patience: int = 10,
+        autocast_dtype: Optional[torch.dtype] = None,
+        channels_last: bool = False,
     ) -> AttributionResult:
         r"""Optimise one continuous mask per image and return its importance.
 
@@ -122,4 +125,6 @@ class BBMP(MaskAttribution):
             n_counterfactuals=n_counterfactuals,
             stop_tol=stop_tol,
             stop_patience=stop_patience,
+            autocast_dtype=autocast_dtype,
+            channels_last=channels_last,
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Optional, Tuple, Union
 
+import torch
 from captum.log import log_usage
 from torch import Tensor
 
@@ -96,6 +97,8 @@ class FIDO(MaskAttribution):
         n_counterfactuals: int = 4,
         stop_tol: Optional[float] = None,
         stop_patience: int = 10,
+        autocast_dtype: Optional[torch.dtype] = None,
+        channels_last: bool = False,
     ) -> AttributionResult:
         r"""Optimise a keep-mask distribution per image and return its mean.
 
@@ -146,6 +149,14 @@ class FIDO(MaskAttribution):
                 probability changes by more than ``stop_tol`` per step for
                 ``stop_patience`` consecutive steps (after warm-up).
             stop_patience (int, optional): See ``stop_tol``.
+            autocast_dtype (torch.dtype, optional): Run the classifier under
+                ``torch.autocast`` with ``torch.float16`` or
+                ``torch.bfloat16`` (mixed precision; most useful on GPUs).
+                Scores, masks and the optimiser stay in float32.
+            channels_last (bool, optional): Hand the classifier its inputs in
+                ``torch.channels_last`` memory format (convert your model
+                with ``model.to(memory_format=torch.channels_last)``; FIDO
+                never changes the model).
 
         Returns:
             *Tensor* or *tuple[Tensor, ...]* of **attributions**, exactly the
@@ -178,6 +189,8 @@ class FIDO(MaskAttribution):
             n_counterfactuals=n_counterfactuals,
             stop_tol=stop_tol,
             stop_patience=stop_patience,
+            autocast_dtype=autocast_dtype,
+            channels_last=channels_last,
         )
 
 

@@ -26,6 +26,7 @@ from typing import Any, Callable, Iterator, List, Optional, Sequence, Tuple
 
 import torch
 from torch import Tensor
+from torch.autograd.profiler import record_function
 from tqdm.auto import tqdm
 
 from captum_fido.attr._details import MaskOptimizationDetails
@@ -61,6 +62,8 @@ class LoopConfig:
     return_details: bool = False
     stop_tol: Optional[float] = None
     stop_patience: int = 10
+    autocast_dtype: Optional[torch.dtype] = None
+    channels_last: bool = False
 
 
 def _generators(seed: int, n: int, device: torch.device) -> List[torch.Generator]:
@@ -181,7 +184,18 @@ class _Problem:
 
     def score(self, phi: Sequence[Tensor], image_rows: Tensor) -> Tensor:
         args = _select_rows(self.args, image_rows)
-        output = self.forward_func(*phi, *args)
+        if self.config.channels_last:
+            phi = [
+                p.contiguous(memory_format=torch.channels_last) if p.dim() == 4 else p
+                for p in phi
+            ]
+        if self.config.autocast_dtype is None:
+            output = self.forward_func(*phi, *args)
+        else:
+            with torch.autocast(self.device.type, dtype=self.config.autocast_dtype):
+                output = self.forward_func(*phi, *args)
+            # The log-odds and everything after them stay in full precision.
+            output = output.float()
         return log_odds(output, self.target[image_rows], self.config.output_type)
 
     def uniforms(self, n_samples: int) -> List[Tensor]:
@@ -207,9 +221,12 @@ class _Problem:
             for i, gen in enumerate(self.generators):
                 rows = slice(i * n_samples, (i + 1) * n_samples)
                 x_rows = x[i : i + 1].expand(n_samples, *x.shape[1:])
-                parts.append(
-                    _call_infiller(self.infiller, x_rows, observed[k][rows], gen)
+                keep = (
+                    observed[k][rows]
+                    if self.uses_mask
+                    else torch.ones_like(x_rows[:, :1])
                 )
+                parts.append(_call_infiller(self.infiller, x_rows, keep, gen))
             refs.append(torch.cat(parts, dim=0))
         return refs
 
@@ -218,7 +235,7 @@ class _Problem:
         k: int,
         rows: slice,
         image_rows: Tensor,
-        observed: Tensor,
+        observed: List[Tensor],
         all_refs: Optional[List[Tensor]],
     ) -> Tensor:
         if self.static_refs is not None:
@@ -226,7 +243,20 @@ class _Problem:
         if all_refs is not None:
             return all_refs[k][rows]
         x_rows = self.inputs[k].index_select(0, image_rows)
-        return _call_infiller(self.infiller, x_rows, observed[rows], None)
+        keep = observed[k][rows] if self.uses_mask else torch.ones_like(x_rows[:, :1])
+        return _call_infiller(self.infiller, x_rows, keep, None)
+
+
+def _regularisers(keep_full: Sequence[Tensor], config: LoopConfig) -> Tensor:
+    r"""``l1 * area + tv * TV`` per image, ``(N,)``; area and TV are means over
+    pixels times :data:`REFERENCE_PIXELS`."""
+    reg = keep_full[0].new_zeros(keep_full[0].shape[0])
+    for kf in keep_full:
+        region = kf if config.objective == "ssr" else 1.0 - kf
+        reg = reg + config.l1_coeff * region.mean(dim=(1, 2, 3)) * REFERENCE_PIXELS
+        if config.tv_coeff > 0:
+            reg = reg + config.tv_coeff * _total_variation(kf) * REFERENCE_PIXELS
+    return reg
 
 
 def _keep_full(problem: _Problem, params: Sequence[Tensor]) -> List[Tensor]:
@@ -290,21 +320,30 @@ def optimize_masks(
     )
     for step in bar:
         optimizer.zero_grad(set_to_none=True)
-        keep_full = _keep_full(problem, params)
-        with torch.no_grad():
-            uniforms = problem.uniforms(b) if distribution.needs_noise else None
-        samples = [
-            distribution.sample(
-                kf.repeat_interleave(b, dim=0),
-                None if uniforms is None else uniforms[k],
+        with record_function("fido.mask_sample"):
+            keep_full = _keep_full(problem, params)
+            with torch.no_grad():
+                uniforms = problem.uniforms(b) if distribution.needs_noise else None
+            samples = [
+                distribution.sample(
+                    kf.repeat_interleave(b, dim=0),
+                    None if uniforms is None else uniforms[k],
+                )
+                for k, kf in enumerate(keep_full)
+            ]
+            # Only infillers that look at the mask need the binary mask.
+            observed = (
+                [
+                    distribution.observed(s, None if uniforms is None else uniforms[k])
+                    for k, s in enumerate(samples)
+                ]
+                if problem.uses_mask
+                else []
             )
-            for k, kf in enumerate(keep_full)
-        ]
-        observed = [
-            distribution.observed(s, None if uniforms is None else uniforms[k])
-            for k, s in enumerate(samples)
-        ]
-        all_refs = problem.stochastic_refs(observed, b) if problem.stochastic else None
+        with record_function("fido.infill"):
+            all_refs = (
+                problem.stochastic_refs(observed, b) if problem.stochastic else None
+            )
 
         score_sum = torch.zeros(n, device=problem.device, dtype=torch.float64)
         for start, stop in _row_chunks(n_rows, config.max_batch_size):
@@ -312,12 +351,16 @@ def optimize_masks(
             image_rows = row_image[rows]
             phi = []
             for k, x in enumerate(problem.inputs):
-                ref = problem.chunk_refs(k, rows, image_rows, observed[k], all_refs)
-                x_rows = x.index_select(0, image_rows)
-                phi.append(ref + samples[k][rows] * (x_rows - ref))
-            s = problem.score(phi, image_rows)
-            chunk_loss = (sign / b) * s.sum()
-            chunk_loss.backward(inputs=params, retain_graph=True)
+                with record_function("fido.infill"):
+                    ref = problem.chunk_refs(k, rows, image_rows, observed, all_refs)
+                with record_function("fido.compose"):
+                    x_rows = x.index_select(0, image_rows)
+                    phi.append(ref + samples[k][rows] * (x_rows - ref))
+            with record_function("fido.classifier_forward"):
+                s = problem.score(phi, image_rows)
+                chunk_loss = (sign / b) * s.sum()
+            with record_function("fido.backward"):
+                chunk_loss.backward(inputs=params, retain_graph=True)
             score_sum.index_add_(0, image_rows, s.detach().to(torch.float64))
             del phi, s, chunk_loss
 
@@ -326,19 +369,14 @@ def optimize_masks(
             if config.reg_warmup_steps == 0
             else min(1.0, (step + 1) / config.reg_warmup_steps)
         )
-        area = torch.zeros(n, device=problem.device, dtype=params[0].dtype)
-        tv = torch.zeros_like(area)
-        for kf in keep_full:
-            region = kf if config.objective == "ssr" else 1.0 - kf
-            area = area + region.mean(dim=(1, 2, 3)) * REFERENCE_PIXELS
-            if config.tv_coeff > 0:
-                tv = tv + _total_variation(kf) * REFERENCE_PIXELS
-        reg = warmup * (config.l1_coeff * area + config.tv_coeff * tv)
-        reg.sum().backward(inputs=params)
-        optimizer.step()
-        scheduler.step()
-        for p in params:
-            distribution.project(p)
+        with record_function("fido.regularisers"):
+            reg = warmup * _regularisers(keep_full, config)
+            reg.sum().backward(inputs=params)
+        with record_function("fido.optimizer"):
+            optimizer.step()
+            scheduler.step()
+            for p in params:
+                distribution.project(p)
 
         mean_score = (score_sum / b).to(torch.float32).cpu()
         loss_history[:, step] = sign * mean_score + reg.detach().float().cpu()
@@ -414,7 +452,7 @@ def _details(
         image_rows = row_image[rows]
         phi = []
         for k, x in enumerate(problem.inputs):
-            ref = problem.chunk_refs(k, rows, image_rows, observed[k], all_refs)
+            ref = problem.chunk_refs(k, rows, image_rows, observed, all_refs)
             x_rows = x.index_select(0, image_rows)
             phi.append(ref + masks[k][rows] * (x_rows - ref))
             counterfactuals[k].append(phi[-1])

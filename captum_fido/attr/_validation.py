@@ -200,3 +200,15 @@ def check_additional_forward_args(args: Optional[Tuple[Any, ...]], n: int) -> No
                 f"{a.shape[0]}; tensors are split per image and need N={n} rows "
                 "(pass a 0-d tensor or a non-tensor for shared values)"
             )
+
+
+def check_autocast_dtype(dtype: Any) -> Optional[torch.dtype]:
+    r"""``None`` (full precision), ``torch.float16`` or ``torch.bfloat16``."""
+    if dtype is None:
+        return None
+    if dtype not in (torch.float16, torch.bfloat16):
+        raise ValueError(
+            "autocast_dtype must be None, torch.float16 or torch.bfloat16, "
+            f"got {dtype!r}"
+        )
+    return dtype
