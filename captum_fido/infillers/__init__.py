@@ -12,6 +12,8 @@ from captum_fido.infillers.heuristic import (
     MeanInfiller,
     RandomInfiller,
 )
+from captum_fido.infillers.module import ModuleInfiller, VAEInfiller
+from captum_fido.infillers.opencv import OpenCVInfiller
 
 __all__ = [
     "Infiller",
@@ -20,4 +22,7 @@ __all__ = [
     "BlurInfiller",
     "RandomInfiller",
     "LocalInfiller",
+    "ModuleInfiller",
+    "VAEInfiller",
+    "OpenCVInfiller",
 ]

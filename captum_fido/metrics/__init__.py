@@ -5,6 +5,12 @@ Captum's baselines and ours alike.
 """
 
 from captum_fido.metrics.deletion import DeletionCurve, deletion_curve
+from captum_fido.metrics.infill_quality import (
+    InfillQualityTable,
+    confidence_under_masks,
+    infiller_confidence,
+    random_grid_masks,
+)
 from captum_fido.metrics.localization import (
     DEFAULT_ALPHAS,
     center_box,
@@ -33,4 +39,8 @@ __all__ = [
     "stability",
     "wsl_correct",
     "wsl_error",
+    "InfillQualityTable",
+    "confidence_under_masks",
+    "infiller_confidence",
+    "random_grid_masks",
 ]

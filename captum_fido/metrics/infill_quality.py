@@ -148,7 +148,9 @@ def confidence_under_masks(
         ``(N,)`` confidences.
     """
     if output_type not in _OUTPUT_TYPES:
-        raise ValueError(f"output_type must be one of {_OUTPUT_TYPES}, got {output_type!r}")
+        raise ValueError(
+            f"output_type must be one of {_OUTPUT_TYPES}, got {output_type!r}"
+        )
     if not isinstance(images, Tensor) or images.dim() != 4:
         raise ValueError("images must be an (N, C, H, W) tensor")
     labels = torch.as_tensor(labels, device=images.device).long()
@@ -159,7 +161,9 @@ def confidence_under_masks(
     if (infiller is None) != (keep_masks is None):
         raise ValueError("give both infiller and keep_masks, or neither")
     if keep_masks is not None and tuple(keep_masks.shape) != (
-        images.shape[0], 1, *images.shape[2:]
+        images.shape[0],
+        1,
+        *images.shape[2:],
     ):
         raise ValueError(
             f"keep_masks must have shape (N, 1, H, W), got {tuple(keep_masks.shape)}"
@@ -223,7 +227,12 @@ def infiller_confidence(
         for f in fractions
     ]
     clean = confidence_under_masks(
-        model, images, labels, None, None, batch_size=batch_size,
+        model,
+        images,
+        labels,
+        None,
+        None,
+        batch_size=batch_size,
         output_type=output_type,
     )
     table = InfillQualityTable(fractions, float(clean.mean()), n_images=n)

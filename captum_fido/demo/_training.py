@@ -1,0 +1,40 @@
+r"""Small helpers shared by the demo's training scripts."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+from pathlib import Path
+from typing import Any, Dict
+
+import numpy as np
+import torch
+
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+
+
+def seed_everything(seed: int) -> torch.Generator:
+    r"""Seed Python, numpy and torch; return a torch generator seeded alike."""
+    random.seed(seed)
+    np.random.seed(seed % (2**32))
+    torch.manual_seed(seed)
+    return torch.Generator().manual_seed(seed)
+
+
+def set_threads(threads: int | None) -> None:
+    r"""Limit torch's intra-op threads (default: ``$OMP_NUM_THREADS`` or 2)."""
+    if threads is None:
+        threads = int(os.environ.get("OMP_NUM_THREADS", "2") or 2)
+    torch.set_num_threads(max(1, int(threads)))
+
+
+def save_state(model: torch.nn.Module, path: Path, summary: Dict[str, Any]) -> None:
+    r"""Save ``model``'s state_dict to ``path`` and a JSON summary next to it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+    torch.save(state, path)
+    with open(path.with_suffix(".json"), "w") as fh:
+        json.dump(summary, fh, indent=2, sort_keys=True)
+        fh.write("\n")

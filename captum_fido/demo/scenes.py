@@ -1,0 +1,442 @@
+r"""Synthetic scenes with ground truth: one object on a real-photo background.
+
+Every scene is a ``size x size`` RGB image (64 x 64 by default, values in
+``[0, 1]``) holding exactly one object of one of :data:`CLASSES` (a filled
+shape with random size, position, colour, shading and rotation) on a random
+crop of a photograph or texture that scikit-image ships, with small clutter
+(strokes and dots) drawn under the object. Each scene comes with
+
+- ``label``: the object's class index,
+- ``box``: the object's tight bounding box ``(x0, y0, x1, y1)`` in pixels,
+  ``x1``/``y1`` exclusive,
+- ``mask``: the object's pixel mask ``(H, W)`` (bool),
+- ``background``: the same scene without the object (the "clean plate"),
+  which is what a good in-filler should produce where the object is dropped.
+
+A scene is a pure function of its integer seed. The splits are fixed seed
+ranges (:data:`SPLITS`), so train, validation and test never share a scene.
+
+Examples::
+
+    >>> from captum_fido.demo.scenes import make_scene, load_split
+    >>> scene = make_scene(7)
+    >>> scene.image.shape, scene.label, scene.box
+    ((64, 64, 3), ..., (...))
+    >>> images, labels = load_split("test", 16)
+    >>> images.shape
+    torch.Size([16, 3, 64, 64])
+"""
+
+from __future__ import annotations
+
+import colorsys
+import functools
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Tuple
+
+import cv2
+import numpy as np
+import torch
+from torch import Tensor
+from torch.utils.data import Dataset
+
+__all__ = [
+    "CLASSES",
+    "SPLITS",
+    "Scene",
+    "make_scene",
+    "scene_seed",
+    "load_split",
+    "SceneDataset",
+    "background_names",
+]
+
+#: Object classes, in label order.
+CLASSES: Tuple[str, ...] = ("circle", "square", "triangle", "star", "cross", "ring")
+
+#: Split name -> (first seed, number of scenes). Ranges never overlap.
+SPLITS: Dict[str, Tuple[int, int]] = {
+    "train": (0, 1_000_000),
+    "val": (1_000_000, 100_000),
+    "test": (2_000_000, 100_000),
+}
+
+_BACKGROUNDS = (
+    "brick",
+    "grass",
+    "gravel",
+    "coffee",
+    "astronaut",
+    "chelsea",
+    "rocket",
+    "camera",
+    "coins",
+    "moon",
+    "hubble_deep_field",
+    "immunohistochemistry",
+    "retina",
+    "page",
+)
+_GRAY_TEXTURES = ("brick", "grass", "gravel", "camera", "coins", "moon", "page")
+_SUPERSAMPLE_SHIFT = 4  # cv2 sub-pixel bits for anti-aliased polygons
+
+
+@dataclass(frozen=True)
+class Scene:
+    r"""One generated scene (numpy arrays, ``float32`` images in ``[0, 1]``).
+
+    Attributes:
+        image: ``(H, W, 3)`` the scene.
+        background: ``(H, W, 3)`` the scene without its object.
+        mask: ``(H, W)`` bool, the object's pixels.
+        alpha: ``(H, W)`` float, the object's anti-aliased coverage.
+        box: ``(x0, y0, x1, y1)`` tight box of ``mask``; ``x1``, ``y1``
+            exclusive.
+        label: class index into :data:`CLASSES`.
+        seed: the seed the scene was made from.
+        background_name: which scikit-image picture the background comes from.
+    """
+
+    image: np.ndarray
+    background: np.ndarray
+    mask: np.ndarray
+    alpha: np.ndarray
+    box: Tuple[int, int, int, int]
+    label: int
+    seed: int
+    background_name: str
+
+
+def background_names() -> Tuple[str, ...]:
+    r"""Names of the scikit-image pictures used as backgrounds."""
+    return _BACKGROUNDS
+
+
+@functools.cache
+def _background(name: str) -> np.ndarray:
+    import skimage.data
+
+    if name == "stereo_motorcycle":
+        img = skimage.data.stereo_motorcycle()[0]
+    else:
+        img = getattr(skimage.data, name)()
+    img = np.asarray(img)
+    if img.ndim == 3 and img.shape[2] == 4:
+        img = img[..., :3]
+    img = img.astype(np.float32)
+    if img.max() > 1.0:
+        img = img / 255.0
+    # Bring every picture to at most 256 px on its longer side: crops of
+    # 48-160 px then resample to 64 px at roughly natural texture scale.
+    scale = 256.0 / max(img.shape[:2])
+    if scale < 1.0:
+        img = cv2.resize(
+            img,
+            (round(img.shape[1] * scale), round(img.shape[0] * scale)),
+            interpolation=cv2.INTER_AREA,
+        )
+    return np.ascontiguousarray(img)
+
+
+def scene_seed(split: str, index: int) -> int:
+    r"""The seed of scene ``index`` of ``split`` (``"train"``/``"val"``/``"test"``)."""
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {sorted(SPLITS)}, got {split!r}")
+    start, count = SPLITS[split]
+    if not 0 <= int(index) < count:
+        raise ValueError(f"index must be in [0, {count}) for split {split!r}")
+    return start + int(index)
+
+
+def _random_background(rng: np.random.Generator, size: int) -> Tuple[np.ndarray, str]:
+    name = _BACKGROUNDS[int(rng.integers(len(_BACKGROUNDS)))]
+    src = _background(name)
+    h, w = src.shape[:2]
+    side = int(rng.integers(48, min(160, h, w) + 1))
+    y = int(rng.integers(0, h - side + 1))
+    x = int(rng.integers(0, w - side + 1))
+    crop = src[y : y + side, x : x + side]
+    crop = cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA)
+    if crop.ndim == 2:
+        # Tint grey textures so they are not all grey.
+        tint = np.array(
+            colorsys.hsv_to_rgb(rng.random(), rng.uniform(0.0, 0.5), 1.0),
+            dtype=np.float32,
+        )
+        crop = crop[..., None] * tint[None, None, :]
+    if rng.random() < 0.5:
+        crop = crop[:, ::-1]
+    gain = rng.uniform(0.7, 1.2)
+    offset = rng.uniform(-0.1, 0.1)
+    crop = np.clip(crop * gain + offset, 0.0, 1.0)
+    return np.ascontiguousarray(crop, dtype=np.float32), name
+
+
+def _random_colour(rng: np.random.Generator) -> np.ndarray:
+    rgb = colorsys.hsv_to_rgb(rng.random(), rng.uniform(0.5, 1.0), rng.uniform(0.55, 1))
+    return np.array(rgb, dtype=np.float32)
+
+
+def _draw_clutter(rng: np.random.Generator, img: np.ndarray) -> None:
+    size = img.shape[0]
+    for _ in range(int(rng.integers(2, 6))):
+        layer = np.zeros((size, size), np.uint8)
+        colour = _random_colour(rng)
+        if rng.random() < 0.5:
+            p0 = rng.integers(0, size, 2)
+            length = rng.uniform(6, 20)
+            angle = rng.uniform(0, 2 * np.pi)
+            p1 = p0 + length * np.array([np.cos(angle), np.sin(angle)])
+            cv2.line(
+                layer,
+                (int(p0[0]), int(p0[1])),
+                (int(p1[0]), int(p1[1])),
+                255,
+                int(rng.integers(1, 3)),
+                cv2.LINE_AA,
+            )
+        else:
+            centre = (int(rng.integers(0, size)), int(rng.integers(0, size)))
+            axes = (int(rng.integers(1, 4)), int(rng.integers(1, 4)))
+            cv2.ellipse(
+                layer,
+                centre,
+                axes,
+                float(rng.uniform(0, 180)),
+                0,
+                360,
+                255,
+                -1,
+                cv2.LINE_AA,
+            )
+        a = layer.astype(np.float32)[..., None] / 255.0
+        img[:] = img * (1 - a) + colour * a
+
+
+def _polygon(label: int, radius: float) -> List[np.ndarray]:
+    r"""Vertices (unit rotation, centred at 0) of the class's outline(s)."""
+    name = CLASSES[label]
+    if name == "square":
+        s = radius / np.sqrt(2)
+        return [np.array([[-s, -s], [s, -s], [s, s], [-s, s]])]
+    if name == "triangle":
+        a = np.pi / 2 + np.arange(3) * 2 * np.pi / 3
+        return [radius * np.stack([np.cos(a), -np.sin(a)], 1)]
+    if name == "star":
+        a = np.pi / 2 + np.arange(10) * np.pi / 5
+        r = np.where(np.arange(10) % 2 == 0, radius, radius * 0.42)
+        return [np.stack([r * np.cos(a), -r * np.sin(a)], 1)]
+    if name == "cross":
+        t, s = radius * 0.33, radius
+        return [
+            np.array(
+                [
+                    [-t, -s],
+                    [t, -s],
+                    [t, -t],
+                    [s, -t],
+                    [s, t],
+                    [t, t],
+                    [t, s],
+                    [-t, s],
+                    [-t, t],
+                    [-s, t],
+                    [-s, -t],
+                    [-t, -t],
+                ]
+            )
+        ]
+    raise ValueError(f"class {name!r} is not a polygon")
+
+
+def _object_alpha(rng: np.random.Generator, label: int, size: int) -> np.ndarray:
+    radius = float(rng.uniform(0.14, 0.28) * size)
+    margin = radius + 1.0
+    cx = float(rng.uniform(margin, size - margin))
+    cy = float(rng.uniform(margin, size - margin))
+    angle = float(rng.uniform(0, 2 * np.pi))
+    layer = np.zeros((size, size), np.uint8)
+    scale = 1 << _SUPERSAMPLE_SHIFT
+    centre = (round(cx * scale), round(cy * scale))
+    name = CLASSES[label]
+    if name == "circle":
+        cv2.circle(
+            layer,
+            centre,
+            round(radius * 0.9 * scale),
+            255,
+            -1,
+            cv2.LINE_AA,
+            _SUPERSAMPLE_SHIFT,
+        )
+    elif name == "ring":
+        thickness = max(2, round(radius * 0.3))
+        r_mid = radius * 0.95 - thickness / 2
+        cv2.circle(
+            layer,
+            centre,
+            round(r_mid * scale),
+            255,
+            thickness,
+            cv2.LINE_AA,
+            _SUPERSAMPLE_SHIFT,
+        )
+    else:
+        rot = np.array(
+            [[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]]
+        )
+        pts = [(p @ rot.T + [cx, cy]) * scale for p in _polygon(label, radius)]
+        cv2.fillPoly(
+            layer,
+            [np.round(p).astype(np.int32) for p in pts],
+            255,
+            cv2.LINE_AA,
+            _SUPERSAMPLE_SHIFT,
+        )
+    return layer.astype(np.float32) / 255.0
+
+
+def _object_colour(
+    rng: np.random.Generator, background: np.ndarray, alpha: np.ndarray
+) -> np.ndarray:
+    size = alpha.shape[0]
+    colour = _random_colour(rng)
+    region = alpha > 0.5
+    bg_mean = background[region].mean(0)
+    if np.abs(colour - bg_mean).sum() < 0.45:
+        # Too close to what is under it: take the complementary colour.
+        colour = np.clip(1.0 - colour, 0.1, 1.0).astype(np.float32)
+    # A soft linear shading across the object, plus fine noise.
+    direction = rng.normal(size=2)
+    direction /= np.linalg.norm(direction) + 1e-8
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) / size - 0.5
+    shade = 1.0 + rng.uniform(0.0, 0.5) * (xx * direction[0] + yy * direction[1])
+    noise = rng.normal(0.0, 0.02, (size, size, 1)).astype(np.float32)
+    return np.clip(colour[None, None] * shade[..., None] + noise, 0.0, 1.0)
+
+
+def make_scene(seed: int, size: int = 64, label: Optional[int] = None) -> Scene:
+    r"""Generate the scene of ``seed``.
+
+    Args:
+        seed (int): Any non-negative integer; the same seed always gives the
+            same scene. Use :func:`scene_seed` for the split's seeds.
+        size (int, optional): Side of the square image in pixels (>= 32).
+        label (int, optional): Force the object's class. Default: drawn from
+            the seed, uniformly over :data:`CLASSES`.
+
+    Returns:
+        :class:`Scene`
+    """
+    if not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    if not isinstance(size, int) or size < 32:
+        raise ValueError(f"size must be an int >= 32, got {size!r}")
+    rng = np.random.default_rng(int(seed))
+    drawn = int(rng.integers(len(CLASSES)))
+    if label is None:
+        label = drawn
+    elif not 0 <= int(label) < len(CLASSES):
+        raise ValueError(f"label must be in [0, {len(CLASSES)}), got {label!r}")
+    background, bg_name = _random_background(rng, size)
+    _draw_clutter(rng, background)
+    alpha = _object_alpha(rng, int(label), size)
+    paint = _object_colour(rng, background, alpha)
+    a = alpha[..., None]
+    image = background * (1 - a) + paint * a
+    mask = alpha >= 0.5
+    ys, xs = np.nonzero(mask)
+    box = (int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1)
+    return Scene(
+        image=np.ascontiguousarray(image, dtype=np.float32),
+        background=background,
+        mask=mask,
+        alpha=alpha,
+        box=box,
+        label=int(label),
+        seed=int(seed),
+        background_name=bg_name,
+    )
+
+
+def _to_chw(a: np.ndarray) -> Tensor:
+    return torch.from_numpy(np.ascontiguousarray(a.transpose(2, 0, 1)))
+
+
+class SceneDataset(Dataset):
+    r"""``n`` scenes of one split as a ``torch`` data set.
+
+    Item ``i`` is a dict with ``image`` ``(3, H, W)``, ``background``
+    ``(3, H, W)``, ``mask`` ``(1, H, W)`` float, ``box`` ``(4,)`` long and
+    ``label`` (long), all generated on demand from :func:`scene_seed`.
+
+    Args:
+        split (str): ``"train"``, ``"val"`` or ``"test"``.
+        n (int): Number of scenes (the first ``n`` of the split).
+        size (int, optional): Image side. Default 64.
+        offset (int, optional): Index of the first scene in the split.
+    """
+
+    def __init__(self, split: str, n: int, size: int = 64, offset: int = 0) -> None:
+        if split not in SPLITS:
+            raise ValueError(f"split must be one of {sorted(SPLITS)}, got {split!r}")
+        count = SPLITS[split][1]
+        if not isinstance(n, int) or n < 1 or offset < 0 or offset + n > count:
+            raise ValueError(
+                f"n (={n!r}) and offset (={offset!r}) must select scenes within "
+                f"the {count} of split {split!r}"
+            )
+        self.split, self.n, self.size, self.offset = split, n, size, offset
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, i: int) -> Dict[str, Tensor]:
+        if not 0 <= i < self.n:
+            raise IndexError(i)
+        s = make_scene(scene_seed(self.split, self.offset + i), self.size)
+        return {
+            "image": _to_chw(s.image),
+            "background": _to_chw(s.background),
+            "mask": torch.from_numpy(s.mask[None].astype(np.float32)),
+            "box": torch.tensor(s.box, dtype=torch.long),
+            "label": torch.tensor(s.label, dtype=torch.long),
+        }
+
+
+def load_split(
+    split: str,
+    n: int,
+    size: int = 64,
+    offset: int = 0,
+    with_details: bool = False,
+):
+    r"""The first ``n`` scenes of ``split`` stacked into tensors.
+
+    Args:
+        split (str): ``"train"``, ``"val"`` or ``"test"``.
+        n (int): How many scenes.
+        size (int, optional): Image side. Default 64.
+        offset (int, optional): Index of the first scene in the split.
+        with_details (bool, optional): Also return backgrounds, masks and
+            boxes.
+
+    Returns:
+        ``(images, labels)`` with images ``(n, 3, size, size)`` float32 in
+        ``[0, 1]`` and labels ``(n,)`` long; with ``with_details=True``
+        ``(images, labels, backgrounds, masks, boxes)`` with masks
+        ``(n, 1, size, size)`` float and boxes ``(n, 4)`` long.
+    """
+    ds = SceneDataset(split, n, size, offset)
+    items = [ds[i] for i in range(n)]
+    images = torch.stack([it["image"] for it in items])
+    labels = torch.stack([it["label"] for it in items])
+    if not with_details:
+        return images, labels
+    return (
+        images,
+        labels,
+        torch.stack([it["background"] for it in items]),
+        torch.stack([it["mask"] for it in items]),
+        torch.stack([it["box"] for it in items]),
+    )
