@@ -149,7 +149,7 @@ class LatentCounterfactual(PerturbationAttribution):
         lambda_range: Tuple[float, float] = (1e-2, 1e4),
         n_bisection: int = 8,
         n_steps: int = 200,
-        lr: float = 0.05,
+        lr: float = 0.1,
         min_confidence: Union[float, Tensor] = 0.0,
         show_progress: bool = False,
     ) -> TensorOrTuple:
@@ -172,7 +172,7 @@ class LatentCounterfactual(PerturbationAttribution):
                 Default: 8.
             n_steps (int, optional): Adam steps per solve. Default: 200.
             lr (float, optional): Adam's initial learning rate; it decays
-                along a cosine to 1 % of this value. Default: 0.05.
+                along a cosine to 1 % of this value. Default: 0.1.
             min_confidence (float or Tensor, optional): Probability of the
                 target class a solve must reach (besides being the top class)
                 to count as a success: a number in ``[0, 1)`` or one per
@@ -223,7 +223,7 @@ class LatentCounterfactual(PerturbationAttribution):
         lambda_range: Tuple[float, float] = (1e-2, 1e4),
         n_bisection: int = 8,
         n_steps: int = 200,
-        lr: float = 0.05,
+        lr: float = 0.1,
         min_confidence: Union[float, Tensor] = 0.0,
         path_length: int = 8,
         top_k: int = 5,
@@ -476,8 +476,10 @@ class _Solver:
             images = _as_tuple(self.generator(latent))
             logits = self.classifier(*images, *(args or ()))
             if step in self.record_steps:
+                # Clone: a generator may return a view of the latent code,
+                # which Adam updates in place.
                 for store, img in zip(path, images):
-                    store.append(img.detach())
+                    store.append(img.detach().clone())
                 path_conf.append(_confidence(logits.detach(), target))
             if step == self.n_steps:
                 break
@@ -499,8 +501,8 @@ class _Solver:
         predicted = logits.argmax(dim=1)
         success = (predicted == target) & (confidence >= min_conf)
         return _Solution(
-            latent=latent.detach(),
-            images=tuple(img.detach() for img in images),
+            latent=latent.detach().clone(),
+            images=tuple(img.detach().clone() for img in images),
             confidence=confidence,
             predicted=predicted,
             success=success,
@@ -634,7 +636,7 @@ def _check_generated(images: Any, inputs: Tuple[Tensor, ...]) -> Tuple[Tensor, .
             )
         if not img.is_floating_point():
             raise TypeError(f"generator must return floating point, got {img.dtype}")
-    return tuple(img.detach() for img in images)
+    return tuple(img.detach().clone() for img in images)
 
 
 def _check_logits(output: Any, n: int) -> Tensor:
