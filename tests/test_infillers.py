@@ -132,3 +132,13 @@ def test_infiller_argument_checks():
         LocalInfiller(window=4)
     with pytest.raises(ValueError, match="high must be greater"):
         RandomInfiller(low=1.0, high=0.0)
+
+
+def test_separable_blur_equals_torchvision():
+    import torchvision.transforms.functional as TF
+
+    x = torch.rand(2, 3, 40, 50, generator=torch.Generator().manual_seed(0))
+    for sigma in (1.0, 3.0, 10.0):
+        k = IF.gaussian_kernel_size(sigma, 40, 50)
+        expected = TF.gaussian_blur(x, kernel_size=[k, k], sigma=[sigma, sigma])
+        torch.testing.assert_close(IF.blur_fill(x, sigma), expected, atol=1e-5, rtol=1e-4)

@@ -12,7 +12,6 @@ from typing import Optional, Sequence
 
 import torch
 import torch.nn.functional as F
-import torchvision.transforms.functional as TF
 from torch import Tensor
 
 __all__ = [
@@ -57,12 +56,36 @@ def gaussian_kernel_size(sigma: float, height: int, width: int) -> int:
     return max(size, 1)
 
 
+def _gaussian_kernel1d(size: int, sigma: float, like: Tensor) -> Tensor:
+    # The same kernel as torchvision's gaussian_blur (sampled, normalised).
+    half = (size - 1) * 0.5
+    pdf = torch.exp(
+        -0.5
+        * (
+            torch.linspace(-half, half, size, dtype=like.dtype, device=like.device)
+            / sigma
+        )
+        ** 2
+    )
+    return pdf / pdf.sum()
+
+
 def blur_fill(x: Tensor, sigma: float = 10.0) -> Tensor:
-    r"""Gaussian blur of the whole image (torchvision's ``gaussian_blur``)."""
+    r"""Gaussian blur of the whole image with reflect padding.
+
+    Numerically torchvision's ``gaussian_blur`` (same kernel, same padding),
+    computed as two 1-D convolutions: with sigma 10 the kernel is 61 wide, and
+    the separable form does 122 instead of 3,721 multiply-adds per pixel.
+    """
     size = gaussian_kernel_size(sigma, x.shape[-2], x.shape[-1])
     if size < 3:
         return x.clone()
-    return TF.gaussian_blur(x, kernel_size=[size, size], sigma=[sigma, sigma])
+    c = x.shape[1]
+    k = _gaussian_kernel1d(size, sigma, x)
+    pad = size // 2
+    out = F.pad(x, (pad, pad, pad, pad), mode="reflect")
+    out = F.conv2d(out, k.view(1, 1, size, 1).expand(c, 1, size, 1), groups=c)
+    return F.conv2d(out, k.view(1, 1, 1, size).expand(c, 1, 1, size), groups=c)
 
 
 def random_fill(
