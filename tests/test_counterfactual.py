@@ -391,7 +391,7 @@ def test_digit_criticisms_reach_their_targets(digits) -> None:
     method = LatentCounterfactual(
         models.classifier, models.vae.decoder, models.vae.encoder
     )
-    result = method.explain(x, target=targets, n_steps=80, lr=0.1, n_bisection=3)
+    result = method.explain(x, target=targets, n_steps=100, lr=0.2, n_bisection=3)
     assert float(result.success.float().mean()) >= 0.75
     with torch.no_grad():
         predicted = models.classifier(result.counterfactual).argmax(1)

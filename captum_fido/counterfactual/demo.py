@@ -53,7 +53,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument(
         "--n-digits", type=int, default=4, help="held-out digits to explain (1-10)"
     )
-    parser.add_argument("--n-steps", type=int, default=150, help="Adam steps per solve")
+    parser.add_argument("--n-steps", type=int, default=200, help="Adam steps per solve")
     parser.add_argument("--n-bisection", type=int, default=6)
     parser.add_argument("--progress", action="store_true", help="show progress bars")
     args = parser.parse_args(argv)
@@ -83,7 +83,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         both,
         target=targets,
         n_steps=args.n_steps,
-        lr=0.1,
+        lr=0.2,
         n_bisection=args.n_bisection,
         min_confidence=min_confidence,
         path_length=7,

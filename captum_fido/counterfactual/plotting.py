@@ -72,11 +72,13 @@ def plot_paths(
         )
     n_path = result.path.shape[1]
     n_cols = n_path + 3  # input, path..., difference, latent text
+    height = cell_inches * 1.25 * len(rows) + 0.7
     fig, axes = plt.subplots(
         len(rows),
         n_cols,
-        figsize=(cell_inches * (n_cols + 0.8), cell_inches * 1.25 * len(rows) + 0.6),
+        figsize=(cell_inches * (n_cols + 1.6), height),
         squeeze=False,
+        gridspec_kw={"width_ratios": [1.0] * (n_cols - 1) + [1.6]},
     )
     diff = result.difference
     assert isinstance(diff, Tensor)
@@ -126,9 +128,11 @@ def plot_paths(
                 ax[1 + k].set_title(f"step {steps[k]}", fontsize=7)
             ax[n_path + 1].set_title("input - cf", fontsize=8)
             ax[n_path + 2].set_title("top latent dims", fontsize=8, loc="left")
+    top = 1.0
     if title:
         fig.suptitle(title, fontsize=9)
-    fig.tight_layout(pad=0.3, h_pad=0.2, w_pad=0.2)
+        top = 1.0 - 0.35 / height  # keep the column titles clear of it
+    fig.tight_layout(pad=0.3, h_pad=0.2, w_pad=0.2, rect=(0.0, 0.0, 1.0, top))
     if out is not None:
         out = Path(out)
         out.parent.mkdir(parents=True, exist_ok=True)
