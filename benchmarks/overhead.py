@@ -69,7 +69,9 @@ def main(argv=None) -> Dict[str, float]:
     bbmp = BBMP(model, BlurInfiller(sigma=10.0))
     steps = args.steps
     runs = {
-        "fido": lambda: fido.attribute(x, target=0, n_steps=steps, batch_size=8, seed=0),
+        "fido": lambda: fido.attribute(
+            x, target=0, n_steps=steps, batch_size=8, seed=0
+        ),
         "bare8": lambda: bare_passes(model, x, 8, steps),
         "bbmp": lambda: bbmp.attribute(x, target=0, n_steps=steps, seed=0),
         "bare1": lambda: bare_passes(model, x, 1, steps),
@@ -82,10 +84,16 @@ def main(argv=None) -> Dict[str, float]:
         "bare8_step_s": median(times["bare8"]) / steps,
     }
     print(f"resnet18 {args.size}px, {steps} steps x {args.repeats} interleaved repeats")
-    print(f"  FIDO-SSR (B=8) / bare fwd+bwd-to-input: {res['fido_over_bare']:.3f}x (goal <= 1.10)")
-    print(f"  BBMP (B=1)     / bare fwd+bwd-to-input: {res['bbmp_over_bare']:.3f}x (goal <= 1.10)")
+    print(
+        f"  FIDO-SSR (B=8) / bare fwd+bwd-to-input: {res['fido_over_bare']:.3f}x (goal <= 1.10)"
+    )
+    print(
+        f"  BBMP (B=1)     / bare fwd+bwd-to-input: {res['bbmp_over_bare']:.3f}x (goal <= 1.10)"
+    )
     shares = profile_parts(
-        lambda: fido.attribute(x, target=0, n_steps=max(5, steps // 3), batch_size=8, seed=0)
+        lambda: fido.attribute(
+            x, target=0, n_steps=max(5, steps // 3), batch_size=8, seed=0
+        )
     )
     print("  FIDO loop profile (share of labelled time):")
     for k, v in shares.items():
