@@ -15,9 +15,10 @@ import argparse
 import gc
 import json
 import os
-import warnings
+import resource
 import subprocess
 import sys
+import warnings
 from typing import Dict, List
 
 import torch
