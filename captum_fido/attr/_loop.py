@@ -169,7 +169,9 @@ class _Problem:
         self.config = config
         self.n = inputs[0].shape[0]
         self.device = inputs[0].device
-        self.sizes = [tuple(x.shape[-2:]) for x in inputs]
+        self.sizes: List[Tuple[int, int]] = [
+            (int(x.shape[-2]), int(x.shape[-1])) for x in inputs
+        ]
         self.generators = _generators(config.seed, self.n, self.device)
         self.uses_mask = bool(getattr(infiller, "uses_mask", True))
         self.stochastic = bool(getattr(infiller, "stochastic", False))

@@ -9,7 +9,7 @@ binary mask an infiller may observe for each of those rows.
 
 from __future__ import annotations
 
-from typing import Tuple
+from typing import Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -64,11 +64,11 @@ class MaskDistribution:
         r"""Keep probability on the coarse grid, differentiable."""
         raise NotImplementedError
 
-    def sample(self, keep_prob: Tensor, uniforms: Tensor) -> Tensor:
+    def sample(self, keep_prob: Tensor, uniforms: Optional[Tensor]) -> Tensor:
         r"""Differentiable keep-mask samples from full-resolution ``keep_prob``."""
         raise NotImplementedError
 
-    def observed(self, keep_sample: Tensor, uniforms: Tensor) -> Tensor:
+    def observed(self, keep_sample: Tensor, uniforms: Optional[Tensor]) -> Tensor:
         r"""Binary mask the infiller may observe, for the same rows."""
         raise NotImplementedError
 
@@ -100,10 +100,12 @@ class RelaxedBernoulliMask(MaskDistribution):
     def keep_probability(self, params: Tensor) -> Tensor:
         return torch.sigmoid(params)
 
-    def sample(self, keep_prob: Tensor, uniforms: Tensor) -> Tensor:
+    def sample(self, keep_prob: Tensor, uniforms: Optional[Tensor]) -> Tensor:
+        if uniforms is None:
+            raise ValueError("RelaxedBernoulliMask.sample needs uniform noise")
         return relaxed_bernoulli_sample(keep_prob, self.temperature, uniforms)
 
-    def observed(self, keep_sample: Tensor, uniforms: Tensor) -> Tensor:
+    def observed(self, keep_sample: Tensor, uniforms: Optional[Tensor]) -> Tensor:
         return (keep_sample.detach() > 0.5).to(keep_sample.dtype)
 
     def hard_sample(self, keep_prob: Tensor, uniforms: Tensor) -> Tensor:
@@ -130,10 +132,10 @@ class ContinuousMask(MaskDistribution):
     def keep_probability(self, params: Tensor) -> Tensor:
         return params
 
-    def sample(self, keep_prob: Tensor, uniforms: Tensor) -> Tensor:
+    def sample(self, keep_prob: Tensor, uniforms: Optional[Tensor]) -> Tensor:
         return keep_prob
 
-    def observed(self, keep_sample: Tensor, uniforms: Tensor) -> Tensor:
+    def observed(self, keep_sample: Tensor, uniforms: Optional[Tensor]) -> Tensor:
         return (keep_sample.detach() > self.tau).to(keep_sample.dtype)
 
     def hard_sample(self, keep_prob: Tensor, uniforms: Tensor) -> Tensor:
