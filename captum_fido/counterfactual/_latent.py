@@ -612,7 +612,7 @@ def _check_latent(latent: Any, n: int) -> Tensor:
         )
     if not bool(torch.isfinite(latent).all()):
         raise ValueError("encoder returned NaN or infinite latent codes")
-    return latent.detach()
+    return latent.detach().clone()
 
 
 def _check_generated(images: Any, inputs: Tuple[Tensor, ...]) -> Tuple[Tensor, ...]:
