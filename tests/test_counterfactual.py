@@ -145,6 +145,36 @@ def test_prototype_raises_confidence_in_own_class() -> None:
     assert bool((result.target_confidence > result.original_confidence).all())
 
 
+def test_hinge_loss_keeps_pulling_where_cross_entropy_saturates() -> None:
+    r"""A prototype at p(c) >= 1 - 1e-4 needs log-odds logit(1 - 1e-4) = 9.21;
+    with the hinge max(0, 9.21 + 0.01 - s) on the log-odds s as the
+    classification term the minimal change is (9.22 - current log-odds) / max|w|. The cross-entropy's pull,
+    lambda (1 - p) max|w|, is below the L1 term's 1 there for any lambda
+    < 1 / (1e-4 max|w|) = 3333, so it cannot get there with lambda <= 1e3."""
+    x = _queries()[:1]
+    q = 1.0 - 1e-4
+    method = _identity_method()
+    current = _margin(x)  # the log-odds of class 0 (two classes)
+    result = method.explain(x, target=0, min_confidence=q, loss="hinge", **FAST)
+    expected = (math.log(q / (1 - q)) + 0.01 - current) / W_DIFF.abs().max()
+    assert bool(result.success.all())
+    torch.testing.assert_close(result.l1_change, expected, rtol=0.02, atol=2e-3)
+    saturated = method.explain(x, target=0, min_confidence=q, **FAST)
+    assert not bool(saturated.success.any())
+
+
+def test_results_select_and_concat() -> None:
+    x = _queries()
+    result = _identity_method().explain(x, target=1, n_steps=20, n_bisection=1)
+    parts = [result.select([2]), result.select(slice(0, 2))]
+    joined = CounterfactualResult.concat(parts)
+    order = torch.tensor([2, 0, 1])
+    assert torch.equal(joined.counterfactual, result.counterfactual[order])
+    assert torch.equal(joined.path, result.path[order])
+    assert torch.equal(joined.lambdas, result.lambdas[order])
+    assert torch.equal(joined.path_steps, result.path_steps)
+
+
 def test_per_image_min_confidence_tensor() -> None:
     x = _queries()[:2]
     q = torch.tensor([0.5, 0.95])
@@ -314,6 +344,7 @@ def test_models_are_untouched() -> None:
         (dict(min_confidence=torch.tensor([0.5, 0.5])), ValueError, "min_confidence"),
         (dict(path_length=1), ValueError, "path_length"),
         (dict(top_k=0), ValueError, "top_k"),
+        (dict(loss="log_odds"), ValueError, "loss must be one of"),
         (dict(additional_forward_args=(torch.zeros(3),)), ValueError, "additional"),
     ],
 )

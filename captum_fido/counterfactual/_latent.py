@@ -47,6 +47,12 @@ TensorOrTuple = Union[Tensor, Tuple[Tensor, ...]]
 #: changes instead of settling on them.
 _FINAL_LR_SHARE = 0.01
 
+#: Classification terms: the paper's cross-entropy, or a hinge on the log-odds,
+#: which keeps pulling where the cross-entropy saturates (p(c') near 1).
+_LOSSES = ("cross_entropy", "hinge")
+#: Extra log-odds the hinge asks for beyond the threshold.
+_HINGE_MARGIN = 0.01
+
 
 class LatentCounterfactual(PerturbationAttribution):
     r"""Criticisms and prototypes found in a generator's latent space.
@@ -68,8 +74,9 @@ class LatentCounterfactual(PerturbationAttribution):
 
     With ``c' != c`` the result is a *criticism*: the smallest edit on the
     generator's image manifold that changes the decision. With ``c' = c`` and
-    a high ``min_confidence`` (e.g. 0.999) it is a *prototype*: the edit that
-    makes the image a more typical member of its class.
+    a high ``min_confidence`` it is a *prototype*: the edit that makes the
+    image a more typical member of its class (use ``loss="hinge"`` when the
+    classifier is already nearly sure: the cross-entropy stops pulling there).
 
     As a Captum attribution, :meth:`attribute` returns ``inputs -
     counterfactual``: positive where the counterfactual removed ink,
@@ -151,6 +158,7 @@ class LatentCounterfactual(PerturbationAttribution):
         n_steps: int = 200,
         lr: float = 0.1,
         min_confidence: Union[float, Tensor] = 0.0,
+        loss: str = "cross_entropy",
         show_progress: bool = False,
     ) -> TensorOrTuple:
         r"""The change a latent counterfactual makes: ``inputs - G(A*)``.
@@ -177,6 +185,16 @@ class LatentCounterfactual(PerturbationAttribution):
                 target class a solve must reach (besides being the top class)
                 to count as a success: a number in ``[0, 1)`` or one per
                 image. Default: 0 (the top class is enough).
+            loss (str, optional): The classification term:
+                ``"cross_entropy"`` (default, the paper's ``CE(C(G(A')),
+                c')``) or ``"hinge"``: ``max(0, kappa - s)`` on the target's
+                log-odds ``s = logit_c' - logsumexp(other logits)``, with
+                ``kappa`` the log-odds of ``min_confidence`` (at least 0).
+                The cross-entropy's pull fades as ``p(c')`` nears 1, so
+                prototypes of images the classifier is already sure about
+                (``min_confidence`` like ``1 - 1e-5``) need ``"hinge"``,
+                which pulls at full strength until the threshold and then
+                stops.
             show_progress (bool, optional): Show a tqdm progress bar.
 
         Returns:
@@ -200,6 +218,7 @@ class LatentCounterfactual(PerturbationAttribution):
             n_steps=n_steps,
             lr=lr,
             min_confidence=min_confidence,
+            loss=loss,
             path_length=2,
             top_k=1,
             show_progress=show_progress,
@@ -225,6 +244,7 @@ class LatentCounterfactual(PerturbationAttribution):
         n_steps: int = 200,
         lr: float = 0.1,
         min_confidence: Union[float, Tensor] = 0.0,
+        loss: str = "cross_entropy",
         path_length: int = 8,
         top_k: int = 5,
         show_progress: bool = False,
@@ -233,8 +253,8 @@ class LatentCounterfactual(PerturbationAttribution):
 
         Args:
             inputs, target, additional_forward_args, lambda_range,
-            n_bisection, n_steps, lr, min_confidence, show_progress: As in
-                :meth:`attribute`.
+            n_bisection, n_steps, lr, min_confidence, loss, show_progress: As
+                in :meth:`attribute`.
             path_length (int, optional): Points recorded along the
                 optimisation path at the chosen lambda, evenly spaced from
                 the start (the reconstruction) to the end (the
@@ -252,7 +272,7 @@ class LatentCounterfactual(PerturbationAttribution):
             >>> method = LatentCounterfactual(clf, decoder, encoder)
             >>> criticism = method.explain(images, target=7)
             >>> prototype = method.explain(
-            ...     images, target=labels, min_confidence=0.999
+            ...     images, target=labels, min_confidence=1 - 1e-5, loss="hinge"
             ... )
         """
         return self._search(
@@ -264,6 +284,7 @@ class LatentCounterfactual(PerturbationAttribution):
             n_steps=n_steps,
             lr=lr,
             min_confidence=min_confidence,
+            loss=loss,
             path_length=path_length,
             top_k=top_k,
             show_progress=show_progress,
@@ -286,6 +307,7 @@ class LatentCounterfactual(PerturbationAttribution):
         n_steps: int,
         lr: float,
         min_confidence: Union[float, Tensor],
+        loss: str,
         path_length: int,
         top_k: int,
         show_progress: bool,
@@ -315,6 +337,8 @@ class LatentCounterfactual(PerturbationAttribution):
         n_steps = V.check_positive_int(n_steps, "n_steps")
         lr = V.check_positive(lr, "lr")
         min_conf = _check_min_confidence(min_confidence, n, device)
+        if loss not in _LOSSES:
+            raise ValueError(f"loss must be one of {_LOSSES}, got {loss!r}")
         path_length = V.check_positive_int(path_length, "path_length")
         if path_length < 2:
             raise ValueError(
@@ -339,7 +363,14 @@ class LatentCounterfactual(PerturbationAttribution):
                 disable=not show_progress,
             )
             solve = _Solver(
-                self.forward_func, self.generator, xs, args, n_steps, lr, record_steps
+                self.forward_func,
+                self.generator,
+                xs,
+                args,
+                n_steps,
+                lr,
+                record_steps,
+                loss,
             )
             # Round 0: is the target reachable at the highest lambda at all?
             lam = torch.full((n,), lambda_hi, dtype=torch.float64, device=device)
@@ -447,6 +478,7 @@ class _Solver:
         n_steps: int,
         lr: float,
         record_steps: Sequence[int],
+        loss: str,
     ) -> None:
         self.classifier = classifier
         self.generator = generator
@@ -455,6 +487,7 @@ class _Solver:
         self.n_steps = n_steps
         self.lr = lr
         self.record_steps = list(record_steps)
+        self.loss = loss
 
     def __call__(
         self,
@@ -468,6 +501,7 @@ class _Solver:
         inputs = self.inputs if rows is None else tuple(x[rows] for x in self.inputs)
         args = _select_args(self.args, rows, self.inputs[0].shape[0])
         lam = lam.to(z0.dtype)
+        kappa = _hinge_kappa(min_conf).to(z0.dtype)
         latent = z0.detach().clone().requires_grad_(True)
         optimizer = torch.optim.Adam([latent], lr=self.lr)
         path: List[List[Tensor]] = [[] for _ in inputs]
@@ -483,11 +517,11 @@ class _Solver:
                 path_conf.append(_confidence(logits.detach(), target))
             if step == self.n_steps:
                 break
-            cross_entropy = F.cross_entropy(logits, target, reduction="none")
+            class_loss = _class_loss(logits, target, self.loss, kappa)
             l1 = sum(
                 (x - img).abs().flatten(1).sum(1) for x, img in zip(inputs, images)
             )
-            loss = (lam * cross_entropy + l1).sum()
+            loss = (lam * class_loss + l1).sum()
             # Only the latent code gets a gradient: the models' parameters and
             # their .grad fields are never touched.
             (grad,) = torch.autograd.grad(loss, [latent])
@@ -512,6 +546,26 @@ class _Solver:
 
 
 # ----------------------------------------------------------------- helpers
+
+
+def _class_loss(logits: Tensor, target: Tensor, kind: str, kappa: Tensor) -> Tensor:
+    r"""Per-row classification term: the cross-entropy ``-log p(c')``, or the
+    hinge ``max(0, kappa - s)`` on the target's log-odds
+    ``s = logit_c' - logsumexp(other logits)``."""
+    if kind == "cross_entropy":
+        return F.cross_entropy(logits, target, reduction="none")
+    index = target.view(-1, 1)
+    others = logits.scatter(1, index, float("-inf"))
+    log_odds = logits.gather(1, index).squeeze(1) - torch.logsumexp(others, dim=1)
+    return F.relu(kappa - log_odds)
+
+
+def _hinge_kappa(min_conf: Tensor) -> Tensor:
+    r"""Log-odds the hinge aims for: those of ``min_confidence``, at least 0
+    (log-odds above 0 make the target the top class), plus a little so the
+    settled solution lands on the successful side of its threshold."""
+    q = min_conf.clamp(min=0.5)
+    return torch.log(q) - torch.log1p(-q) + _HINGE_MARGIN
 
 
 def _cosine_share(step: int, n_steps: int) -> float:

@@ -3,8 +3,9 @@ r"""What a latent counterfactual search returns."""
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from typing import Tuple, Union
+from typing import Any, Sequence, Tuple, Union
 
+import torch
 from torch import Tensor
 
 __all__ = ["CounterfactualResult"]
@@ -67,6 +68,32 @@ class CounterfactualResult:
     top_latent_dims: Tensor
     top_latent_changes: Tensor
 
+    def select(self, rows: Union[Tensor, Sequence[int], slice]) -> CounterfactualResult:
+        r"""The result restricted to ``rows`` (an index tensor, list or slice)."""
+        if isinstance(rows, (list, tuple)):
+            rows = torch.as_tensor(rows, dtype=torch.long)
+        per_row = {
+            f.name: _index(getattr(self, f.name), rows)
+            for f in fields(self)
+            if f.name != "path_steps"
+        }
+        return CounterfactualResult(path_steps=self.path_steps, **per_row)
+
+    @staticmethod
+    def concat(results: Sequence[CounterfactualResult]) -> CounterfactualResult:
+        r"""Stack results row-wise (same inputs structure and path steps)."""
+        if len(results) == 0:
+            raise ValueError("concat needs at least one result")
+        steps = results[0].path_steps
+        if any(not torch.equal(r.path_steps, steps) for r in results):
+            raise ValueError("concat needs results recorded at the same path steps")
+        per_row = {
+            f.name: _cat([getattr(r, f.name) for r in results])
+            for f in fields(results[0])
+            if f.name != "path_steps"
+        }
+        return CounterfactualResult(path_steps=steps, **per_row)
+
     @property
     def success_rate(self) -> float:
         r"""Share of rows whose counterfactual reached the target."""
@@ -82,3 +109,15 @@ class CounterfactualResult:
                 shapes = ", ".join(str(tuple(t.shape)) for t in v)
                 parts.append(f"{f.name}=({shapes})")
         return "CounterfactualResult(" + ", ".join(parts) + ")"
+
+
+def _index(value: TensorOrTuple, rows: Any) -> TensorOrTuple:
+    if isinstance(value, Tensor):
+        return value[rows]
+    return tuple(v[rows] for v in value)
+
+
+def _cat(values: Sequence[TensorOrTuple]) -> TensorOrTuple:
+    if isinstance(values[0], Tensor):
+        return torch.cat(list(values))  # type: ignore[arg-type]
+    return tuple(torch.cat(parts) for parts in zip(*values))

@@ -4,7 +4,9 @@ held-out handwritten digits with the shipped classifier and VAE.
 For each of a few held-out digits (one per class, in order) it finds the
 *criticism* towards the class the classifier ranks second (the nearest
 decision boundary) and the *prototype* of the digit's own class (confidence
-at least 0.999), and draws both optimisation paths.
+at least 1 - 1e-5, with a hinge on the log-odds as the classification
+term: the cross-entropy stops pulling once the classifier is nearly sure),
+and draws both optimisation paths.
 """
 
 from __future__ import annotations
@@ -16,12 +18,14 @@ from typing import List, Optional
 import torch
 
 from captum_fido.counterfactual._latent import LatentCounterfactual
+from captum_fido.counterfactual._result import CounterfactualResult
 from captum_fido.counterfactual.digits import load_digit_data, load_pretrained
 from captum_fido.counterfactual.plotting import plot_paths
 
 __all__ = ["main"]
 
-PROTOTYPE_CONFIDENCE = 0.999
+#: Prototypes must reach log-odds of about 11.5 in their own class.
+PROTOTYPE_CONFIDENCE = 1.0 - 1e-5
 
 
 def _one_per_class(labels: torch.Tensor, n: int) -> List[int]:
@@ -73,22 +77,25 @@ def main(argv: Optional[List[str]] = None) -> int:
     method = LatentCounterfactual(
         models.classifier, models.vae.decoder, models.vae.encoder
     )
-    # Criticisms and prototypes in one batch: rows are independent.
-    both = torch.cat([images, images])
-    targets = torch.cat([runner_up, labels])
-    min_confidence = torch.cat(
-        [torch.zeros(len(rows)), torch.full((len(rows),), PROTOTYPE_CONFIDENCE)]
-    )
-    result = method.explain(
-        both,
-        target=targets,
+    search = dict(
         n_steps=args.n_steps,
         lr=0.2,
         n_bisection=args.n_bisection,
-        min_confidence=min_confidence,
         path_length=7,
         show_progress=args.progress,
     )
+    criticisms = method.explain(images, target=runner_up, **search)
+    # The classifier is already nearly sure of its own class, where the
+    # cross-entropy stops pulling: prototypes use the hinge on the log-odds.
+    prototypes = method.explain(
+        images,
+        target=labels,
+        min_confidence=PROTOTYPE_CONFIDENCE,
+        loss="hinge",
+        **search,
+    )
+    result = CounterfactualResult.concat([criticisms, prototypes])
+    both = torch.cat([images, images])
     order, titles = [], []
     for i in range(len(rows)):
         c = int(labels[i])
@@ -106,7 +113,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         status = "reached" if bool(result.success[i]) else "NOT reached"
         print(
             f"{t.splitlines()[0]:>7} {'prototype' if '(proto)' in t else 'criticism'}:"
-            f" {status}, p(target)={float(result.target_confidence[i]):.3f}, "
+            f" {status}, p(target)={float(result.target_confidence[i]):.6f}, "
             f"L1 change={float(result.l1_change[i]):.1f}, "
             f"lambda={float(result.lambdas[i]):.3g}"
         )

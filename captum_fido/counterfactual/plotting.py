@@ -26,6 +26,13 @@ def _to_image(x: Tensor) -> np.ndarray:
     return x.permute(1, 2, 0).clamp(0, 1).numpy()
 
 
+def _format_confidence(p: float) -> str:
+    r"""Two decimals, except near 1 where prototypes differ: ``1-3e-06``."""
+    if 0.995 <= p < 1.0:
+        return f"1-{1.0 - p:.0e}"
+    return f"{p:.2f}"
+
+
 def plot_paths(
     result: CounterfactualResult,
     inputs: Tensor,
@@ -91,13 +98,15 @@ def plot_paths(
         label = row_titles[r] if row_titles is not None else f"-> {target}"
         ax[0].set_ylabel(label, fontsize=8, rotation=0, ha="right", va="center")
         ax[0].set_xlabel(
-            f"p={float(result.original_confidence[i]):.2f}", fontsize=7, labelpad=1
+            f"p={_format_confidence(float(result.original_confidence[i]))}",
+            fontsize=7,
+            labelpad=1,
         )
         for k in range(n_path):
             a = ax[1 + k]
             a.imshow(_to_image(result.path[i, k]), cmap=gray, vmin=0, vmax=1)
             conf = float(result.path_confidence[i, k])
-            a.set_xlabel(f"{conf:.2f}", fontsize=7, labelpad=1)
+            a.set_xlabel(_format_confidence(conf), fontsize=7, labelpad=1)
             if k == n_path - 1:
                 color = "tab:green" if bool(result.success[i]) else "tab:red"
                 for spine in a.spines.values():
