@@ -9,6 +9,15 @@ from skimage.data import chelsea
 from captum_fido.demo.photos import NormalizedClassifier, explain_photo, photo_to_tensor
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    # The demo models are tiny; on a shared CPU one thread is fastest.
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def test_photo_to_tensor_resizes_and_crops():
     t = photo_to_tensor(chelsea(), size=64)
     assert t.shape == (1, 3, 64, 64) and 0 <= t.min() and t.max() <= 1

@@ -13,6 +13,15 @@ from captum_fido.demo.scenes import (
 )
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    # The demo models are tiny; on a shared CPU one thread is fastest.
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def test_scene_is_deterministic_in_its_seed():
     a, b = make_scene(123), make_scene(123)
     assert np.array_equal(a.image, b.image)

@@ -23,9 +23,9 @@ def seed_everything(seed: int) -> torch.Generator:
 
 
 def set_threads(threads: int | None) -> None:
-    r"""Limit torch's intra-op threads (default: ``$OMP_NUM_THREADS`` or 2)."""
+    r"""Limit torch's intra-op threads (default: ``$OMP_NUM_THREADS`` or 1)."""
     if threads is None:
-        threads = int(os.environ.get("OMP_NUM_THREADS", "2") or 2)
+        threads = int(os.environ.get("OMP_NUM_THREADS", "1") or 1)
     torch.set_num_threads(max(1, int(threads)))
 
 

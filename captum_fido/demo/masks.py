@@ -126,6 +126,7 @@ def sample_keep_masks(
     rng: np.random.Generator,
     object_masks: Optional[Tensor] = None,
     kinds: Sequence[str] = MASK_KINDS,
+    weights: Optional[Sequence[float]] = None,
 ) -> Tensor:
     r"""Draw ``n`` keep-masks of ``size x size`` pixels.
 
@@ -135,7 +136,9 @@ def sample_keep_masks(
         rng (numpy.random.Generator): Source of randomness.
         object_masks (Tensor, optional): ``(n, 1, size, size)`` object masks,
             required by the ``"object"`` and ``"keep_object"`` kinds.
-        kinds (sequence of str, optional): Kinds to draw from, uniformly.
+        kinds (sequence of str, optional): Kinds to draw from.
+        weights (sequence of float, optional): Relative probability of each
+            kind in ``kinds``. Default: uniform.
 
     Returns:
         ``(n, 1, size, size)`` float tensor in ``{0, 1}``, 1 = keep.
@@ -145,9 +148,17 @@ def sample_keep_masks(
         raise ValueError(
             f"kinds must be a non-empty subset of {MASK_KINDS}, got {kinds}"
         )
+    if weights is None:
+        probs = np.full(len(kinds), 1.0 / len(kinds))
+    else:
+        probs = np.asarray(weights, dtype=np.float64)
+        if probs.shape != (len(kinds),) or (probs < 0).any() or probs.sum() <= 0:
+            raise ValueError("weights must give one non-negative weight per kind")
+        probs = probs / probs.sum()
     out = np.empty((n, 1, size, size), np.float32)
     for i in range(n):
-        kind = kinds[int(rng.integers(len(kinds)))]
+        kind = kinds[int(rng.choice(len(kinds), p=probs))] if weights is not None \
+            else kinds[int(rng.integers(len(kinds)))]
         obj = None if object_masks is None else object_masks[i, 0].numpy() > 0.5
         out[i, 0] = _one(rng, kind, size, obj)
     return torch.from_numpy(out)

@@ -8,8 +8,9 @@ Usage::
 
 Both models learn to complete a scene from its observed pixels under the
 large, FIDO-shaped holes of :mod:`captum_fido.demo.masks`. The target is the
-scene itself, except when less than half of the object is observed: then it
-is the scene *without* the object (:func:`~captum_fido.demo.masks.infill_targets`),
+scene itself, except when only a small part of the object is observed (less
+than 25% of its pixels for the inpainter, 50% for the VAE): then it is the
+scene *without* the object (:func:`~captum_fido.demo.masks.infill_targets`),
 so the models remove objects rather than re-draw them from fragments.
 
 - ``inpainter``: :class:`~captum_fido.demo.models.InpaintingUNet` with L1
@@ -28,7 +29,7 @@ from __future__ import annotations
 import argparse
 import time
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 import torch
@@ -46,19 +47,31 @@ from captum_fido.demo.masks import infill_targets, sample_keep_masks
 from captum_fido.demo.models import CompletionVAE, InpaintingUNet, PatchDiscriminator
 from captum_fido.demo.scenes import load_split
 
-__all__ = ["train_inpainter", "train_vae", "main"]
+__all__ = ["train_inpainter", "train_vae", "main", "INPAINTER_MASK_WEIGHTS"]
+
+#: Frequency of each of ``MASK_KINDS`` ("grid", "blobs", "boxes", "strokes",
+#: "object", "keep_object") for the inpainter: FIDO-like grids most often.
+INPAINTER_MASK_WEIGHTS = (0.4, 0.12, 0.08, 0.08, 0.16, 0.16)
 
 
 class _SceneBank:
     r"""Training scenes held as uint8 tensors; yields seeded training batches."""
 
-    def __init__(self, n: int, seed: int) -> None:
+    def __init__(
+        self,
+        n: int,
+        seed: int,
+        min_kept_fraction: float = 0.5,
+        mask_weights: Optional[Sequence[float]] = None,
+    ) -> None:
         images, _, backgrounds, masks, _ = load_split("train", n, with_details=True)
         self.images = (images * 255).round().to(torch.uint8)
         self.backgrounds = (backgrounds * 255).round().to(torch.uint8)
         self.masks = masks.to(torch.uint8)
         self.rng = np.random.default_rng(seed)
         self.g = torch.Generator().manual_seed(seed)
+        self.min_kept_fraction = min_kept_fraction
+        self.mask_weights = mask_weights
 
     def batch(self, size: int):
         idx = torch.from_numpy(self.rng.integers(0, len(self.images), size))
@@ -67,8 +80,10 @@ class _SceneBank:
         obj = self.masks[idx].float()
         flip = torch.from_numpy(self.rng.random(size) < 0.5)[:, None, None, None]
         x, bg, obj = (torch.where(flip, t.flip(3), t) for t in (x, bg, obj))
-        keep = sample_keep_masks(size, x.shape[-1], self.rng, obj)
-        target = infill_targets(x, bg, obj, keep)
+        keep = sample_keep_masks(
+            size, x.shape[-1], self.rng, obj, weights=self.mask_weights
+        )
+        target = infill_targets(x, bg, obj, keep, self.min_kept_fraction)
         # Observed pixels always come from the real image.
         return x * keep, keep, target
 
@@ -79,13 +94,15 @@ def _hole_l1(pred: Tensor, target: Tensor, keep: Tensor) -> Tensor:
 
 
 def train_inpainter(
-    steps: int = 1000,
+    steps: int = 1200,
     batch_size: int = 16,
     n_scenes: int = 6000,
     lr: float = 1e-3,
     adv_weight: float = 0.01,
     width: int = 16,
     seed: int = 0,
+    min_kept_fraction: float = 0.25,
+    mask_weights: Optional[Sequence[float]] = INPAINTER_MASK_WEIGHTS,
     out: Optional[Path] = WEIGHTS_DIR / "inpainter.pt",
     progress: bool = True,
 ) -> Dict[str, float]:
@@ -100,6 +117,11 @@ def train_inpainter(
         adv_weight (float): Weight of the adversarial term.
         width (int): Network width.
         seed (int): Seed of everything random.
+        min_kept_fraction (float): Below this kept share of the object the
+            target is the background plate (see
+            :func:`~captum_fido.demo.masks.infill_targets`).
+        mask_weights (sequence of float, optional): Relative frequency of
+            each of :data:`~captum_fido.demo.masks.MASK_KINDS`.
         out (Path, optional): Where to write the state_dict; ``None`` skips.
         progress (bool): Show a tqdm bar.
 
@@ -109,7 +131,7 @@ def train_inpainter(
     """
     seed_everything(seed)
     t0 = time.time()
-    bank = _SceneBank(n_scenes, seed)
+    bank = _SceneBank(n_scenes, seed, min_kept_fraction, mask_weights)
     net, disc = InpaintingUNet(width), PatchDiscriminator(width)
     opt_g = torch.optim.Adam(net.parameters(), lr=lr, betas=(0.5, 0.9))
     opt_d = torch.optim.Adam(disc.parameters(), lr=lr, betas=(0.5, 0.9))
@@ -154,6 +176,8 @@ def train_inpainter(
             adv_weight=adv_weight,
             width=width,
             seed=seed,
+            min_kept_fraction=min_kept_fraction,
+            mask_weights=None if mask_weights is None else list(mask_weights),
         ),
     }
     print(
@@ -232,6 +256,8 @@ def train_vae(
             width=width,
             latent_dim=latent_dim,
             seed=seed,
+            min_kept_fraction=0.5,
+            mask_weights=None,
         ),
     }
     print(
@@ -247,7 +273,9 @@ def train_vae(
 def main(argv: Optional[List[str]] = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--model", choices=["inpainter", "vae", "both"], default="both")
-    p.add_argument("--steps", type=int, default=1000)
+    p.add_argument(
+        "--steps", type=int, default=None, help="default: 1200 inpainter, 1000 vae"
+    )
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--n-scenes", type=int, default=6000)
     p.add_argument("--seed", type=int, default=0)
@@ -259,16 +287,18 @@ def main(argv: Optional[List[str]] = None) -> int:
     a = p.parse_args(argv)
     set_threads(a.threads)
     common = dict(
-        steps=3 if a.tiny else a.steps,
         batch_size=4 if a.tiny else a.batch_size,
         n_scenes=32 if a.tiny else a.n_scenes,
         width=8 if a.tiny else 16,
         seed=a.seed,
     )
+    steps = 3 if a.tiny else a.steps
     if a.model in ("inpainter", "both"):
-        train_inpainter(out=a.out_dir / "inpainter.pt", **common)
+        train_inpainter(
+            steps=steps or 1200, out=a.out_dir / "inpainter.pt", **common
+        )
     if a.model in ("vae", "both"):
-        train_vae(out=a.out_dir / "vae.pt", **common)
+        train_vae(steps=steps or 1000, out=a.out_dir / "vae.pt", **common)
     return 0
 
 

@@ -1,0 +1,55 @@
+"""``python -m captum_fido demo`` writes its figure (tiny settings)."""
+
+import pytest
+import torch
+
+from captum_fido.cli import main as cli_main
+from captum_fido.demo import run_demo
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    # The demo models are tiny; on a shared CPU one thread is fastest.
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def test_run_demo_writes_a_png(tmp_path, capsys):
+    out = tmp_path / "demo.png"
+    rc = run_demo.main(
+        ["--out", str(out), "--n-images", "1", "--steps", "2", "--batch-size", "2"]
+    )
+    assert rc == 0
+    assert out.is_file() and out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    text = capsys.readouterr().out
+    assert f"wrote {out}" in text and "GradCAM" in text
+
+
+def test_cli_dispatches_to_the_demo(tmp_path):
+    out = tmp_path / "cli.png"
+    assert (
+        cli_main(
+            [
+                "demo",
+                "--out",
+                str(out),
+                "--n-images",
+                "1",
+                "--steps",
+                "1",
+                "--batch-size",
+                "2",
+            ]
+        )
+        == 0
+    )
+    assert out.is_file()
+
+
+def test_box_mass():
+    m = torch.zeros(1, 8, 8)
+    m[0, 2:4, 2:4] = 1
+    assert run_demo.box_mass(m, torch.tensor([[2, 2, 4, 4]])).item() == 1.0
+    assert run_demo.box_mass(m, torch.tensor([[4, 4, 8, 8]])).item() == 0.0
