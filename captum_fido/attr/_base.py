@@ -94,11 +94,11 @@ class MaskAttribution(PerturbationAttribution):
         *,
         n_steps: int,
         batch_size: int,
-        lr: float,
+        lr: Optional[float],
         mask_size: MaskSize,
         l1_coeff: float,
         tv_coeff: float,
-        reg_warmup_steps: int,
+        reg_warmup_steps: Optional[int],
         seed: Optional[int],
         show_progress: bool,
         max_batch_size: Optional[int],
@@ -129,11 +129,13 @@ class MaskAttribution(PerturbationAttribution):
             objective=self.objective,
             n_steps=V.check_positive_int(n_steps, "n_steps"),
             batch_size=V.check_positive_int(batch_size, "batch_size"),
-            lr=V.check_positive(lr, "lr"),
+            lr=_default_lr(n_steps) if lr is None else V.check_positive(lr, "lr"),
             l1_coeff=V.check_nonnegative(l1_coeff, "l1_coeff"),
             tv_coeff=V.check_nonnegative(tv_coeff, "tv_coeff"),
-            reg_warmup_steps=_check_nonnegative_int(
-                reg_warmup_steps, "reg_warmup_steps"
+            reg_warmup_steps=(
+                _default_warmup(n_steps)
+                if reg_warmup_steps is None
+                else _check_nonnegative_int(reg_warmup_steps, "reg_warmup_steps")
             ),
             grids=tuple(
                 V.resolve_mask_size(
@@ -204,6 +206,22 @@ class MaskAttribution(PerturbationAttribution):
             assert details is not None
             return formatted, details
         return formatted
+
+
+#: The paper's schedule: lr 0.05 decayed linearly to 0 over 300 steps.
+PAPER_LR, PAPER_STEPS = 0.05, 300
+
+
+def _default_lr(n_steps: int) -> float:
+    r"""The paper's 0.05 at 300 steps; for other step counts the same total
+    step size (``0.05 * 300 / n_steps``), capped at 0.5, so a shorter run can
+    move the mask as far as the paper's."""
+    return min(0.5, PAPER_LR * PAPER_STEPS / max(1, int(n_steps)))
+
+
+def _default_warmup(n_steps: int) -> int:
+    r"""The paper's 30 warm-up steps at 300 steps: a tenth of the run."""
+    return max(1, round(int(n_steps) / 10))
 
 
 def _check_nonnegative_int(value: Any, name: str) -> int:

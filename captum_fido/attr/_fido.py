@@ -84,12 +84,12 @@ class FIDO(MaskAttribution):
         *,
         n_steps: int = 300,
         batch_size: int = 8,
-        lr: float = 0.05,
+        lr: Optional[float] = None,
         mask_size: MaskSize = None,
         temperature: float = 0.1,
         l1_coeff: float = 1e-3,
         tv_coeff: float = 0.01,
-        reg_warmup_steps: int = 30,
+        reg_warmup_steps: Optional[int] = None,
         seed: Optional[int] = None,
         show_progress: bool = False,
         max_batch_size: Optional[int] = None,
@@ -116,7 +116,10 @@ class FIDO(MaskAttribution):
             batch_size (int, optional): Mask samples per image per step
                 (paper: 8; fewer than 4 gives noisy maps, appendix A.6).
             lr (float, optional): Adam learning rate, decayed linearly to 0
-                over ``n_steps`` (paper: 0.05).
+                over ``n_steps``. Default: the paper's 0.05 at 300 steps, and
+                for other step counts the same total step size,
+                ``min(0.5, 15 / n_steps)`` (e.g. 0.2 for 75 steps), so fewer
+                steps still move the mask as far.
             mask_size (int or (int, int), optional): Grid of the mask
                 parameters, bilinearly upsampled to the image. Default a
                 quarter of each side (56 for 224, as in the paper).
@@ -130,7 +133,8 @@ class FIDO(MaskAttribution):
                 (squared differences between neighbouring mask values, mean
                 over pixels times 224 * 224; paper: 0.01).
             reg_warmup_steps (int, optional): Steps over which the
-                regularisers ramp up linearly from 0 (reference: 30).
+                regularisers ramp up linearly from 0. Default a tenth of
+                ``n_steps`` (the reference's 30 at 300 steps).
             seed (int, optional): Seed of every image's random stream. The
                 same seed gives the same map, and a batch of images gives the
                 maps of separate calls. ``None`` draws a seed from torch's
@@ -145,10 +149,13 @@ class FIDO(MaskAttribution):
                 classifier's confidence on them).
             n_counterfactuals (int, optional): Counterfactual samples per
                 image in the details.
-            stop_tol (float, optional): Stop early once no coarse keep
-                probability changes by more than ``stop_tol`` per step for
-                ``stop_patience`` consecutive steps (after warm-up).
-            stop_patience (int, optional): See ``stop_tol``.
+            stop_tol (float, optional): Stop early once, for every image,
+                the mean absolute change of the coarse keep probabilities
+                over the last ``stop_patience`` steps is below ``stop_tol``
+                (checked after the warm-up). ``None`` (default) runs all
+                ``n_steps``. Fewer steps (the learning rate follows) is the
+                other way to spend less: see ``docs/performance.md``.
+            stop_patience (int, optional): Window of ``stop_tol``, in steps.
             autocast_dtype (torch.dtype, optional): Run the classifier under
                 ``torch.autocast`` with ``torch.float16`` or
                 ``torch.bfloat16`` (mixed precision; most useful on GPUs).

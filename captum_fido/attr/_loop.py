@@ -20,9 +20,10 @@ seeded with the run's seed, so a batched call equals separate calls.
 from __future__ import annotations
 
 import warnings
+from collections import deque
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Deque, Iterator, List, Optional, Sequence, Tuple
 
 import torch
 from torch import Tensor
@@ -261,6 +262,34 @@ def _regularisers(keep_full: Sequence[Tensor], config: LoopConfig) -> Tensor:
     return reg
 
 
+def _converged(
+    distribution: MaskDistribution,
+    params: Sequence[Tensor],
+    history: Deque[List[Tensor]],
+    step: int,
+    config: LoopConfig,
+) -> bool:
+    r"""Whether every image's mask has settled.
+
+    Settled means: after the regulariser warm-up, the mean absolute change of
+    the coarse keep probabilities over the last ``stop_patience`` steps is
+    below ``stop_tol`` for every image. A window, not a single step, because
+    one Adam step moves a probability by at most about ``lr / 4``.
+    """
+    with torch.no_grad():
+        current = [distribution.keep_probability(p).detach().clone() for p in params]
+    full = len(history) == history.maxlen
+    oldest = history[0] if full else None
+    history.append(current)
+    if oldest is None or step + 1 < config.reg_warmup_steps + config.stop_patience:
+        return False
+    change = torch.stack(
+        [(c - o).abs().flatten(1).mean(dim=1) for c, o in zip(current, oldest)]
+    ).amax(dim=0)
+    tol = config.stop_tol if config.stop_tol is not None else 0.0
+    return bool((change < tol).all())
+
+
 def _keep_full(problem: _Problem, params: Sequence[Tensor]) -> List[Tensor]:
     return [
         upsample(problem.dist.keep_probability(p), size)
@@ -309,8 +338,8 @@ def optimize_masks(
     )
     loss_history = torch.zeros(n, config.n_steps)
     score_history = torch.zeros(n, config.n_steps)
-    previous_keep: Optional[List[Tensor]] = None
-    quiet_steps = 0
+    # Coarse keep probabilities of the last stop_patience steps (early stop).
+    history: Deque[List[Tensor]] = deque(maxlen=config.stop_patience)
     steps_run = 0
 
     bar = tqdm(
@@ -391,20 +420,10 @@ def optimize_masks(
             )
         del keep_full, samples, observed, all_refs, uniforms
 
-        if config.stop_tol is not None:
-            with torch.no_grad():
-                current = [
-                    distribution.keep_probability(p).detach().clone() for p in params
-                ]
-                if previous_keep is not None and step + 1 >= config.reg_warmup_steps:
-                    change = max(
-                        float((c - p).abs().max())
-                        for c, p in zip(current, previous_keep)
-                    )
-                    quiet_steps = quiet_steps + 1 if change < config.stop_tol else 0
-                previous_keep = current
-            if quiet_steps >= config.stop_patience:
-                break
+        if config.stop_tol is not None and _converged(
+            distribution, params, history, step, config
+        ):
+            break
     bar.close()
 
     with torch.no_grad():
