@@ -12,7 +12,7 @@ on the shipped classifier and VAE, and reports
   target confidence: the same Adam + L1 + lambda-bisection search with the
   identity as generator and encoder, i.e. directly on the pixels, asked for
   at least the confidence the latent criticism reached;
-- prototypes (target = own class, confidence >= 1 - 1e-5, a hinge on the
+- prototypes (target = own class, log-odds raised by 2, a hinge on the
   log-odds as the classification term) for the same digits.
 
 It writes the optimisation-path figure (like the paper's Figures 1-2: one
@@ -34,7 +34,11 @@ from typing import List, Optional, Tuple
 import torch
 from torch import Tensor
 
-from captum_fido.counterfactual import CounterfactualResult, LatentCounterfactual
+from captum_fido.counterfactual import (
+    CounterfactualResult,
+    LatentCounterfactual,
+    prototype_confidence,
+)
 from captum_fido.counterfactual.digits import (
     IMAGE_SIZE,
     DigitData,
@@ -45,8 +49,8 @@ from captum_fido.counterfactual.digits import (
 from captum_fido.counterfactual.plotting import plot_paths
 
 ROOT = Path(__file__).resolve().parents[1]
-#: Prototypes must reach log-odds of about 11.5 in their own class.
-PROTOTYPE_CONFIDENCE = 1.0 - 1e-5
+#: Prototypes must raise their class's log-odds by this much (odds x 7.4).
+PROTOTYPE_GAIN = 2.0
 
 
 def _select(data: DigitData, models: DigitModels, per_class: Optional[int]) -> Tensor:
@@ -162,10 +166,14 @@ def main(argv: Optional[List[str]] = None) -> int:
         **search,
     )
     latent_seconds = time.time() - t0
+    proto_images = torch.cat([data.test_images[picked], fig_images[fig_is_proto]])
+    proto_targets = torch.cat([labels, fig_labels[fig_is_proto]])
     proto_all = latent.explain(
-        torch.cat([data.test_images[picked], fig_images[fig_is_proto]]),
-        target=torch.cat([labels, fig_labels[fig_is_proto]]),
-        min_confidence=PROTOTYPE_CONFIDENCE,
+        proto_images,
+        target=proto_targets,
+        min_confidence=prototype_confidence(
+            models.classifier, proto_images, proto_targets, PROTOTYPE_GAIN
+        ),
         loss="hinge",
         **search,
     )
@@ -279,11 +287,14 @@ def main(argv: Optional[List[str]] = None) -> int:
         "reads as the target digit); the latent criticism pays for staying on the "
         "VAE's manifold, and its change is a visible re-drawing of strokes.",
         "",
-        "## Prototypes (target c' = c, confidence >= 1 - 1e-5)",
+        "## Prototypes (target c' = c, log-odds raised by 2)",
         "",
-        "The classification term is a hinge on the log-odds "
-        '(`loss="hinge"`): the classifier is already more than 99.9 % '
-        "sure of almost every digit, where the cross-entropy no longer pulls.",
+        "Each prototype must make the classifier exp(2) = 7.4 times surer "
+        "(in odds) of the digit's class than it is on the input "
+        "(`prototype_confidence(..., log_odds_gain=2)`); the classification "
+        'term is a hinge on the log-odds (`loss="hinge"`): the classifier is '
+        "already more than 99.9 % sure of almost every digit, where the "
+        "cross-entropy no longer pulls.",
         "",
         f"- {len(picked)} digits: success {_mean(proto.success):.1%}, "
         f"median confidence {float(proto.original_confidence.median()):.6f} -> "

@@ -12,7 +12,11 @@ import torch
 from captum.attr import NoiseTunnel
 from torch import nn
 
-from captum_fido.counterfactual import CounterfactualResult, LatentCounterfactual
+from captum_fido.counterfactual import (
+    CounterfactualResult,
+    LatentCounterfactual,
+    prototype_confidence,
+)
 
 # A two-class linear classifier on 2x2 images: logits = W x + b.
 W = torch.tensor([[0.5, -1.0, 2.0, 0.25], [-0.5, 1.0, -1.0, 0.75]])
@@ -161,6 +165,27 @@ def test_hinge_loss_keeps_pulling_where_cross_entropy_saturates() -> None:
     torch.testing.assert_close(result.l1_change, expected, rtol=0.02, atol=2e-3)
     saturated = method.explain(x, target=0, min_confidence=q, **FAST)
     assert not bool(saturated.success.any())
+
+
+def test_prototype_confidence_raises_the_log_odds_by_the_gain() -> None:
+    x = _queries()
+    q = prototype_confidence(_linear_classifier(), x, target=0, log_odds_gain=2.0)
+    # Two classes: the log-odds of class 0 are the margin to class 1.
+    expected = torch.sigmoid(_margin(x).double() + 2.0)
+    torch.testing.assert_close(q, expected)
+    result = _identity_method().explain(
+        x, target=0, min_confidence=q, loss="hinge", **FAST
+    )
+    assert bool(result.success.all())
+    # The hinge stops just past the threshold: a change of (2 + 0.01) / max|w|.
+    torch.testing.assert_close(
+        result.l1_change,
+        torch.full((3,), 2.01 / float(W_DIFF.abs().max())),
+        rtol=0.02,
+        atol=2e-3,
+    )
+    with pytest.raises(ValueError, match="log_odds_gain"):
+        prototype_confidence(_linear_classifier(), x, target=0, log_odds_gain=0.0)
 
 
 def test_results_select_and_concat() -> None:

@@ -13,7 +13,10 @@ Trained models for handwritten digits live in
 :mod:`captum_fido.counterfactual.digits`.
 """
 
-from captum_fido.counterfactual._latent import LatentCounterfactual
+from captum_fido.counterfactual._latent import (
+    LatentCounterfactual,
+    prototype_confidence,
+)
 from captum_fido.counterfactual._result import CounterfactualResult
 
-__all__ = ["LatentCounterfactual", "CounterfactualResult"]
+__all__ = ["LatentCounterfactual", "CounterfactualResult", "prototype_confidence"]

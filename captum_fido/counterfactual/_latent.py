@@ -38,7 +38,7 @@ from captum_fido.attr._captum_compat import (
 )
 from captum_fido.counterfactual._result import CounterfactualResult
 
-__all__ = ["LatentCounterfactual"]
+__all__ = ["LatentCounterfactual", "prototype_confidence"]
 
 TensorOrTuple = Union[Tensor, Tuple[Tensor, ...]]
 
@@ -430,6 +430,58 @@ class LatentCounterfactual(PerturbationAttribution):
             top_latent_dims=top_dims,
             top_latent_changes=top_changes,
         )
+
+
+def prototype_confidence(
+    forward_func: Callable[..., Tensor],
+    inputs: TensorOrTuple,
+    target: TargetType,
+    log_odds_gain: float = 2.0,
+    additional_forward_args: Any = None,
+) -> Tensor:
+    r"""A ``min_confidence`` for prototypes: the target's confidence once its
+    log-odds have risen by ``log_odds_gain`` over the inputs'.
+
+    A fixed threshold (say 0.999) is already met by most images a classifier
+    gets right, and the highest confidence a classifier reaches differs from
+    class to class; asking each image to become ``exp(log_odds_gain)`` times
+    surer (in odds) than it is gives every prototype the same amount of work.
+
+    Args:
+        forward_func (Callable): The classifier (logits).
+        inputs (Tensor or tuple[Tensor, ...]): The query images.
+        target (int, list[int] or Tensor): Their classes.
+        log_odds_gain (float, optional): Rise of the log-odds
+            ``logit_c - logsumexp(other logits)``, > 0. Default: 2.
+        additional_forward_args (Any, optional): Passed to ``forward_func``.
+
+    Returns:
+        Tensor: ``(N,)`` float64 thresholds in ``[0, 1)`` for
+        :meth:`LatentCounterfactual.explain`.
+
+    Examples::
+
+        >>> q = prototype_confidence(classifier, images, labels, 2.0)
+        >>> proto = method.explain(
+        ...     images, target=labels, min_confidence=q, loss="hinge"
+        ... )
+    """
+    gain = V.check_positive(log_odds_gain, "log_odds_gain")
+    xs = V.check_inputs(format_tensor_into_tuples(inputs))
+    n = xs[0].shape[0]
+    targets = V.check_targets(target, n, xs[0].device)
+    if targets is None:
+        raise ValueError("target is required: the classes to make prototypes of")
+    args = format_additional_forward_args(additional_forward_args)
+    with torch.no_grad():
+        logits = _check_logits(forward_func(*xs, *(args or ())), n)
+    V.check_targets_in_range(targets, logits.shape[1])
+    logits = logits.double()
+    index = targets.view(-1, 1)
+    others = logits.scatter(1, index, float("-inf"))
+    log_odds = logits.gather(1, index).squeeze(1) - torch.logsumexp(others, dim=1)
+    # Below 1 in float64, whatever the gain: min_confidence must stay < 1.
+    return torch.sigmoid(log_odds + gain).clamp(max=1.0 - 1e-12)
 
 
 class _Solution:

@@ -4,9 +4,9 @@ held-out handwritten digits with the shipped classifier and VAE.
 For each of a few held-out digits (one per class, in order) it finds the
 *criticism* towards the class the classifier ranks second (the nearest
 decision boundary) and the *prototype* of the digit's own class (confidence
-at least 1 - 1e-5, with a hinge on the log-odds as the classification
-term: the cross-entropy stops pulling once the classifier is nearly sure),
-and draws both optimisation paths.
+with the class's log-odds raised by 2, a hinge on the log-odds as the
+classification term: the cross-entropy stops pulling once the classifier is
+nearly sure), and draws both optimisation paths.
 """
 
 from __future__ import annotations
@@ -17,15 +17,18 @@ from typing import List, Optional
 
 import torch
 
-from captum_fido.counterfactual._latent import LatentCounterfactual
+from captum_fido.counterfactual._latent import (
+    LatentCounterfactual,
+    prototype_confidence,
+)
 from captum_fido.counterfactual._result import CounterfactualResult
 from captum_fido.counterfactual.digits import load_digit_data, load_pretrained
 from captum_fido.counterfactual.plotting import plot_paths
 
 __all__ = ["main"]
 
-#: Prototypes must reach log-odds of about 11.5 in their own class.
-PROTOTYPE_CONFIDENCE = 1.0 - 1e-5
+#: Prototypes must raise their class's log-odds by this much (odds x 7.4).
+PROTOTYPE_GAIN = 2.0
 
 
 def _one_per_class(labels: torch.Tensor, n: int) -> List[int]:
@@ -90,7 +93,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     prototypes = method.explain(
         images,
         target=labels,
-        min_confidence=PROTOTYPE_CONFIDENCE,
+        min_confidence=prototype_confidence(
+            models.classifier, images, labels, PROTOTYPE_GAIN
+        ),
         loss="hinge",
         **search,
     )
