@@ -63,11 +63,29 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--n-steps", type=int, default=200, help="Adam steps per solve")
     parser.add_argument("--n-bisection", type=int, default=6)
     parser.add_argument("--progress", action="store_true", help="show progress bars")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch threads while it runs (default 1: these batches are small, "
+        "and extra threads mostly wait on each other on a busy machine)",
+    )
     args = parser.parse_args(argv)
     if not 1 <= args.n_digits <= 10:
         parser.error(f"--n-digits must lie in 1..10, got {args.n_digits}")
     if args.n_steps < 1:
         parser.error(f"--n-steps must be >= 1, got {args.n_steps}")
+    if args.threads < 1:
+        parser.error(f"--threads must be >= 1, got {args.threads}")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(args.threads)
+    try:
+        return _run(args)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _run(args: argparse.Namespace) -> int:
 
     models = load_pretrained()
     data = load_digit_data()
