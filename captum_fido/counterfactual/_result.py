@@ -3,7 +3,7 @@ r"""What a latent counterfactual search returns."""
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from typing import Any, Sequence, Tuple, Union
+from typing import Any, Dict, Sequence, Tuple, Union
 
 import torch
 from torch import Tensor
@@ -72,7 +72,7 @@ class CounterfactualResult:
         r"""The result restricted to ``rows`` (an index tensor, list or slice)."""
         if isinstance(rows, (list, tuple)):
             rows = torch.as_tensor(rows, dtype=torch.long)
-        per_row = {
+        per_row: Dict[str, Any] = {
             f.name: _index(getattr(self, f.name), rows)
             for f in fields(self)
             if f.name != "path_steps"
@@ -87,7 +87,7 @@ class CounterfactualResult:
         steps = results[0].path_steps
         if any(not torch.equal(r.path_steps, steps) for r in results):
             raise ValueError("concat needs results recorded at the same path steps")
-        per_row = {
+        per_row: Dict[str, Any] = {
             f.name: _cat([getattr(r, f.name) for r in results])
             for f in fields(results[0])
             if f.name != "path_steps"
