@@ -157,8 +157,11 @@ def sample_keep_masks(
         probs = probs / probs.sum()
     out = np.empty((n, 1, size, size), np.float32)
     for i in range(n):
-        kind = kinds[int(rng.choice(len(kinds), p=probs))] if weights is not None \
+        kind = (
+            kinds[int(rng.choice(len(kinds), p=probs))]
+            if weights is not None
             else kinds[int(rng.integers(len(kinds)))]
+        )
         obj = None if object_masks is None else object_masks[i, 0].numpy() > 0.5
         out[i, 0] = _one(rng, kind, size, obj)
     return torch.from_numpy(out)

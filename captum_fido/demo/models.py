@@ -114,25 +114,36 @@ class GatedConv2d(nn.Module):
 
 
 class InpaintingUNet(nn.Module):
-    r"""Gated-convolution U-Net inpainter: the demo's CA-GAN stand-in.
+    r"""Coarse-to-fine gated-convolution inpainter: the demo's CA-GAN stand-in.
 
-    Three down-sampling stages, a dilated bottleneck (receptive field covers
-    the whole 64 x 64 image, needed when most pixels are missing) and a
-    decoder with skip connections. Trained with L1 reconstruction plus a
-    patch-GAN adversarial loss on large free-form, box, blob and coarse-grid
-    holes (see :mod:`captum_fido.demo.train_inpainters`).
+    Like the contextual-attention GAN, it works in two stages. The coarse
+    stage is fixed and honest: the mean of the observed pixels in a
+    ``coarse_window`` square around each pixel (the paper's Local fill, with
+    the observed image mean where the window holds no observed pixel). The
+    refinement stage is a gated-convolution U-Net (three down-sampling
+    stages, a dilated bottleneck whose receptive field covers the whole
+    64 x 64 image, skip connections) that reads the masked image, the mask
+    and the coarse fill and predicts a correction in logit space. Trained
+    with L1 reconstruction plus a patch-GAN adversarial loss on large
+    free-form, box, blob and coarse-grid holes (see
+    :mod:`captum_fido.demo.train_inpainters`).
 
     Call: ``model(masked_image, keep_mask) -> completed`` (see the module
     docstring). Observed pixels are copied through from ``masked_image``.
 
     Args:
-        width (int, optional): Channels of the first stage. Default 32.
+        width (int, optional): Channels of the first stage. Default 16.
+        coarse_window (int, optional): Odd side of the coarse stage's
+            window. Default 15.
     """
 
-    def __init__(self, width: int = 32) -> None:
+    def __init__(self, width: int = 16, coarse_window: int = 15) -> None:
         super().__init__()
+        if coarse_window < 1 or coarse_window % 2 == 0:
+            raise ValueError(f"coarse_window must be odd, got {coarse_window}")
+        self.coarse_window = coarse_window
         w = width
-        self.enc0 = GatedConv2d(4, w, 5)
+        self.enc0 = GatedConv2d(7, w, 5)
         self.enc1 = GatedConv2d(w, 2 * w, 3, stride=2)
         self.enc2 = GatedConv2d(2 * w, 3 * w, 3, stride=2)
         self.enc3 = GatedConv2d(3 * w, 4 * w, 3, stride=2)
@@ -145,9 +156,26 @@ class InpaintingUNet(nn.Module):
         self.dec1 = GatedConv2d(3 * w + 2 * w, 2 * w)
         self.dec0 = GatedConv2d(2 * w + w, w)
         self.out = nn.Conv2d(w, 3, 3, padding=1)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+
+    def coarse(self, masked_image: Tensor, keep_mask: Tensor) -> Tensor:
+        r"""The coarse stage: local mean of the observed pixels."""
+        k = self.coarse_window
+        x = masked_image * keep_mask
+        num = F.avg_pool2d(x, k, 1, k // 2, count_include_pad=True)
+        den = F.avg_pool2d(keep_mask, k, 1, k // 2, count_include_pad=True)
+        total = keep_mask.sum((2, 3), keepdim=True)
+        global_mean = x.sum((2, 3), keepdim=True) / total.clamp_min(1.0)
+        global_mean = torch.where(
+            total > 0, global_mean, torch.full_like(global_mean, 0.5)
+        )
+        local = num / den.clamp_min(1e-6)
+        return torch.where(den > 1e-6, local, global_mean.expand_as(local))
 
     def forward(self, masked_image: Tensor, keep_mask: Tensor) -> Tensor:
-        x = torch.cat([masked_image * keep_mask, keep_mask], dim=1)
+        coarse = self.coarse(masked_image, keep_mask).clamp(1e-3, 1 - 1e-3)
+        x = torch.cat([masked_image * keep_mask, keep_mask, coarse], dim=1)
         e0 = self.enc0(x)
         e1 = self.enc1(e0)
         e2 = self.enc2(e1)
@@ -155,7 +183,7 @@ class InpaintingUNet(nn.Module):
         h = self.dec2(torch.cat([_up(h), e2], 1))
         h = self.dec1(torch.cat([_up(h), e1], 1))
         h = self.dec0(torch.cat([_up(h), e0], 1))
-        pred = torch.sigmoid(self.out(h))
+        pred = torch.sigmoid(torch.logit(coarse) + self.out(h))
         return keep_mask * masked_image + (1 - keep_mask) * pred
 
 

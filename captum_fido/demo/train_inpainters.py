@@ -9,7 +9,7 @@ Usage::
 Both models learn to complete a scene from its observed pixels under the
 large, FIDO-shaped holes of :mod:`captum_fido.demo.masks`. The target is the
 scene itself, except when only a small part of the object is observed (less
-than 25% of its pixels for the inpainter, 50% for the VAE): then it is the
+than 10% of its pixels for the inpainter, 50% for the VAE): then it is the
 scene *without* the object (:func:`~captum_fido.demo.masks.infill_targets`),
 so the models remove objects rather than re-draw them from fragments.
 
@@ -51,7 +51,7 @@ __all__ = ["train_inpainter", "train_vae", "main", "INPAINTER_MASK_WEIGHTS"]
 
 #: Frequency of each of ``MASK_KINDS`` ("grid", "blobs", "boxes", "strokes",
 #: "object", "keep_object") for the inpainter: FIDO-like grids most often.
-INPAINTER_MASK_WEIGHTS = (0.4, 0.12, 0.08, 0.08, 0.16, 0.16)
+INPAINTER_MASK_WEIGHTS = (0.5, 0.12, 0.08, 0.1, 0.1, 0.1)
 
 
 class _SceneBank:
@@ -101,7 +101,7 @@ def train_inpainter(
     adv_weight: float = 0.01,
     width: int = 16,
     seed: int = 0,
-    min_kept_fraction: float = 0.25,
+    min_kept_fraction: float = 0.1,
     mask_weights: Optional[Sequence[float]] = INPAINTER_MASK_WEIGHTS,
     out: Optional[Path] = WEIGHTS_DIR / "inpainter.pt",
     progress: bool = True,
@@ -294,9 +294,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     )
     steps = 3 if a.tiny else a.steps
     if a.model in ("inpainter", "both"):
-        train_inpainter(
-            steps=steps or 1200, out=a.out_dir / "inpainter.pt", **common
-        )
+        train_inpainter(steps=steps or 1200, out=a.out_dir / "inpainter.pt", **common)
     if a.model in ("vae", "both"):
         train_vae(steps=steps or 1000, out=a.out_dir / "vae.pt", **common)
     return 0
