@@ -64,3 +64,33 @@ def test_inpainter_removes_rather_than_redraws_the_object():
     removed = confidence_under_masks(model, x, y, load_inpainter_infiller(), keep)
     assert clean.mean() > 0.7
     assert removed.mean() < 0.5
+
+
+@pytest.mark.slow
+def test_inpainter_beats_heuristics_at_every_mask_size():
+    from captum_fido.infillers import (
+        BlurInfiller,
+        LocalInfiller,
+        MeanInfiller,
+        RandomInfiller,
+    )
+    from captum_fido.metrics import infiller_confidence
+
+    x, y = load_split("test", 300)
+    table = infiller_confidence(
+        load_classifier(),
+        x,
+        y,
+        {
+            "inpainter": load_inpainter_infiller(),
+            "mean": MeanInfiller(x.mean((0, 2, 3)).tolist()),
+            "blur": BlurInfiller(10.0),
+            "random": RandomInfiller(0.2),
+            "local": LocalInfiller(15),
+        },
+        drop_fractions=[0.1, 0.25, 0.5, 0.75],
+        seed=0,
+    )
+    ours = table.rows.pop("inpainter")
+    for name, row in table.rows.items():
+        assert all(o > r for o, r in zip(ours, row)), name
