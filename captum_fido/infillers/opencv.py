@@ -31,7 +31,8 @@ class OpenCVInfiller(Infiller):
     is scaled to its observed pixels' range, inpainted channel by channel as
     16-bit integers (OpenCV's Telea mishandles float images; the rounding
     error is below 2e-5 of the range) and scaled back. Observed pixels are
-    returned exactly.
+    returned exactly. An image with no observed pixel has nothing to
+    propagate and is filled with 0.
 
     Args:
         method (str, optional): ``"telea"`` (default) or ``"ns"``.
