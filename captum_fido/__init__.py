@@ -5,7 +5,7 @@ r"""captum_fido: counterfactual, in-fill based saliency as Captum attributions.
 >>> attr = FIDO(model, BlurInfiller()).attribute(x, target=c)
 """
 
-from captum_fido import infillers
+from captum_fido import infillers, metrics
 from captum_fido.attr import (
     BBMP,
     FIDO,
@@ -13,6 +13,11 @@ from captum_fido.attr import (
     FIDOSSR,
     MaskOptimizationDetails,
     log_odds,
+)
+from captum_fido.counterfactual import (
+    CounterfactualResult,
+    LatentCounterfactual,
+    prototype_confidence,
 )
 
 __version__ = "0.1.0"
@@ -25,5 +30,9 @@ __all__ = [
     "MaskOptimizationDetails",
     "log_odds",
     "infillers",
+    "metrics",
+    "LatentCounterfactual",
+    "CounterfactualResult",
+    "prototype_confidence",
     "__version__",
 ]

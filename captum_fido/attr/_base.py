@@ -8,6 +8,7 @@ import torch
 from captum.attr import PerturbationAttribution
 from torch import Tensor
 
+from captum_fido._model_state import preserve_module_state
 from captum_fido.attr import _validation as V
 from captum_fido.attr._captum_compat import (
     format_additional_forward_args,
@@ -16,7 +17,7 @@ from captum_fido.attr._captum_compat import (
     is_tuple,
 )
 from captum_fido.attr._details import MaskOptimizationDetails
-from captum_fido.attr._loop import LoopConfig, optimize_masks, preserve_module_state
+from captum_fido.attr._loop import LoopConfig, optimize_masks
 from captum_fido.attr._masks import MaskDistribution
 from captum_fido.scores import (
     OUTPUT_TYPES,
@@ -135,7 +136,7 @@ class MaskAttribution(PerturbationAttribution):
             reg_warmup_steps=(
                 _default_warmup(n_steps)
                 if reg_warmup_steps is None
-                else _check_nonnegative_int(reg_warmup_steps, "reg_warmup_steps")
+                else V.check_nonnegative_int(reg_warmup_steps, "reg_warmup_steps")
             ),
             grids=tuple(
                 V.resolve_mask_size(
@@ -222,14 +223,6 @@ def _default_lr(n_steps: int) -> float:
 def _default_warmup(n_steps: int) -> int:
     r"""The paper's 30 warm-up steps at 300 steps: a tenth of the run."""
     return max(1, round(int(n_steps) / 10))
-
-
-def _check_nonnegative_int(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < 0:
-        raise ValueError(f"{name} must be >= 0, got {value}")
-    return value
 
 
 def _resolve_seed(seed: Optional[int]) -> int:

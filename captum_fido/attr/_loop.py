@@ -19,9 +19,7 @@ seeded with the run's seed, so a batched call equals separate calls.
 
 from __future__ import annotations
 
-import warnings
 from collections import deque
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Callable, Deque, Iterator, List, Optional, Sequence, Tuple
 
@@ -35,7 +33,7 @@ from captum_fido.attr._masks import MaskDistribution, upsample
 from captum_fido.infillers._base import check_infill_output
 from captum_fido.scores import log_odds
 
-__all__ = ["LoopConfig", "optimize_masks", "REFERENCE_PIXELS", "preserve_module_state"]
+__all__ = ["LoopConfig", "optimize_masks", "REFERENCE_PIXELS"]
 
 #: The reference implementation applies its L1 coefficient to the sum of a
 #: 224 x 224 mask; coefficients here multiply mean(mask) * REFERENCE_PIXELS so
@@ -110,42 +108,6 @@ def _row_chunks(n_rows: int, max_rows: Optional[int]) -> Iterator[Tuple[int, int
     step = n_rows if max_rows is None else max_rows
     for start in range(0, n_rows, step):
         yield start, min(start + step, n_rows)
-
-
-@contextmanager
-def preserve_module_state(forward_func: Callable[..., Any]) -> Iterator[None]:
-    r"""Restore buffers of a model left in training mode (batch-norm statistics).
-
-    Explaining a model never changes it. Models in eval mode have nothing to
-    restore; for a model in training mode we warn once and put its buffers
-    back afterwards.
-    """
-    module = forward_func if isinstance(forward_func, torch.nn.Module) else None
-    if module is None and isinstance(
-        getattr(forward_func, "__self__", None), torch.nn.Module
-    ):
-        module = forward_func.__self__  # type: ignore[attr-defined]
-    if module is None or not any(m.training for m in module.modules()):
-        yield
-        return
-    mode_dependent = (
-        torch.nn.modules.dropout._DropoutNd,
-        torch.nn.modules.batchnorm._NormBase,
-    )
-    if any(m.training and isinstance(m, mode_dependent) for m in module.modules()):
-        warnings.warn(
-            "forward_func is in training mode: dropout and batch statistics are "
-            "active while explaining it (call model.eval() for the usual "
-            "behaviour); its buffers are restored afterwards",
-            stacklevel=4,
-        )
-    saved = [(b, b.detach().clone()) for b in module.buffers()]
-    try:
-        yield
-    finally:
-        with torch.no_grad():
-            for buf, copy in saved:
-                buf.copy_(copy)
 
 
 class _Problem:

@@ -17,6 +17,7 @@ __all__ = [
     "check_targets",
     "check_targets_in_range",
     "check_positive_int",
+    "check_nonnegative_int",
     "check_nonnegative",
     "check_positive",
     "resolve_mask_size",
@@ -212,3 +213,11 @@ def check_autocast_dtype(dtype: Any) -> Optional[torch.dtype]:
             f"got {dtype!r}"
         )
     return dtype
+
+
+def check_nonnegative_int(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    if value < 0:
+        raise ValueError(f"{name} must be >= 0, got {value}")
+    return int(value)

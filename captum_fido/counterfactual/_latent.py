@@ -16,10 +16,8 @@ manifold that flips the decision), ``c' = c`` with a confidence requirement a
 from __future__ import annotations
 
 import math
-import numbers
 import warnings
-from contextlib import contextmanager
-from typing import Any, Callable, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn.functional as F
@@ -28,6 +26,7 @@ from captum.log import log_usage
 from torch import Tensor
 from tqdm.auto import tqdm
 
+from captum_fido._model_state import preserve_module_state
 from captum_fido.attr import _validation as V
 from captum_fido.attr._captum_compat import (
     TargetType,
@@ -333,7 +332,7 @@ class LatentCounterfactual(PerturbationAttribution):
         args = format_additional_forward_args(additional_forward_args)
         V.check_additional_forward_args(args, n)
         lambda_lo, lambda_hi = _check_lambda_range(lambda_range)
-        n_bisection = _check_nonnegative_int(n_bisection, "n_bisection")
+        n_bisection = V.check_nonnegative_int(n_bisection, "n_bisection")
         n_steps = V.check_positive_int(n_steps, "n_steps")
         lr = V.check_positive(lr, "lr")
         min_conf = _check_min_confidence(min_confidence, n, device)
@@ -348,7 +347,7 @@ class LatentCounterfactual(PerturbationAttribution):
         record_steps = _record_steps(n_steps, path_length)
 
         models = (self.forward_func, self.generator, self.encoder)
-        with torch.enable_grad(), _restore_buffers(models):
+        with torch.enable_grad(), preserve_module_state(*models):
             with torch.no_grad():
                 z0 = _check_latent(self.encoder(*xs), n)
                 recon = _check_generated(self.generator(z0), xs)
@@ -652,14 +651,6 @@ def _select_args(
     )
 
 
-def _check_nonnegative_int(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < 0:
-        raise ValueError(f"{name} must be >= 0, got {value}")
-    return int(value)
-
-
 def _check_lambda_range(value: Any) -> Tuple[float, float]:
     if not isinstance(value, (tuple, list)) or len(value) != 2:
         raise TypeError(f"lambda_range must be a pair (lowest, highest), got {value!r}")
@@ -762,25 +753,3 @@ def _check_logits(output: Any, n: int) -> Tensor:
     if not bool(torch.isfinite(output).all()):
         raise ValueError("forward_func returned NaN or infinite logits on the inputs")
     return output
-
-
-@contextmanager
-def _restore_buffers(models: Sequence[Any]) -> Iterator[None]:
-    r"""Put back the buffers of any model left in training mode (batch-norm
-    running statistics move on every forward pass in that mode)."""
-    modules = []
-    for fn in models:
-        module = (
-            fn if isinstance(fn, torch.nn.Module) else getattr(fn, "__self__", None)
-        )
-        if isinstance(module, torch.nn.Module) and any(
-            m.training for m in module.modules()
-        ):
-            modules.append(module)
-    saved = [(b, b.detach().clone()) for m in modules for b in m.buffers()]
-    try:
-        yield
-    finally:
-        with torch.no_grad():
-            for buf, copy in saved:
-                buf.copy_(copy)
