@@ -141,11 +141,13 @@ class _Problem:
         # A reference that depends neither on the mask nor on chance is the
         # same at every step: compute it once (Mean, Blur).
         self.static_refs: Optional[List[Tensor]] = None
+        self.static_diffs: Optional[List[Tensor]] = None
         if not self.uses_mask and not self.stochastic:
             self.static_refs = [
                 _call_infiller(infiller, x, torch.ones_like(x[:, :1]), None)
                 for x in self.inputs
             ]
+            self.static_diffs = [x - r for x, r in zip(self.inputs, self.static_refs)]
 
     def score(self, phi: Sequence[Tensor], image_rows: Tensor) -> Tensor:
         args = _select_rows(self.args, image_rows)
@@ -195,21 +197,37 @@ class _Problem:
             refs.append(torch.cat(parts, dim=0))
         return refs
 
-    def chunk_refs(
+    def compose(
         self,
         k: int,
         rows: slice,
-        image_rows: Tensor,
+        image_rows: Optional[Tensor],
+        keep: Tensor,
         observed: List[Tensor],
         all_refs: Optional[List[Tensor]],
     ) -> Tensor:
-        if self.static_refs is not None:
-            return self.static_refs[k].index_select(0, image_rows)
+        r"""``phi = ref + keep * (x - ref)`` for a chunk of rows of input ``k``.
+
+        ``image_rows`` maps rows to images; ``None`` when the rows are the
+        images themselves (one sample per image, one chunk), which saves the
+        gathers.
+        """
+
+        def take(t: Tensor) -> Tensor:
+            return t if image_rows is None else t.index_select(0, image_rows)
+
+        if self.static_refs is not None and self.static_diffs is not None:
+            return take(self.static_refs[k]) + keep * take(self.static_diffs[k])
+        x_rows = take(self.inputs[k])
         if all_refs is not None:
-            return all_refs[k][rows]
-        x_rows = self.inputs[k].index_select(0, image_rows)
-        keep = observed[k][rows] if self.uses_mask else torch.ones_like(x_rows[:, :1])
-        return _call_infiller(self.infiller, x_rows, keep, None)
+            ref = all_refs[k][rows]
+        else:
+            observed_rows = (
+                observed[k][rows] if self.uses_mask else torch.ones_like(x_rows[:, :1])
+            )
+            with record_function("fido.infill"):
+                ref = _call_infiller(self.infiller, x_rows, observed_rows, None)
+        return ref + keep * (x_rows - ref)
 
 
 def _regularisers(keep_full: Sequence[Tensor], config: LoopConfig) -> Tensor:
@@ -319,7 +337,7 @@ def optimize_masks(
                 uniforms = problem.uniforms(b) if distribution.needs_noise else None
             samples = [
                 distribution.sample(
-                    kf.repeat_interleave(b, dim=0),
+                    kf if b == 1 else kf.repeat_interleave(b, dim=0),
                     None if uniforms is None else uniforms[k],
                 )
                 for k, kf in enumerate(keep_full)
@@ -342,13 +360,19 @@ def optimize_masks(
         for start, stop in _row_chunks(n_rows, config.max_batch_size):
             rows = slice(start, stop)
             image_rows = row_image[rows]
-            phi = []
-            for k, x in enumerate(problem.inputs):
-                with record_function("fido.infill"):
-                    ref = problem.chunk_refs(k, rows, image_rows, observed, all_refs)
-                with record_function("fido.compose"):
-                    x_rows = x.index_select(0, image_rows)
-                    phi.append(ref + samples[k][rows] * (x_rows - ref))
+            whole = b == 1 and start == 0 and stop == n_rows
+            with record_function("fido.compose"):
+                phi = [
+                    problem.compose(
+                        k,
+                        rows,
+                        None if whole else image_rows,
+                        samples[k][rows],
+                        observed,
+                        all_refs,
+                    )
+                    for k in range(len(problem.inputs))
+                ]
             with record_function("fido.classifier_forward"):
                 s = problem.score(phi, image_rows)
                 chunk_loss = (sign / b) * s.sum()
@@ -433,12 +457,12 @@ def _details(
     for start, stop in _row_chunks(n * k_cf, config.max_batch_size):
         rows = slice(start, stop)
         image_rows = row_image[rows]
-        phi = []
-        for k, x in enumerate(problem.inputs):
-            ref = problem.chunk_refs(k, rows, image_rows, observed, all_refs)
-            x_rows = x.index_select(0, image_rows)
-            phi.append(ref + masks[k][rows] * (x_rows - ref))
-            counterfactuals[k].append(phi[-1])
+        phi = [
+            problem.compose(k, rows, image_rows, masks[k][rows], observed, all_refs)
+            for k in range(len(problem.inputs))
+        ]
+        for k, p in enumerate(phi):
+            counterfactuals[k].append(p)
         scores.append(problem.score(phi, image_rows))
     cf_log_odds = torch.cat(scores).view(n, k_cf).float().cpu()
     return MaskOptimizationDetails(
