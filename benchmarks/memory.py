@@ -15,7 +15,6 @@ import argparse
 import gc
 import json
 import os
-import resource
 import subprocess
 import sys
 import warnings
@@ -24,7 +23,12 @@ from typing import Dict, List
 import torch
 
 CHILD = r"""
-import json, resource, sys, torch, torchvision
+import json, sys, torch, torchvision
+def peak_kb():
+    # VmHWM belongs to this process image; ru_maxrss would carry over the
+    # parent's peak across fork + exec.
+    with open("/proc/self/status") as f:
+        return next(int(l.split()[1]) for l in f if l.startswith("VmHWM"))
 from captum_fido import FIDO
 from captum_fido.infillers import BlurInfiller
 n, size, mbs = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
@@ -33,11 +37,11 @@ model = torchvision.models.resnet18(weights=None).eval()
 x = torch.rand(n, 3, size, size)
 with torch.no_grad():
     model(x[:1])
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+before = peak_kb()
 FIDO(model, BlurInfiller()).attribute(
     x, target=0, n_steps=2, batch_size=8, seed=0,
     max_batch_size=None if mbs == "none" else int(mbs))
-after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+after = peak_kb()
 print(json.dumps({"peak_mb": (after - before) / 1024}))
 """
 
@@ -83,9 +87,7 @@ def repeated_calls(calls: int) -> Dict[str, float]:
             x, target=1, n_steps=2, batch_size=2, seed=i, return_details=i % 2 == 0
         )
         if i in (100, calls // 2, calls):
-            marks[f"rss_mb_{i}"] = (
-                resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-            )
+            marks[f"rss_mb_{i}"] = current_rss_mb()
             marks[f"tensors_{i}"] = live_tensors()
     return marks
 

@@ -48,7 +48,7 @@ def main() -> int:
         (
             "4 quality per compute",
             quality_per_compute.main,
-            ["--images", "2" if q else "8"],
+            ["--images", "3" if q else "12"],
         ),
         (
             "5 memory",

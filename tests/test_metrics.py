@@ -105,3 +105,14 @@ def test_stability():
     assert torch.allclose(stability([a, a, a]), torch.ones(4))
     s = stability(torch.rand(3, 4, 8, 8))
     assert (s.abs() < 0.5).all()
+
+
+def test_deletion_curve_reports_suppression():
+    model = RegionClassifier().eval()
+    x = region_images()
+    curve = deletion_curve(model, x, _box_map(), 1, MeanInfiller([0.0, 0.0, 0.0]))
+    clean = model(x)
+    # Clean log-odds 16 - log(1 + e^-16); fully in-filled with zeros -> -20.
+    assert (curve.suppression > 30).all()
+    torch.testing.assert_close(curve.log_odds[:, 0] - curve.log_odds[:, -1], curve.suppression)
+    assert clean.shape == (3, 3)

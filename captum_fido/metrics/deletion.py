@@ -30,12 +30,18 @@ class DeletionCurve:
         normalized: ``(N, F)`` ``(s_k - s_all) / (s_clean - s_all)``: 1 for the
             clean image, 0 once every pixel is in-filled.
         area: ``(N,)`` trapezoidal area under ``normalized``; lower is better.
+        suppression: ``(N,)`` ``s_clean - s_all``, the log-odds lost when every
+            pixel is in-filled. Where it is small (below about 1) the
+            normalisation divides by almost nothing and ``area`` is not
+            meaningful; select images with ``suppression > 1`` before
+            averaging, as the paper evaluates correctly classified images.
     """
 
     fractions: Tensor
     log_odds: Tensor
     normalized: Tensor
     area: Tensor
+    suppression: Tensor
 
 
 def deletion_curve(
@@ -130,4 +136,10 @@ def deletion_curve(
     normalized = (raw - everything) / denom
     fr = fr[:-2]
     area = torch.trapezoid(normalized, fr, dim=1) / (fr[-1] - fr[0])
-    return DeletionCurve(fr.float(), raw.float(), normalized.float(), area.float())
+    return DeletionCurve(
+        fr.float(),
+        raw.float(),
+        normalized.float(),
+        area.float(),
+        (clean - everything)[:, 0].float(),
+    )
