@@ -63,6 +63,16 @@ def region_images(n: int = 3, size: int = 64, seed: int = 0) -> torch.Tensor:
 
 
 @pytest.fixture
+def one_thread():
+    r"""One torch thread: the demo models are tiny, and on a shared CPU one
+    thread is fastest."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture
 def region_model() -> RegionClassifier:
     return RegionClassifier().eval()
 

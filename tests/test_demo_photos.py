@@ -8,14 +8,7 @@ from skimage.data import chelsea
 
 from captum_fido.demo.photos import NormalizedClassifier, explain_photo, photo_to_tensor
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # The demo models are tiny; on a shared CPU one thread is fastest.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_photo_to_tensor_resizes_and_crops():

@@ -6,14 +6,7 @@ import torch
 from captum_fido.cli import main as cli_main
 from captum_fido.demo import run_demo
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # The demo models are tiny; on a shared CPU one thread is fastest.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_run_demo_writes_a_png(tmp_path, capsys):

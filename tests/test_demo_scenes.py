@@ -12,14 +12,7 @@ from captum_fido.demo.scenes import (
     scene_seed,
 )
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # The demo models are tiny; on a shared CPU one thread is fastest.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_scene_is_deterministic_in_its_seed():

@@ -13,14 +13,7 @@ from captum_fido.demo.scenes import load_split
 from captum_fido.infillers import ModuleInfiller, VAEInfiller
 from captum_fido.metrics import confidence_under_masks
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # The demo models are tiny; on a shared CPU one thread is fastest.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_weights_are_small_state_dicts():

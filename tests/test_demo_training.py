@@ -11,14 +11,7 @@ from captum_fido.demo.masks import MASK_KINDS, infill_targets, sample_keep_masks
 from captum_fido.demo.pretrained import load_classifier, load_inpainter, load_vae
 from captum_fido.demo.scenes import load_split
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # The demo models are tiny; on a shared CPU one thread is fastest.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_classifier_smoke_training_writes_loadable_weights(tmp_path, capsys):

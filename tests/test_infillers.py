@@ -141,4 +141,6 @@ def test_separable_blur_equals_torchvision():
     for sigma in (1.0, 3.0, 10.0):
         k = IF.gaussian_kernel_size(sigma, 40, 50)
         expected = TF.gaussian_blur(x, kernel_size=[k, k], sigma=[sigma, sigma])
-        torch.testing.assert_close(IF.blur_fill(x, sigma), expected, atol=1e-5, rtol=1e-4)
+        torch.testing.assert_close(
+            IF.blur_fill(x, sigma), expected, atol=1e-5, rtol=1e-4
+        )

@@ -10,14 +10,7 @@ from captum_fido.infillers import (
     VAEInfiller,
 )
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # The demo models are tiny; on a shared CPU one thread is fastest.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 class _Completion(nn.Module):

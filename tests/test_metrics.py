@@ -114,5 +114,7 @@ def test_deletion_curve_reports_suppression():
     clean = model(x)
     # Clean log-odds 16 - log(1 + e^-16); fully in-filled with zeros -> -20.
     assert (curve.suppression > 30).all()
-    torch.testing.assert_close(curve.log_odds[:, 0] - curve.log_odds[:, -1], curve.suppression)
+    torch.testing.assert_close(
+        curve.log_odds[:, 0] - curve.log_odds[:, -1], curve.suppression
+    )
     assert clean.shape == (3, 3)

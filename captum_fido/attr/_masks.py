@@ -9,6 +9,7 @@ binary mask an infiller may observe for each of those rows.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import Optional, Tuple
 
 import torch
@@ -49,7 +50,7 @@ def relaxed_bernoulli_sample(
     return torch.sigmoid((logits + noise) / temperature)
 
 
-class MaskDistribution:
+class MaskDistribution(ABC):
     r"""Interface of a distribution over keep-masks, parameterised on a grid."""
 
     #: Human-readable name used in progress bars and errors.
@@ -57,26 +58,27 @@ class MaskDistribution:
     #: Whether :meth:`sample` consumes uniform noise.
     needs_noise: bool = True
 
+    @abstractmethod
     def init_params(self, n: int, grid: Tuple[int, int], like: Tensor) -> Tensor:
-        raise NotImplementedError
+        r"""Initial parameters ``(n, 1, *grid)`` on ``like``'s device and dtype."""
 
+    @abstractmethod
     def keep_probability(self, params: Tensor) -> Tensor:
         r"""Keep probability on the coarse grid, differentiable."""
-        raise NotImplementedError
 
+    @abstractmethod
     def sample(self, keep_prob: Tensor, uniforms: Optional[Tensor]) -> Tensor:
         r"""Differentiable keep-mask samples from full-resolution ``keep_prob``."""
-        raise NotImplementedError
 
+    @abstractmethod
     def observed(self, keep_sample: Tensor, uniforms: Optional[Tensor]) -> Tensor:
         r"""Binary mask the infiller may observe, for the same rows."""
-        raise NotImplementedError
 
+    @abstractmethod
     def hard_sample(self, keep_prob: Tensor, uniforms: Tensor) -> Tensor:
         r"""A binary mask drawn from the distribution (for counterfactuals)."""
-        raise NotImplementedError
 
-    def project(self, params: Tensor) -> None:
+    def project(self, params: Tensor) -> None:  # noqa: B027 (optional hook)
         r"""Bring parameters back into their domain after an update."""
 
 
@@ -141,6 +143,6 @@ class ContinuousMask(MaskDistribution):
     def hard_sample(self, keep_prob: Tensor, uniforms: Tensor) -> Tensor:
         return keep_prob
 
-    def project(self, params: Tensor) -> None:
+    def project(self, params: Tensor) -> None:  # noqa: B027 (optional hook)
         with torch.no_grad():
             params.clamp_(0.0, 1.0)

@@ -9,6 +9,7 @@ ignored by the composition.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import Optional
 
 import torch
@@ -17,7 +18,7 @@ from torch import Tensor
 __all__ = ["Infiller", "check_infill_output"]
 
 
-class Infiller:
+class Infiller(ABC):
     r"""Base class of all infillers.
 
     Subclasses implement :meth:`fill`. Calling an infiller validates its
@@ -50,13 +51,11 @@ class Infiller:
     stochastic: bool = False
     honest: bool = True
 
+    @abstractmethod
     def fill(
         self, x: Tensor, keep_mask: Tensor, generator: Optional[torch.Generator]
     ) -> Tensor:
         r"""Return in-fill values for ``x`` where ``keep_mask == 0``."""
-        raise NotImplementedError(
-            f"{type(self).__name__} must implement fill(x, keep_mask, generator)"
-        )
 
     def __call__(
         self,
