@@ -81,10 +81,10 @@ class MaskAttribution(PerturbationAttribution):
         return False
 
     def attribute_future(self) -> None:
-        raise NotImplementedError(
-            f"{type(self).__name__} optimises a mask iteratively and has no "
-            "asynchronous attribute_future; call attribute() instead"
-        )
+        # Captum's optional asynchronous API: an iterative optimisation has
+        # no future to hand back.
+        hint = f"{type(self).__name__} optimises iteratively; call attribute() instead"
+        raise NotImplementedError(f"attribute_future is not supported: {hint}")
 
     def _run(
         self,

@@ -141,10 +141,10 @@ class LatentCounterfactual(PerturbationAttribution):
         return False
 
     def attribute_future(self) -> None:
-        raise NotImplementedError(
-            "LatentCounterfactual optimises latent codes iteratively and has no "
-            "asynchronous attribute_future; call attribute() instead"
-        )
+        # Captum's optional asynchronous API: an iterative optimisation has
+        # no future to hand back.
+        hint = "LatentCounterfactual optimises iteratively; call attribute() instead"
+        raise NotImplementedError(f"attribute_future is not supported: {hint}")
 
     @log_usage()
     def attribute(
