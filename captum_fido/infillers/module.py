@@ -15,7 +15,7 @@ from typing import Callable, Optional
 import torch
 from torch import Tensor, nn
 
-from captum_fido.infillers._base import Infiller
+from captum_fido.infillers._base import Infiller, check_infill_output
 
 __all__ = ["ModuleInfiller", "VAEInfiller"]
 
@@ -157,7 +157,8 @@ class ModuleInfiller(Infiller):
         for i in range(0, x.shape[0], step):
             xi, ki = x[i : i + step], keep_mask[i : i + step]
             out = self._call(xi, ki, generator)
-            _check_module_output(out, xi, self._name())
+            # The same contract every infiller's output meets, checked per chunk.
+            check_infill_output(out, xi, f"{self._name()} (its module)")
             outs.append(out)
         return outs[0] if len(outs) == 1 else torch.cat(outs)
 
@@ -166,24 +167,6 @@ class ModuleInfiller(Infiller):
             f"{type(self).__name__}(module={type(self.module).__name__}, "
             f"mask_convention={self.mask_convention!r}, method={self.method!r})"
         )
-
-
-def _check_module_output(out: Tensor, x: Tensor, name: str) -> None:
-    if out.shape != x.shape:
-        raise ValueError(
-            f"{name}: module returned shape {tuple(out.shape)}, expected the "
-            f"input's shape {tuple(x.shape)}"
-        )
-    if out.dtype != x.dtype:
-        raise ValueError(
-            f"{name}: module returned dtype {out.dtype}, expected {x.dtype}"
-        )
-    if out.device != x.device:
-        raise ValueError(
-            f"{name}: module returned a tensor on {out.device}, expected {x.device}"
-        )
-    if not bool(torch.isfinite(out).all()):
-        raise ValueError(f"{name}: module returned NaN or infinite values")
 
 
 class VAEInfiller(ModuleInfiller):
