@@ -63,7 +63,7 @@ def main() -> int:
     }
     fractions = [0.1, 0.25, 0.5, 0.75]
     table = infiller_confidence(
-        model, x, y, infillers, fractions, seed=a.seed, progress=True
+        model, x, y, infillers, fractions, seed=a.seed, show_progress=True
     )
     keep = torch.ones(a.n, 1, *x.shape[2:])
     for i, (x0, y0, x1, y1) in enumerate(boxes.tolist()):

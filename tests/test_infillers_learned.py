@@ -62,7 +62,7 @@ def test_module_infiller_batches_and_pre_post_process():
     x, keep = _data(n=5)
     net = _Completion().eval()
     full = ModuleInfiller(net)(x, keep)
-    chunked = ModuleInfiller(net, max_batch_size=2)(x, keep)
+    chunked = ModuleInfiller(net, internal_batch_size=2)(x, keep)
     assert torch.allclose(full, chunked, atol=1e-6)
     shifted = ModuleInfiller(
         net, preprocess=lambda t: t * 2, postprocess=lambda t: t / 2
@@ -109,8 +109,8 @@ def test_module_infiller_rejects_non_tensor_output_and_bad_arguments():
         ModuleInfiller(_Completion(), fill_value=float("inf"))
     with pytest.raises(ValueError, match="method"):
         ModuleInfiller(_Completion(), method="sample")
-    with pytest.raises(ValueError, match="max_batch_size"):
-        ModuleInfiller(_Completion(), max_batch_size=0)
+    with pytest.raises(ValueError, match="internal_batch_size"):
+        ModuleInfiller(_Completion(), internal_batch_size=0)
 
 
 def test_vae_infiller_uses_predictive_mean():

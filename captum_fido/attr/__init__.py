@@ -1,5 +1,6 @@
 r"""The attribution methods and the mask-optimisation loop they share."""
 
+from captum_fido._utils.scores import log_odds
 from captum_fido.attr._bbmp import BBMP
 from captum_fido.attr._details import MaskOptimizationDetails
 from captum_fido.attr._fido import FIDO, FIDOSDR, FIDOSSR
@@ -8,7 +9,6 @@ from captum_fido.attr._masks import (
     MaskDistribution,
     RelaxedBernoulliMask,
 )
-from captum_fido.scores import log_odds
 
 __all__ = [
     "FIDO",

@@ -8,24 +8,24 @@ import torch
 from captum.attr import PerturbationAttribution
 from torch import Tensor
 
-from captum_fido._model_state import preserve_module_state
-from captum_fido.attr import _validation as V
-from captum_fido.attr._captum_compat import (
+from captum_fido._utils import validation as V
+from captum_fido._utils.captum_compat import (
     format_additional_forward_args,
     format_output,
     format_tensor_into_tuples,
     is_tuple,
 )
-from captum_fido.attr._details import MaskOptimizationDetails
-from captum_fido.attr._loop import LoopConfig, optimize_masks
-from captum_fido.attr._masks import MaskDistribution
-from captum_fido.scores import (
+from captum_fido._utils.model_state import preserve_module_state
+from captum_fido._utils.scores import (
     OUTPUT_TYPES,
     check_model_output,
     is_single_output,
     log_odds,
     num_classes,
 )
+from captum_fido.attr._details import MaskOptimizationDetails
+from captum_fido.attr._loop import LoopConfig, optimize_masks
+from captum_fido.attr._masks import MaskDistribution
 
 __all__ = ["MaskAttribution"]
 

@@ -9,9 +9,9 @@ import torch
 from captum.log import log_usage
 from torch import Tensor
 
-from captum_fido.attr import _validation as V
+from captum_fido._utils import validation as V
+from captum_fido._utils.captum_compat import TargetType
 from captum_fido.attr._base import MaskAttribution, MaskSize
-from captum_fido.attr._captum_compat import TargetType
 from captum_fido.attr._fido import AttributionResult
 from captum_fido.attr._masks import ContinuousMask
 

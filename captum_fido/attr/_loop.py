@@ -28,10 +28,10 @@ from torch import Tensor
 from torch.autograd.profiler import record_function
 from tqdm.auto import tqdm
 
+from captum_fido._utils.scores import log_odds
 from captum_fido.attr._details import MaskOptimizationDetails
 from captum_fido.attr._masks import MaskDistribution, upsample
 from captum_fido.infillers._base import check_infill_output
-from captum_fido.scores import log_odds
 
 __all__ = ["LoopConfig", "optimize_masks", "REFERENCE_PIXELS"]
 

@@ -26,15 +26,15 @@ from captum.log import log_usage
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from captum_fido._model_state import preserve_module_state
-from captum_fido.attr import _validation as V
-from captum_fido.attr._captum_compat import (
+from captum_fido._utils import validation as V
+from captum_fido._utils.captum_compat import (
     TargetType,
     format_additional_forward_args,
     format_output,
     format_tensor_into_tuples,
     is_tuple,
 )
+from captum_fido._utils.model_state import preserve_module_state
 from captum_fido.counterfactual._result import CounterfactualResult
 
 __all__ = ["LatentCounterfactual", "prototype_confidence"]

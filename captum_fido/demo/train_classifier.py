@@ -70,7 +70,7 @@ def train_classifier(
     max_steps: Optional[int] = None,
     width: int = 32,
     out: Optional[Path] = WEIGHTS_DIR / "classifier.pt",
-    progress: bool = True,
+    show_progress: bool = True,
 ) -> Dict[str, float]:
     r"""Train the classifier and (optionally) save it.
 
@@ -83,7 +83,7 @@ def train_classifier(
         max_steps (int, optional): Stop after this many steps (smoke tests).
         width (int): Width of :class:`SceneClassifier`.
         out (Path, optional): Where to write the state_dict; ``None`` skips.
-        progress (bool): Show tqdm bars.
+        show_progress (bool): Show tqdm bars.
 
     Returns:
         dict with ``val_accuracy``, ``test_accuracy``, ``final_loss``,
@@ -101,7 +101,7 @@ def train_classifier(
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=total)
     step, losses = 0, []  # type: int, List[float]
-    bar = tqdm(total=total, desc="classifier", disable=not progress)
+    bar = tqdm(total=total, desc="classifier", disable=not show_progress)
     history = []
     while step < total:
         model.train()

@@ -5,7 +5,13 @@ generator=None)`` (see :class:`Infiller`). The paper's heuristics live here;
 learned in-painters plug in through the same protocol.
 """
 
-from captum_fido.infillers._base import Infiller, check_infill_output
+from captum_fido.infillers._base import (
+    CallableInfiller,
+    Infiller,
+    as_infiller,
+    check_infill_output,
+    warn_if_dishonest,
+)
 from captum_fido.infillers.heuristic import (
     BlurInfiller,
     LocalInfiller,
@@ -17,6 +23,9 @@ from captum_fido.infillers.opencv import OpenCVInfiller
 
 __all__ = [
     "Infiller",
+    "CallableInfiller",
+    "as_infiller",
+    "warn_if_dishonest",
     "check_infill_output",
     "MeanInfiller",
     "BlurInfiller",

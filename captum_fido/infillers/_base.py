@@ -9,13 +9,14 @@ ignored by the composition.
 
 from __future__ import annotations
 
+import warnings
 from abc import ABC, abstractmethod
-from typing import Optional
+from typing import Any, Callable, Optional
 
 import torch
 from torch import Tensor
 
-__all__ = ["Infiller", "check_infill_output"]
+__all__ = ["Infiller", "CallableInfiller", "as_infiller", "check_infill_output"]
 
 
 class Infiller(ABC):
@@ -36,7 +37,8 @@ class Infiller(ABC):
       runs are reproducible and each image keeps its own random stream.
     - ``honest``: the fill never reads the pixels it fills (``keep_mask == 0``).
       Blur and image-mean infilling are not honest: they leak the dropped
-      pixels into the reference.
+      pixels into the reference. Evaluations (deletion and insertion curves)
+      warn when they are given an infiller that is not honest.
 
     The call signature is::
 
@@ -74,6 +76,110 @@ class Infiller(ABC):
             f"{k}={v!r}" for k, v in vars(self).items() if not k.startswith("_")
         )
         return f"{type(self).__name__}({fields})"
+
+
+class CallableInfiller(Infiller):
+    r"""A plain function ``fn(x, keep_mask) -> reference`` as an :class:`Infiller`.
+
+    Made by :func:`as_infiller`; the function gets the same argument and
+    output checks, and the same ``torch.no_grad`` call, as every infiller.
+
+    Args:
+        fn (callable): ``fn(x, keep_mask)``, or ``fn(x, keep_mask,
+            generator=g)`` when ``stochastic``.
+        uses_mask (bool, optional): Whether the fill depends on
+            ``keep_mask``. Default ``True`` (the safe assumption).
+        stochastic (bool, optional): Whether ``fn`` draws random numbers; it
+            is then passed ``generator=`` and must draw from it. Default
+            ``False``.
+        honest (bool, optional): Whether ``fn`` never reads the pixels it
+            fills. Default ``True``.
+
+    Examples::
+
+        >>> grey = as_infiller(lambda x, keep: torch.full_like(x, 0.5),
+        ...                    uses_mask=False)
+    """
+
+    def __init__(
+        self,
+        fn: Callable[..., Tensor],
+        *,
+        uses_mask: bool = True,
+        stochastic: bool = False,
+        honest: bool = True,
+    ) -> None:
+        self.fn = fn
+        self.uses_mask = bool(uses_mask)
+        self.stochastic = bool(stochastic)
+        self.honest = bool(honest)
+
+    def fill(
+        self, x: Tensor, keep_mask: Tensor, generator: Optional[torch.Generator]
+    ) -> Tensor:
+        if self.stochastic:
+            return self.fn(x, keep_mask, generator=generator)
+        return self.fn(x, keep_mask)
+
+    def __repr__(self) -> str:
+        name = getattr(self.fn, "__name__", type(self.fn).__name__)
+        return f"CallableInfiller({name})"
+
+
+def as_infiller(infiller: Any, name: str = "infiller", **flags: bool) -> Infiller:
+    r"""The one way every consumer turns its ``infiller`` argument into an
+    :class:`Infiller`.
+
+    An :class:`Infiller` is returned as is; a plain callable ``(x, keep_mask)``
+    is wrapped in :class:`CallableInfiller` (``flags`` are its ``uses_mask``,
+    ``stochastic`` and ``honest``). Everything else raises a ``TypeError``
+    naming ``name``, before any work.
+
+    Args:
+        infiller (Infiller or callable): What to use.
+        name (str, optional): The argument's name in error messages.
+        **flags (bool): ``uses_mask``, ``stochastic``, ``honest`` for a plain
+            callable.
+
+    Returns:
+        Infiller
+
+    Examples::
+
+        >>> from captum_fido.infillers import BlurInfiller, as_infiller
+        >>> as_infiller(BlurInfiller()) is not None
+        True
+        >>> fill = as_infiller(lambda x, keep: x.mean() * torch.ones_like(x))
+    """
+    if isinstance(infiller, Infiller):
+        if flags:
+            raise TypeError(
+                f"{name} is already an Infiller; uses_mask/stochastic/honest "
+                "apply to plain callables only"
+            )
+        return infiller
+    if isinstance(infiller, type):
+        raise TypeError(
+            f"{name} must be an infiller instance, got the class "
+            f"{infiller.__name__}: pass {infiller.__name__}() instead"
+        )
+    if not callable(infiller):
+        raise TypeError(
+            f"{name} must be an Infiller or a callable infiller(x, keep_mask), "
+            f"got {type(infiller).__name__}"
+        )
+    return CallableInfiller(infiller, **flags)
+
+
+def warn_if_dishonest(infiller: Infiller, purpose: str) -> None:
+    r"""Warn that an evaluation uses an infiller that reads what it replaces."""
+    if not infiller.honest:
+        warnings.warn(
+            f"{purpose} uses {infiller!r}, which reads the pixels it replaces, "
+            "so their content leaks into the evaluation; prefer an honest "
+            "infiller (LocalInfiller, a learned in-painter) for judging maps",
+            stacklevel=3,
+        )
 
 
 def _check_infill_arguments(x: Tensor, keep_mask: Tensor) -> None:

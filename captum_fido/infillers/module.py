@@ -58,7 +58,7 @@ class ModuleInfiller(Infiller):
         pass_generator (bool, optional): Pass ``generator=`` to the module;
             use for samplers (GANs with input noise). Marks the infiller
             ``stochastic``. Default ``False``.
-        max_batch_size (int, optional): Call the module on at most this many
+        internal_batch_size (int, optional): Call the module on at most this many
             images at once (bounds memory). Default: all at once.
 
     Examples::
@@ -81,7 +81,7 @@ class ModuleInfiller(Infiller):
         preprocess: Optional[Callable[[Tensor], Tensor]] = None,
         postprocess: Optional[Callable[[Tensor], Tensor]] = None,
         pass_generator: bool = False,
-        max_batch_size: Optional[int] = None,
+        internal_batch_size: Optional[int] = None,
     ) -> None:
         if not callable(module):
             raise TypeError(
@@ -104,11 +104,11 @@ class ModuleInfiller(Infiller):
         for name, fn in (("preprocess", preprocess), ("postprocess", postprocess)):
             if fn is not None and not callable(fn):
                 raise TypeError(f"{name} must be callable, got {type(fn).__name__}")
-        if max_batch_size is not None and (
-            not isinstance(max_batch_size, int) or max_batch_size < 1
+        if internal_batch_size is not None and (
+            not isinstance(internal_batch_size, int) or internal_batch_size < 1
         ):
             raise ValueError(
-                f"max_batch_size must be a positive int, got {max_batch_size!r}"
+                f"internal_batch_size must be a positive int, got {internal_batch_size!r}"
             )
         self.module = module
         self.mask_convention = mask_convention
@@ -118,7 +118,7 @@ class ModuleInfiller(Infiller):
         self.postprocess = postprocess
         self.pass_generator = bool(pass_generator)
         self.stochastic = self.pass_generator
-        self.max_batch_size = max_batch_size
+        self.internal_batch_size = internal_batch_size
 
     def _name(self) -> str:
         return f"{type(self).__name__}({type(self.module).__name__})"
@@ -152,7 +152,7 @@ class ModuleInfiller(Infiller):
     def fill(
         self, x: Tensor, keep_mask: Tensor, generator: Optional[torch.Generator]
     ) -> Tensor:
-        step = self.max_batch_size or x.shape[0]
+        step = self.internal_batch_size or x.shape[0]
         outs = []
         for i in range(0, x.shape[0], step):
             xi, ki = x[i : i + step], keep_mask[i : i + step]
@@ -181,7 +181,7 @@ class VAEInfiller(ModuleInfiller):
     Args:
         vae (nn.Module): The completion VAE.
         fill_value (float, optional): Value of dropped pixels fed to it.
-        max_batch_size (int, optional): See :class:`ModuleInfiller`.
+        internal_batch_size (int, optional): See :class:`ModuleInfiller`.
 
     Examples::
 
@@ -193,7 +193,7 @@ class VAEInfiller(ModuleInfiller):
         self,
         vae: nn.Module,
         fill_value: float = 0.0,
-        max_batch_size: Optional[int] = None,
+        internal_batch_size: Optional[int] = None,
     ) -> None:
         if not callable(getattr(vae, "predictive_mean", None)):
             raise TypeError(
@@ -205,5 +205,5 @@ class VAEInfiller(ModuleInfiller):
             mask_convention="keep",
             fill_value=fill_value,
             method="predictive_mean",
-            max_batch_size=max_batch_size,
+            internal_batch_size=internal_batch_size,
         )

@@ -14,8 +14,10 @@ from typing import Any, Callable, Optional, Sequence
 import torch
 from torch import Tensor
 
+from captum_fido._utils.rows import row_chunks
+from captum_fido._utils.scores import log_odds
+from captum_fido.infillers import as_infiller, warn_if_dishonest
 from captum_fido.metrics._common import as_maps, as_targets
-from captum_fido.scores import log_odds
 
 __all__ = ["DeletionCurve", "deletion_curve"]
 
@@ -53,7 +55,7 @@ def deletion_curve(
     fractions: Optional[Sequence[float]] = None,
     output_type: str = "logits",
     seed: int = 0,
-    max_batch_size: int = 64,
+    internal_batch_size: int = 64,
 ) -> DeletionCurve:
     r"""Remove pixels by saliency, in-fill them, and track the target's log-odds.
 
@@ -64,12 +66,14 @@ def deletion_curve(
             channels) or ``(N, H, W)``; higher = removed first. Ties are
             broken in a seeded random order, not by position.
         target: Class index (int) or ``N`` of them.
-        infiller: Called as ``infiller(x, keep_mask)`` (and with
-            ``generator=`` when ``infiller.stochastic``).
+        infiller: An :class:`~captum_fido.infillers.Infiller` or a plain
+            callable ``(x, keep_mask)`` (see
+            :func:`~captum_fido.infillers.as_infiller`). One that reads the
+            pixels it replaces (``honest=False``) triggers a warning.
         fractions: Fractions of pixels removed; default 0, 0.05, ..., 1.
         output_type: ``"logits"``, ``"probs"`` or ``"log_probs"``.
         seed: Seeds tie-breaking and stochastic infillers.
-        max_batch_size: Rows per classifier call.
+        internal_batch_size: Rows per classifier call.
 
     Returns:
         :class:`DeletionCurve`.
@@ -79,6 +83,7 @@ def deletion_curve(
         >>> curve = deletion_curve(model, x, attr, target=3, infiller=inpainter)
         >>> curve.area.mean()
     """
+    fill = as_infiller(infiller)
     if not isinstance(inputs, Tensor) or inputs.dim() != 4:
         raise ValueError("inputs must be a tensor of shape (N, C, H, W)")
     sal = as_maps(maps)
@@ -96,6 +101,7 @@ def deletion_curve(
     if not bool((fr[1:] > fr[:-1]).all()):
         raise ValueError("fractions must be strictly increasing")
     fr = torch.cat([fr, fr.new_tensor([0.0, 1.0])])  # normalisation endpoints
+    warn_if_dishonest(fill, "deletion_curve")
 
     gen = torch.Generator().manual_seed(seed)
     flat = sal.reshape(n, -1).cpu()
@@ -111,19 +117,14 @@ def deletion_curve(
     rank = rank.view(n, 1, h, w).to(inputs.device)
 
     scores = torch.empty(n, fr.numel(), dtype=torch.float64)
-    stochastic = bool(getattr(infiller, "stochastic", False))
     with torch.no_grad():
         for j, f in enumerate(fr.tolist()):
             n_removed = int(round(f * h * w))
             keep = (rank >= n_removed).to(inputs.dtype)
-            if stochastic:
-                g = torch.Generator(device=inputs.device).manual_seed(seed + j)
-                ref = infiller(inputs, keep, generator=g)
-            else:
-                ref = infiller(inputs, keep)
+            g = torch.Generator(device=inputs.device).manual_seed(seed + j)
+            ref = fill(inputs, keep, g)
             phi = keep * inputs + (1 - keep) * ref
-            for start in range(0, n, max_batch_size):
-                rows = slice(start, start + max_batch_size)
+            for rows in row_chunks(n, internal_batch_size):
                 out = forward_func(phi[rows])
                 scores[rows, j] = (
                     log_odds(out, targets[rows], output_type).double().cpu()

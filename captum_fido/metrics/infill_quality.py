@@ -21,6 +21,11 @@ from typing import Callable, Dict, List, Mapping, Optional, Sequence
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+from tqdm.auto import tqdm
+
+from captum_fido._utils.rows import row_chunks
+from captum_fido._utils.scores import OUTPUT_TYPES, log_odds
+from captum_fido.infillers import as_infiller
 
 __all__ = [
     "InfillQualityTable",
@@ -28,8 +33,6 @@ __all__ = [
     "confidence_under_masks",
     "infiller_confidence",
 ]
-
-_OUTPUT_TYPES = ("logits", "probs", "log_probs")
 
 
 @dataclass
@@ -109,14 +112,9 @@ def random_grid_masks(
 def _true_class_prob(
     model: Callable[[Tensor], Tensor], x: Tensor, labels: Tensor, output_type: str
 ) -> Tensor:
-    out = model(x)
-    if output_type == "logits":
-        p = out.softmax(1)
-    elif output_type == "log_probs":
-        p = out.exp()
-    else:
-        p = out
-    return p.gather(1, labels[:, None])[:, 0]
+    # p = sigmoid(log-odds): one formula for every output type, and one-output
+    # binary models included.
+    return torch.sigmoid(log_odds(model(x), labels, output_type))
 
 
 @torch.no_grad()
@@ -127,7 +125,7 @@ def confidence_under_masks(
     infiller: Optional[Callable[..., Tensor]],
     keep_masks: Optional[Tensor],
     generator: Optional[torch.Generator] = None,
-    batch_size: int = 64,
+    internal_batch_size: int = 64,
     output_type: str = "logits",
 ) -> Tensor:
     r"""True-class confidence on ``keep * x + (1 - keep) * infiller(x, keep)``.
@@ -136,20 +134,22 @@ def confidence_under_masks(
         model (callable): The classifier (put it in eval mode yourself).
         images (Tensor): ``(N, C, H, W)``.
         labels (Tensor): ``(N,)`` true classes.
-        infiller (callable, optional): An infiller; ``None`` with
+        infiller (Infiller or callable, optional): An infiller (a plain
+            ``(x, keep_mask)`` callable is wrapped by
+            :func:`~captum_fido.infillers.as_infiller`); ``None`` with
             ``keep_masks=None`` scores the clean images.
         keep_masks (Tensor, optional): ``(N, 1, H, W)`` in ``{0, 1}``.
         generator (torch.Generator, optional): For stochastic infillers.
-        batch_size (int, optional): Images per forward pass.
+        internal_batch_size (int, optional): Images per forward pass.
         output_type (str, optional): ``"logits"`` (default), ``"probs"`` or
             ``"log_probs"``: what ``model`` returns.
 
     Returns:
         ``(N,)`` confidences.
     """
-    if output_type not in _OUTPUT_TYPES:
+    if output_type not in OUTPUT_TYPES:
         raise ValueError(
-            f"output_type must be one of {_OUTPUT_TYPES}, got {output_type!r}"
+            f"output_type must be one of {OUTPUT_TYPES}, got {output_type!r}"
         )
     if not isinstance(images, Tensor) or images.dim() != 4:
         raise ValueError("images must be an (N, C, H, W) tensor")
@@ -168,13 +168,14 @@ def confidence_under_masks(
         raise ValueError(
             f"keep_masks must have shape (N, 1, H, W), got {tuple(keep_masks.shape)}"
         )
+    fill = None if infiller is None else as_infiller(infiller)
     out = []
-    for i in range(0, images.shape[0], batch_size):
-        x = images[i : i + batch_size]
-        if infiller is not None and keep_masks is not None:
-            keep = keep_masks[i : i + batch_size].to(x)
-            x = keep * x + (1 - keep) * infiller(x, keep, generator)
-        out.append(_true_class_prob(model, x, labels[i : i + batch_size], output_type))
+    for rows in row_chunks(images.shape[0], internal_batch_size):
+        x = images[rows]
+        if fill is not None and keep_masks is not None:
+            keep = keep_masks[rows].to(x)
+            x = keep * x + (1 - keep) * fill(x, keep, generator)
+        out.append(_true_class_prob(model, x, labels[rows], output_type))
     return torch.cat(out)
 
 
@@ -186,9 +187,9 @@ def infiller_confidence(
     drop_fractions: Sequence[float] = (0.1, 0.25, 0.5, 0.75),
     seed: int = 0,
     grid: int = 8,
-    batch_size: int = 64,
+    internal_batch_size: int = 64,
     output_type: str = "logits",
-    progress: bool = False,
+    show_progress: bool = False,
 ) -> InfillQualityTable:
     r"""Paper Fig. 16: true-class confidence after in-filling random holes.
 
@@ -205,9 +206,10 @@ def infiller_confidence(
         seed (int, optional): Seed of the masks and of stochastic infillers.
         grid (int, optional): Random-grid cells per side (see
             :func:`random_grid_masks`).
-        batch_size (int, optional): Images per forward pass.
+        internal_batch_size (int, optional): Images per forward pass.
         output_type (str, optional): What ``model`` returns.
-        progress (bool, optional): Print one line per infiller.
+        show_progress (bool, optional): Show a tqdm progress bar over
+            infillers and drop fractions.
 
     Returns:
         :class:`InfillQualityTable`
@@ -232,21 +234,33 @@ def infiller_confidence(
         labels,
         None,
         None,
-        batch_size=batch_size,
+        internal_batch_size=internal_batch_size,
         output_type=output_type,
     )
     table = InfillQualityTable(fractions, float(clean.mean()), n_images=n)
+    bar = tqdm(
+        total=len(infillers) * len(masks),
+        desc="infiller quality",
+        disable=not show_progress,
+    )
     for name, infiller in infillers.items():
         means, errs = [], []
         for j, keep in enumerate(masks):
             g = torch.Generator(device=images.device).manual_seed(int(seed) + 1000 + j)
             conf = confidence_under_masks(
-                model, images, labels, infiller, keep, g, batch_size, output_type
+                model,
+                images,
+                labels,
+                infiller,
+                keep,
+                g,
+                internal_batch_size,
+                output_type,
             )
             means.append(float(conf.mean()))
             errs.append(float(conf.std() / max(n, 1) ** 0.5) if n > 1 else 0.0)
+            bar.update(1)
         table.rows[name] = means
         table.stderr[name] = errs
-        if progress:
-            print(f"{name}: " + ", ".join(f"{m:.3f}" for m in means), flush=True)
+    bar.close()
     return table

@@ -21,8 +21,8 @@ import torch.nn.functional as F
 from torch import Tensor
 from torchvision.ops import box_iou
 
+from captum_fido._utils.scores import log_odds
 from captum_fido.metrics._common import as_maps, as_targets
-from captum_fido.scores import log_odds
 
 __all__ = [
     "salient_box",
