@@ -18,7 +18,7 @@ COMMANDS = {
         "explain demo scenes with FIDO and Captum baselines; write a figure",
     ),
     "counterfactual": (
-        "captum_fido.counterfactual.demo",
+        "captum_fido.demo.digits.run_demo",
         "latent-space criticisms and prototypes on handwritten digits",
     ),
 }

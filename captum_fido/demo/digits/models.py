@@ -1,9 +1,4 @@
-r"""Handwritten digits for the latent counterfactual demo.
-
-scikit-learn's ``load_digits`` (1,797 greyscale 8x8 digits from 43 writers)
-is upsampled bilinearly to 16x16 and scaled to ``[0, 1]``. A fixed, seeded
-split holds out 20 % of the digits. Two small models are trained on the rest
-by ``python -m captum_fido.counterfactual.train_digits``:
+r"""The digit classifier and VAE explained by the latent counterfactual demo.
 
 - :class:`DigitClassifier`, a two-block CNN (the classifier to explain);
 - :class:`DigitVAE`, a VAE with a 10-D latent space like the paper's MNIST
@@ -11,92 +6,30 @@ by ``python -m captum_fido.counterfactual.train_digits``:
   :attr:`~DigitVAE.decoder` (latent code to image) are the encoder and
   generator of :class:`~captum_fido.counterfactual.LatentCounterfactual`.
 
-Their weights ship in ``captum_fido/counterfactual/weights``;
-:func:`load_pretrained` loads them in eval mode.
+:mod:`captum_fido.demo.digits.train` trains them;
+:func:`captum_fido.demo.digits.pretrained.load_pretrained` loads the shipped
+weights.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Dict, Optional, Tuple
+from typing import Tuple
 
-import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
+from captum_fido.demo.digits.data import IMAGE_SIZE, N_CLASSES
+
 __all__ = [
-    "IMAGE_SIZE",
     "LATENT_DIM",
-    "N_CLASSES",
-    "WEIGHTS_DIR",
-    "DigitData",
-    "load_digit_data",
     "DigitClassifier",
     "DigitEncoder",
     "DigitDecoder",
     "DigitVAE",
-    "DigitModels",
-    "load_pretrained",
 ]
 
-#: Side of the upsampled digit images.
-IMAGE_SIZE = 16
 #: Size of the VAE's latent space (the paper's MNIST generator also has 10).
 LATENT_DIM = 10
-N_CLASSES = 10
-#: Where the trained weights are shipped.
-WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
-CLASSIFIER_FILE = "digit_classifier.pt"
-VAE_FILE = "digit_vae.pt"
-
-
-@dataclass(frozen=True)
-class DigitData:
-    r"""The digits split into training and held-out parts.
-
-    Attributes:
-        train_images: ``(n_train, 1, 16, 16)`` float32 in ``[0, 1]``.
-        train_labels: ``(n_train,)`` int64.
-        test_images: ``(n_test, 1, 16, 16)`` held-out digits.
-        test_labels: ``(n_test,)``.
-    """
-
-    train_images: Tensor
-    train_labels: Tensor
-    test_images: Tensor
-    test_labels: Tensor
-
-
-def load_digit_data(test_share: float = 0.2, seed: int = 0) -> DigitData:
-    r"""scikit-learn's digits, upsampled to 16x16, split with a fixed seed.
-
-    Args:
-        test_share (float, optional): Share of digits held out. Default: 0.2.
-        seed (int, optional): Seed of the split permutation. Default: 0 (the
-            split the shipped models were trained on).
-
-    Returns:
-        DigitData: the training and held-out images and labels.
-    """
-    if not 0.0 < test_share < 1.0:
-        raise ValueError(f"test_share must lie in (0, 1), got {test_share}")
-    from sklearn.datasets import load_digits
-
-    bunch = load_digits()
-    images = torch.from_numpy(np.asarray(bunch.images, dtype=np.float32)) / 16.0
-    images = F.interpolate(
-        images.unsqueeze(1),
-        size=(IMAGE_SIZE, IMAGE_SIZE),
-        mode="bilinear",
-        align_corners=False,
-    ).clamp(0.0, 1.0)
-    labels = torch.from_numpy(np.asarray(bunch.target, dtype=np.int64))
-    order = torch.randperm(len(labels), generator=torch.Generator().manual_seed(seed))
-    n_test = int(round(test_share * len(labels)))
-    test, train = order[:n_test], order[n_test:]
-    return DigitData(images[train], labels[train], images[test], labels[test])
 
 
 class DigitClassifier(nn.Module):
@@ -182,45 +115,3 @@ class DigitVAE(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         r"""The deterministic reconstruction ``decoder(encoder(x))``."""
         return self.decoder(self.encoder(x))
-
-
-@dataclass(frozen=True)
-class DigitModels:
-    r"""The shipped digit models (eval mode) and their training metadata."""
-
-    classifier: DigitClassifier
-    vae: DigitVAE
-    classifier_info: Dict[str, float]
-    vae_info: Dict[str, float]
-
-
-def _load(path: Path, model: nn.Module) -> Dict[str, float]:
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"{path} is missing: train the digit models with "
-            "`python -m captum_fido.counterfactual.train_digits`"
-        )
-    payload = torch.load(path, map_location="cpu", weights_only=True)
-    model.load_state_dict(payload["state_dict"])
-    model.eval()
-    return {k: float(v) for k, v in payload.get("info", {}).items()}
-
-
-def load_pretrained(weights_dir: Optional[Path] = None) -> DigitModels:
-    r"""The trained classifier and VAE, in eval mode, on the CPU.
-
-    Args:
-        weights_dir (Path, optional): Folder with ``digit_classifier.pt`` and
-            ``digit_vae.pt``. Default: the weights shipped with the package.
-
-    Returns:
-        DigitModels: the models and the metrics recorded when training them
-        (``test_accuracy`` for the classifier, ``test_l1`` / ``test_mse``
-        per pixel for the VAE's reconstructions).
-    """
-    folder = WEIGHTS_DIR if weights_dir is None else Path(weights_dir)
-    classifier = DigitClassifier()
-    vae = DigitVAE()
-    classifier_info = _load(folder / CLASSIFIER_FILE, classifier)
-    vae_info = _load(folder / VAE_FILE, vae)
-    return DigitModels(classifier, vae, classifier_info, vae_info)

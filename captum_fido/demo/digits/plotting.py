@@ -8,12 +8,12 @@ path with the target's confidence under each, the difference image
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional, Sequence, Union
+from typing import Any, List, Optional, Sequence, Union
 
 import numpy as np
 from torch import Tensor
 
-from captum_fido.counterfactual._result import CounterfactualResult
+from captum_fido.counterfactual import CounterfactualResult
 
 __all__ = ["plot_paths"]
 
@@ -90,53 +90,10 @@ def plot_paths(
     diff = result.difference
     assert isinstance(diff, Tensor)
     scale = float(diff[rows].abs().max().clamp_min(1e-6))
-    gray = "gray" if inputs.shape[1] == 1 else None
     for r, i in enumerate(rows):
-        ax = axes[r]
-        target = int(result.target[i])
-        ax[0].imshow(_to_image(inputs[i]), cmap=gray, vmin=0, vmax=1)
-        label = row_titles[r] if row_titles is not None else f"-> {target}"
-        ax[0].set_ylabel(label, fontsize=8, rotation=0, ha="right", va="center")
-        ax[0].set_xlabel(
-            f"p={_format_confidence(float(result.original_confidence[i]))}",
-            fontsize=7,
-            labelpad=1,
-        )
-        for k in range(n_path):
-            a = ax[1 + k]
-            a.imshow(_to_image(result.path[i, k]), cmap=gray, vmin=0, vmax=1)
-            conf = float(result.path_confidence[i, k])
-            a.set_xlabel(_format_confidence(conf), fontsize=7, labelpad=1)
-            if k == n_path - 1:
-                color = "tab:green" if bool(result.success[i]) else "tab:red"
-                for spine in a.spines.values():
-                    spine.set_edgecolor(color)
-                    spine.set_linewidth(2)
-        d = diff[i]
-        ax[n_path + 1].imshow(
-            d.sum(0).cpu().numpy(), cmap="bwr", vmin=-scale, vmax=scale
-        )
-        ax[n_path + 1].set_xlabel(
-            f"L1={float(result.l1_change[i]):.1f}", fontsize=7, labelpad=1
-        )
-        k = min(n_top_dims, result.top_latent_dims.shape[1])
-        text = "\n".join(
-            f"z{int(result.top_latent_dims[i, j])}: "
-            f"{float(result.top_latent_changes[i, j]):+.2f}"
-            for j in range(k)
-        )
-        ax[n_path + 2].text(0.0, 0.5, text, fontsize=7, va="center", family="monospace")
-        ax[n_path + 2].axis("off")
-        for a in ax[: n_path + 2]:
-            a.set_xticks([])
-            a.set_yticks([])
-        if r == 0:
-            ax[0].set_title("input", fontsize=8)
-            steps = result.path_steps.tolist()
-            for k in range(n_path):
-                ax[1 + k].set_title(f"step {steps[k]}", fontsize=7)
-            ax[n_path + 1].set_title("input - cf", fontsize=8)
-            ax[n_path + 2].set_title("top latent dims", fontsize=8, loc="left")
+        label = row_titles[r] if row_titles is not None else None
+        _draw_row(axes[r], result, inputs, i, label, scale, n_top_dims)
+    _column_titles(axes[0], result.path_steps.tolist())
     top = 1.0
     if title:
         fig.suptitle(title, fontsize=9)
@@ -148,3 +105,64 @@ def plot_paths(
         fig.savefig(out, dpi=90)
         plt.close(fig)
     return fig
+
+
+def _draw_row(
+    ax: Any,
+    result: CounterfactualResult,
+    inputs: Tensor,
+    i: int,
+    label: Optional[str],
+    scale: float,
+    n_top_dims: int,
+) -> None:
+    r"""One row: the query, the path, the difference and the latent changes."""
+    path = result.path
+    diff = result.difference
+    assert isinstance(path, Tensor) and isinstance(diff, Tensor)
+    n_path = path.shape[1]
+    gray = "gray" if inputs.shape[1] == 1 else None
+    ax[0].imshow(_to_image(inputs[i]), cmap=gray, vmin=0, vmax=1)
+    label = f"-> {int(result.target[i])}" if label is None else label
+    ax[0].set_ylabel(label, fontsize=8, rotation=0, ha="right", va="center")
+    ax[0].set_xlabel(
+        f"p={_format_confidence(float(result.original_confidence[i]))}",
+        fontsize=7,
+        labelpad=1,
+    )
+    for k in range(n_path):
+        a = ax[1 + k]
+        a.imshow(_to_image(path[i, k]), cmap=gray, vmin=0, vmax=1)
+        conf = float(result.path_confidence[i, k])
+        a.set_xlabel(_format_confidence(conf), fontsize=7, labelpad=1)
+        if k == n_path - 1:
+            color = "tab:green" if bool(result.success[i]) else "tab:red"
+            for spine in a.spines.values():
+                spine.set_edgecolor(color)
+                spine.set_linewidth(2)
+    ax[n_path + 1].imshow(
+        diff[i].sum(0).cpu().numpy(), cmap="bwr", vmin=-scale, vmax=scale
+    )
+    ax[n_path + 1].set_xlabel(
+        f"L1={float(result.l1_change[i]):.1f}", fontsize=7, labelpad=1
+    )
+    k = min(n_top_dims, result.top_latent_dims.shape[1])
+    text = "\n".join(
+        f"z{int(result.top_latent_dims[i, j])}: "
+        f"{float(result.top_latent_changes[i, j]):+.2f}"
+        for j in range(k)
+    )
+    ax[n_path + 2].text(0.0, 0.5, text, fontsize=7, va="center", family="monospace")
+    ax[n_path + 2].axis("off")
+    for a in ax[: n_path + 2]:
+        a.set_xticks([])
+        a.set_yticks([])
+
+
+def _column_titles(ax: Any, steps: List[int]) -> None:
+    n_path = len(steps)
+    ax[0].set_title("input", fontsize=8)
+    for k in range(n_path):
+        ax[1 + k].set_title(f"step {steps[k]}", fontsize=7)
+    ax[n_path + 1].set_title("input - cf", fontsize=8)
+    ax[n_path + 2].set_title("top latent dims", fontsize=8, loc="left")

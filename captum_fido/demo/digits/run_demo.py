@@ -17,13 +17,14 @@ from typing import List, Optional
 
 import torch
 
-from captum_fido.counterfactual._latent import (
+from captum_fido.counterfactual import (
+    CounterfactualResult,
     LatentCounterfactual,
     prototype_confidence,
 )
-from captum_fido.counterfactual._result import CounterfactualResult
-from captum_fido.counterfactual.digits import load_digit_data, load_pretrained
-from captum_fido.counterfactual.plotting import plot_paths
+from captum_fido.demo.digits.data import load_digit_data
+from captum_fido.demo.digits.plotting import plot_paths
+from captum_fido.demo.digits.pretrained import load_pretrained
 
 __all__ = ["main"]
 
@@ -86,7 +87,6 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-
     models = load_pretrained()
     data = load_digit_data()
     rows = _one_per_class(data.test_labels, args.n_digits)

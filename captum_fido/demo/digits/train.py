@@ -1,13 +1,15 @@
 r"""Train the digit classifier and VAE shipped with the package.
 
-Run ``python -m captum_fido.counterfactual.train_digits`` (about a minute on
-two CPU cores). Training is seeded; the weights and the held-out metrics are
-written to ``captum_fido/counterfactual/weights`` (or ``--out``).
+Run ``python -m captum_fido.demo.digits.train`` (a few minutes on two CPU
+cores). Training is seeded; the weights and the held-out metrics are written
+to ``captum_fido/demo/digits/weights`` (or ``--out``): ``<name>.pt`` holds the
+state dict and the metrics, ``<name>.json`` the metrics alone.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
@@ -17,17 +19,11 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from captum_fido.counterfactual.digits import (
-    CLASSIFIER_FILE,
-    VAE_FILE,
-    WEIGHTS_DIR,
-    DigitClassifier,
-    DigitData,
-    DigitVAE,
-    load_digit_data,
-)
+from captum_fido.demo.digits.data import DigitData, load_digit_data
+from captum_fido.demo.digits.models import DigitClassifier, DigitVAE
+from captum_fido.demo.digits.pretrained import CLASSIFIER_FILE, VAE_FILE, WEIGHTS_DIR
 
-__all__ = ["train_classifier", "train_vae", "evaluate", "main"]
+__all__ = ["train_classifier", "train_vae", "evaluate", "write_summary", "main"]
 
 
 def _batches(n: int, batch_size: int, generator: torch.Generator) -> List[Tensor]:
@@ -152,11 +148,21 @@ def evaluate(
 def _save(model: nn.Module, info: Dict[str, float], path: Path) -> None:
     state = {k: v.detach().clone().contiguous() for k, v in model.state_dict().items()}
     torch.save({"state_dict": state, "info": info}, path)
+    write_summary(info, state, path.with_suffix(".json"))
+
+
+def write_summary(info: Dict[str, float], state: Dict[str, Tensor], path: Path) -> None:
+    r"""The metrics of a weights file, readable without torch, beside it."""
+    summary: Dict[str, float] = dict(info)
+    summary["n_parameters"] = float(sum(v.numel() for v in state.values()))
+    with open(path, "w") as fh:
+        json.dump(summary, fh, indent=2, sort_keys=True)
+        fh.write("\n")
 
 
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m captum_fido.counterfactual.train_digits",
+        prog="python -m captum_fido.demo.digits.train",
         description="Train the digit classifier and VAE for latent counterfactuals.",
     )
     parser.add_argument("--out", type=Path, default=WEIGHTS_DIR, help="weights folder")
