@@ -42,7 +42,7 @@ def main(argv=None) -> Dict[str, float]:
     x = torch.rand(args.images, 3, args.size, args.size, device=device)
     targets = list(range(args.images))
     fido = FIDO(model, BlurInfiller(sigma=10.0))
-    kw = dict(n_steps=args.steps, batch_size=8, seed=0)
+    kw = dict(n_steps=args.steps, n_samples=8, seed=0)
 
     def batched():
         return fido.attribute(x, target=targets, **kw)

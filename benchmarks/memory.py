@@ -2,7 +2,7 @@ r"""Goal 5: peak memory against the number of images, and no growth over calls.
 
 Peak resident memory is measured in a fresh subprocess per configuration
 (``ru_maxrss`` minus that of the same process before ``attribute``), for N
-images x 8 samples on resnet18, with and without ``max_batch_size``. Then
+images x 8 samples on resnet18, with and without ``internal_batch_size``. Then
 1,000 repeated calls on a small CNN check that neither the resident memory
 nor the number of live tensors grows.
 
@@ -39,16 +39,16 @@ with torch.no_grad():
     model(x[:1])
 before = peak_kb()
 FIDO(model, BlurInfiller()).attribute(
-    x, target=0, n_steps=2, batch_size=8, seed=0,
-    max_batch_size=None if mbs == "none" else int(mbs))
+    x, target=0, n_steps=2, n_samples=8, seed=0,
+    internal_batch_size=None if mbs == "none" else int(mbs))
 after = peak_kb()
 print(json.dumps({"peak_mb": (after - before) / 1024}))
 """
 
 
-def peak_mb(n: int, size: int, max_batch_size: str) -> float:
+def peak_mb(n: int, size: int, internal_batch_size: str) -> float:
     out = subprocess.run(
-        [sys.executable, "-c", CHILD, str(n), str(size), max_batch_size],
+        [sys.executable, "-c", CHILD, str(n), str(size), internal_batch_size],
         check=True,
         capture_output=True,
         text=True,
@@ -84,7 +84,7 @@ def repeated_calls(calls: int) -> Dict[str, float]:
     marks: Dict[str, float] = {}
     for i in range(1, calls + 1):
         fido.attribute(
-            x, target=1, n_steps=2, batch_size=2, seed=i, return_details=i % 2 == 0
+            x, target=1, n_steps=2, n_samples=2, seed=i, return_details=i % 2 == 0
         )
         if i in (100, calls // 2, calls):
             marks[f"rss_mb_{i}"] = current_rss_mb()
@@ -105,12 +105,12 @@ def main(argv=None) -> Dict[str, float]:
         f"peak memory above the loaded model, resnet18 {args.size}px, N images x 8 samples"
     )
     print(
-        f"  {'N':>3} {'unchunked MB':>14} {'max_batch_size=' + args.max_batch_size + ' MB':>22}"
+        f"  {'N':>3} {'unchunked MB':>14} {'internal_batch_size=' + args.internal_batch_size + ' MB':>22}"
     )
     rows: List[tuple] = []
     for n in args.images:
         full = peak_mb(n, args.size, "none")
-        chunked = peak_mb(n, args.size, args.max_batch_size)
+        chunked = peak_mb(n, args.size, args.internal_batch_size)
         rows.append((n, full, chunked))
         res[f"peak_mb_n{n}"] = full
         res[f"peak_mb_n{n}_chunked"] = chunked

@@ -1,7 +1,7 @@
 r"""Goal 1: FIDO / BBMP cost relative to the classifier's own passes.
 
 Compares, side by side in one process, ``n_steps`` steps of FIDO-SSR (Blur,
-``batch_size`` samples) on torchvision's resnet18 (``weights=None``, 224 px)
+``n_samples`` samples) on torchvision's resnet18 (``weights=None``, 224 px)
 with the same number of bare forward passes plus backward passes to the input
 (``torch.autograd.grad`` w.r.t. the input, no parameter gradients) on the same
 batch shape. The same for BBMP (one row per step). Then profiles FIDO's loop
@@ -70,7 +70,7 @@ def main(argv=None) -> Dict[str, float]:
     steps = args.steps
     runs = {
         "fido": lambda: fido.attribute(
-            x, target=0, n_steps=steps, batch_size=8, seed=0
+            x, target=0, n_steps=steps, n_samples=8, seed=0
         ),
         "bare8": lambda: bare_passes(model, x, 8, steps),
         "bbmp": lambda: bbmp.attribute(x, target=0, n_steps=steps, seed=0),
@@ -92,7 +92,7 @@ def main(argv=None) -> Dict[str, float]:
     )
     shares = profile_parts(
         lambda: fido.attribute(
-            x, target=0, n_steps=max(5, steps // 3), batch_size=8, seed=0
+            x, target=0, n_steps=max(5, steps // 3), n_samples=8, seed=0
         )
     )
     print("  FIDO loop profile (share of labelled time):")

@@ -24,11 +24,11 @@ from captum_fido import FIDO, log_odds
 from captum_fido.metrics import deletion_curve
 
 SETTINGS = {
-    "default (300 x 8)": dict(n_steps=300, batch_size=8),
-    "75 steps x 8 (lr 0.2)": dict(n_steps=75, batch_size=8),
-    "150 steps x 4 (lr 0.1)": dict(n_steps=150, batch_size=4),
+    "default (300 x 8)": dict(n_steps=300, n_samples=8),
+    "75 steps x 8 (lr 0.2)": dict(n_steps=75, n_samples=8),
+    "150 steps x 4 (lr 0.1)": dict(n_steps=150, n_samples=4),
     "early stop (tol 0.01)": dict(
-        n_steps=300, batch_size=8, stop_tol=0.01, stop_patience=5
+        n_steps=300, n_samples=8, stop_tol=0.01, stop_patience=5
     ),
 }
 
@@ -84,7 +84,7 @@ def main(argv=None) -> Dict[str, float]:
         seconds = time.time() - t0
         curve = deletion_curve(model, images, attr, labels, infiller)
         areas[name] = float(curve.area.mean())
-        passes[name] = details.steps_run * kw["batch_size"]
+        passes[name] = details.steps_run * kw["n_samples"]
         default = "default (300 x 8)"
         rel = areas[name] / areas[default] - 1 if default in areas else 0.0
         frac = passes[name] / passes[default] if default in passes else 1.0

@@ -106,7 +106,7 @@ def test_bad_targets(target, exc, match):
     [
         (dict(n_steps=0), ValueError, "n_steps must be >= 1"),
         (dict(n_steps=2.5), TypeError, "n_steps must be an int"),
-        (dict(batch_size=0), ValueError, "batch_size must be >= 1"),
+        (dict(n_samples=0), ValueError, "n_samples must be >= 1"),
         (dict(l1_coeff=-1e-3), ValueError, "l1_coeff must be >= 0"),
         (dict(tv_coeff=-0.1), ValueError, "tv_coeff must be >= 0"),
         (dict(lr=0.0), ValueError, "lr must be > 0"),
@@ -118,7 +118,7 @@ def test_bad_targets(target, exc, match):
         (dict(mask_size="big"), TypeError, "mask_size must be an int or a pair"),
         (dict(seed=-1), ValueError, "seed must be >= 0"),
         (dict(seed=1.5), TypeError, "seed must be an int"),
-        (dict(max_batch_size=0), ValueError, "max_batch_size must be >= 1"),
+        (dict(internal_batch_size=0), ValueError, "internal_batch_size must be >= 1"),
         (dict(l1_coeff=float("nan")), ValueError, "l1_coeff must be finite"),
     ],
 )

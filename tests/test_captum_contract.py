@@ -17,7 +17,7 @@ from captum_fido import BBMP, FIDO, FIDOSDR, FIDOSSR
 from captum_fido.infillers import BlurInfiller, LocalInfiller, MeanInfiller
 from tests.conftest import TinyCNN
 
-FAST = dict(n_steps=5, batch_size=2)
+FAST = dict(n_steps=5, n_samples=2)
 
 
 def methods(model):

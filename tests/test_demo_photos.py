@@ -27,7 +27,7 @@ def test_explain_photo_with_untrained_resnet18(tmp_path):
     model = torchvision.models.resnet18(weights=None)
     model.train()
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    res = explain_photo(chelsea(), model, size=64, n_steps=3, batch_size=2, seed=0)
+    res = explain_photo(chelsea(), model, size=64, n_steps=3, n_samples=2, seed=0)
     assert res.attribution.shape == (64, 64)
     assert 0.0 <= res.attribution.min() and res.attribution.max() <= 1.0
     assert 0 <= res.target < 1000 and 0.0 <= res.probability <= 1.0
@@ -37,7 +37,7 @@ def test_explain_photo_with_untrained_resnet18(tmp_path):
     path = res.save_figure(tmp_path / "photo.png")
     assert path.is_file() and path.stat().st_size > 0
     again = explain_photo(
-        chelsea(), model, target=res.target, size=64, n_steps=3, batch_size=2, seed=0
+        chelsea(), model, target=res.target, size=64, n_steps=3, n_samples=2, seed=0
     )
     assert np.allclose(again.attribution, res.attribution)
 

@@ -13,7 +13,7 @@ from captum_fido import BBMP, FIDO
 from captum_fido.infillers import BlurInfiller, LocalInfiller, RandomInfiller
 from tests.conftest import TinyCNN
 
-FAST = dict(n_steps=8, batch_size=3)
+FAST = dict(n_steps=8, n_samples=3)
 
 
 @pytest.mark.parametrize(
@@ -54,12 +54,12 @@ def test_batch_equals_separate_calls(cnn, infiller):
     torch.testing.assert_close(batched, separate, rtol=1e-4, atol=1e-5)
 
 
-@pytest.mark.parametrize("max_batch_size", [1, 5])
-def test_chunking_does_not_change_the_map(cnn, small_x, max_batch_size):
+@pytest.mark.parametrize("internal_batch_size", [1, 5])
+def test_chunking_does_not_change_the_map(cnn, small_x, internal_batch_size):
     fido = FIDO(cnn, RandomInfiller())
     full = fido.attribute(small_x, target=1, seed=2, **FAST)
     chunked = fido.attribute(
-        small_x, target=1, seed=2, max_batch_size=max_batch_size, **FAST
+        small_x, target=1, seed=2, internal_batch_size=internal_batch_size, **FAST
     )
     torch.testing.assert_close(full, chunked, rtol=1e-4, atol=1e-5)
 

@@ -9,6 +9,7 @@ from captum_fido.attr._masks import (
     MaskDistribution,
     RelaxedBernoulliMask,
 )
+from captum_fido.attr._options import BBMP_DEFAULTS, FIDO_DEFAULTS, MaskOptions
 
 __all__ = [
     "FIDO",
@@ -16,6 +17,9 @@ __all__ = [
     "FIDOSDR",
     "BBMP",
     "MaskOptimizationDetails",
+    "MaskOptions",
+    "FIDO_DEFAULTS",
+    "BBMP_DEFAULTS",
     "MaskDistribution",
     "RelaxedBernoulliMask",
     "ContinuousMask",

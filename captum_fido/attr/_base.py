@@ -1,15 +1,19 @@
-r"""The Captum-facing base class shared by FIDO and BBMP."""
+r"""The Captum-facing base class shared by FIDO and BBMP: one ``attribute``."""
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional, Tuple, Union
+from abc import abstractmethod
+from typing import Any, Callable, Literal, Optional, Tuple, Union, overload
 
 import torch
 from captum.attr import PerturbationAttribution
+from captum.log import log_usage
 from torch import Tensor
 
 from captum_fido._utils import validation as V
 from captum_fido._utils.captum_compat import (
+    TargetType,
+    TensorOrTupleOfTensorsGeneric,
     format_additional_forward_args,
     format_output,
     format_tensor_into_tuples,
@@ -24,37 +28,41 @@ from captum_fido._utils.scores import (
     num_classes,
 )
 from captum_fido.attr._details import MaskOptimizationDetails
-from captum_fido.attr._loop import LoopConfig, optimize_masks
+from captum_fido.attr._loop import MaskProblem, optimize_masks
 from captum_fido.attr._masks import MaskDistribution
+from captum_fido.attr._options import (
+    MaskOptions,
+    MaskSize,
+    document_options,
+    option_names,
+    options_from_call,
+)
+from captum_fido.infillers import Infiller, as_infiller
 
 __all__ = ["MaskAttribution"]
 
-MaskSize = Union[None, int, Tuple[int, int]]
-
-
-def _check_infiller(infiller: Any) -> None:
-    if not callable(infiller):
-        raise TypeError(
-            "infiller must be an Infiller (or a callable infiller(x, keep_mask)), "
-            f"got {type(infiller).__name__}"
-        )
+#: Defaults shared by both methods are read from the one declaration.
+_D = MaskOptions
 
 
 class MaskAttribution(PerturbationAttribution):
     r"""Saliency by optimising a distribution over keep-masks with in-filling.
 
     Not used directly: :class:`~captum_fido.FIDO` and :class:`~captum_fido.BBMP`
-    choose the mask distribution. Both run the same loop
+    choose the mask distribution and their defaults. Both run the same loop
     (:func:`captum_fido.attr._loop.optimize_masks`).
     """
 
     #: Objectives this method accepts.
     objectives: Tuple[str, ...] = ("ssr", "sdr")
+    #: The method's name (``applies_to`` of its own options) and defaults.
+    method_name: str = ""
+    defaults: MaskOptions = MaskOptions()
 
     def __init__(
         self,
         forward_func: Callable[..., Tensor],
-        infiller: Callable[..., Tensor],
+        infiller: Union[Infiller, Callable[..., Tensor]],
         objective: str = "ssr",
         output_type: str = "logits",
     ) -> None:
@@ -62,8 +70,7 @@ class MaskAttribution(PerturbationAttribution):
             raise TypeError(
                 f"forward_func must be callable, got {type(forward_func).__name__}"
             )
-        _check_infiller(infiller)
-        if objective not in self.objectives:
+        if not isinstance(objective, str) or objective.lower() not in self.objectives:
             raise ValueError(
                 f"objective must be one of {self.objectives}, got {objective!r}"
             )
@@ -72,8 +79,8 @@ class MaskAttribution(PerturbationAttribution):
                 f"output_type must be one of {OUTPUT_TYPES}, got {output_type!r}"
             )
         PerturbationAttribution.__init__(self, forward_func)
-        self.infiller = infiller
-        self.objective = objective
+        self.infiller = as_infiller(infiller)
+        self.objective = objective.lower()
         self.output_type = output_type
 
     @property
@@ -86,143 +93,214 @@ class MaskAttribution(PerturbationAttribution):
         hint = f"{type(self).__name__} optimises iteratively; call attribute() instead"
         raise NotImplementedError(f"attribute_future is not supported: {hint}")
 
-    def _run(
+    @abstractmethod
+    def mask_distribution(self, options: MaskOptions) -> MaskDistribution:
+        r"""The method's distribution over keep-masks (its only difference)."""
+
+    @overload
+    def attribute(
         self,
-        distribution: MaskDistribution,
-        inputs: Union[Tensor, Tuple[Tensor, ...]],
+        inputs: TensorOrTupleOfTensorsGeneric,
+        target: TargetType = None,
+        additional_forward_args: Any = None,
+        *,
+        n_steps: int = ...,
+        n_samples: Optional[int] = ...,
+        lr: Optional[float] = ...,
+        mask_size: MaskSize = ...,
+        temperature: Optional[float] = ...,
+        tau: Optional[float] = ...,
+        l1_coeff: Optional[float] = ...,
+        tv_coeff: float = ...,
+        reg_warmup_steps: Optional[int] = ...,
+        seed: Optional[int] = ...,
+        show_progress: bool = ...,
+        internal_batch_size: Optional[int] = ...,
+        return_details: Literal[False] = ...,
+        n_counterfactuals: int = ...,
+        stop_tol: Optional[float] = ...,
+        stop_patience: int = ...,
+        autocast_dtype: Optional[torch.dtype] = ...,
+        channels_last: bool = ...,
+    ) -> TensorOrTupleOfTensorsGeneric: ...
+
+    @overload
+    def attribute(
+        self,
+        inputs: TensorOrTupleOfTensorsGeneric,
+        target: TargetType = None,
+        additional_forward_args: Any = None,
+        *,
+        n_steps: int = ...,
+        n_samples: Optional[int] = ...,
+        lr: Optional[float] = ...,
+        mask_size: MaskSize = ...,
+        temperature: Optional[float] = ...,
+        tau: Optional[float] = ...,
+        l1_coeff: Optional[float] = ...,
+        tv_coeff: float = ...,
+        reg_warmup_steps: Optional[int] = ...,
+        seed: Optional[int] = ...,
+        show_progress: bool = ...,
+        internal_batch_size: Optional[int] = ...,
+        return_details: Literal[True],
+        n_counterfactuals: int = ...,
+        stop_tol: Optional[float] = ...,
+        stop_patience: int = ...,
+        autocast_dtype: Optional[torch.dtype] = ...,
+        channels_last: bool = ...,
+    ) -> Tuple[TensorOrTupleOfTensorsGeneric, MaskOptimizationDetails]: ...
+
+    @log_usage()
+    @document_options
+    def attribute(
+        self,
+        inputs: TensorOrTupleOfTensorsGeneric,
+        target: TargetType = None,
+        additional_forward_args: Any = None,
+        *,
+        n_steps: int = _D.n_steps,
+        n_samples: Optional[int] = None,
+        lr: Optional[float] = _D.lr,
+        mask_size: MaskSize = _D.mask_size,
+        temperature: Optional[float] = None,
+        tau: Optional[float] = None,
+        l1_coeff: Optional[float] = None,
+        tv_coeff: float = _D.tv_coeff,
+        reg_warmup_steps: Optional[int] = _D.reg_warmup_steps,
+        seed: Optional[int] = _D.seed,
+        show_progress: bool = _D.show_progress,
+        internal_batch_size: Optional[int] = _D.internal_batch_size,
+        return_details: bool = _D.return_details,
+        n_counterfactuals: int = _D.n_counterfactuals,
+        stop_tol: Optional[float] = _D.stop_tol,
+        stop_patience: int = _D.stop_patience,
+        autocast_dtype: Optional[torch.dtype] = _D.autocast_dtype,
+        channels_last: bool = _D.channels_last,
+    ) -> Union[
+        TensorOrTupleOfTensorsGeneric,
+        Tuple[TensorOrTupleOfTensorsGeneric, MaskOptimizationDetails],
+    ]:
+        r"""Optimise a keep-mask distribution per image and return its mean.
+
+        Args:
+            inputs (Tensor or tuple[Tensor, ...]): Images ``(N, C, H, W)``,
+                finite floats, in the classifier's input space. With a tuple,
+                each tensor gets its own mask and all share ``N``.
+            target (int, list, or Tensor): The class to explain: one int for
+                all images, or ``N`` of them as a list or tensor. Required
+                unless the model has a single binary output (then class 1).
+            additional_forward_args (Any, optional): Extra arguments passed to
+                ``forward_func`` after the inputs. Tensors are split per image
+                and need ``N`` rows.
+        {options}
+
+        Options given as ``None`` where the default depends on the method
+        (``n_samples``, ``l1_coeff``, ``temperature``, ``tau``) take the
+        method's default (:data:`~captum_fido.attr.FIDO_DEFAULTS`,
+        :data:`~captum_fido.attr.BBMP_DEFAULTS`).
+
+        Returns:
+            *Tensor* or *tuple[Tensor, ...]* of **attributions**, exactly the
+            inputs' shapes, values in ``[0, 1]``, identical across channels
+            (SSR: keep probability, SDR: drop probability; higher = more
+            important); followed by the details when ``return_details=True``.
+
+        Raises:
+            TypeError, ValueError: for malformed inputs, targets or options,
+                before any optimisation step.
+
+        Examples::
+
+            >>> fido = FIDO(model, BlurInfiller(sigma=10.0))
+            >>> attr = fido.attribute(images, target=labels, seed=0)
+            >>> attr, details = fido.attribute(
+            ...     images, target=labels, n_steps=100, return_details=True
+            ... )
+        """
+        given = {name: value for name, value in locals().items() if name in _OPTIONS}
+        options = options_from_call(self.defaults, self.method_name, given)
+        return self._attribute(inputs, target, additional_forward_args, options)
+
+    def _attribute(
+        self,
+        inputs: Any,
         target: Any,
         additional_forward_args: Any,
-        *,
-        n_steps: int,
-        batch_size: int,
-        lr: Optional[float],
-        mask_size: MaskSize,
-        l1_coeff: float,
-        tv_coeff: float,
-        reg_warmup_steps: Optional[int],
-        seed: Optional[int],
-        show_progress: bool,
-        max_batch_size: Optional[int],
-        return_details: bool,
-        n_counterfactuals: int,
-        stop_tol: Optional[float],
-        stop_patience: int,
-        autocast_dtype: Optional[torch.dtype],
-        channels_last: bool,
-    ) -> Union[
-        Tensor,
-        Tuple[Tensor, ...],
-        Tuple[Union[Tensor, Tuple[Tensor, ...]], MaskOptimizationDetails],
-    ]:
+        options: MaskOptions,
+    ) -> Any:
         if not isinstance(inputs, (Tensor, tuple)):
             raise TypeError(
                 "inputs must be a tensor or a tuple of tensors, "
                 f"got {type(inputs).__name__}"
             )
-        input_is_tuple = is_tuple(inputs)
         inputs_tuple = V.check_inputs(format_tensor_into_tuples(inputs))
-        n = inputs_tuple[0].shape[0]
-        device = inputs_tuple[0].device
+        n, device = inputs_tuple[0].shape[0], inputs_tuple[0].device
         targets = V.check_targets(target, n, device)
         args = format_additional_forward_args(additional_forward_args)
         V.check_additional_forward_args(args, n)
-        config = LoopConfig(
-            objective=self.objective,
-            n_steps=V.check_positive_int(n_steps, "n_steps"),
-            batch_size=V.check_positive_int(batch_size, "batch_size"),
-            lr=_default_lr(n_steps) if lr is None else V.check_positive(lr, "lr"),
-            l1_coeff=V.check_nonnegative(l1_coeff, "l1_coeff"),
-            tv_coeff=V.check_nonnegative(tv_coeff, "tv_coeff"),
-            reg_warmup_steps=(
-                _default_warmup(n_steps)
-                if reg_warmup_steps is None
-                else V.check_nonnegative_int(reg_warmup_steps, "reg_warmup_steps")
-            ),
-            grids=tuple(
-                V.resolve_mask_size(
-                    mask_size,
-                    x.shape[2],
-                    x.shape[3],
-                    "mask_size"
-                    if len(inputs_tuple) == 1
-                    else f"mask_size (inputs[{i}])",
-                )
-                for i, x in enumerate(inputs_tuple)
-            ),
-            seed=_resolve_seed(seed),
-            output_type=self.output_type,
-            show_progress=bool(show_progress),
-            max_batch_size=(
-                None
-                if max_batch_size is None
-                else V.check_positive_int(max_batch_size, "max_batch_size")
-            ),
-            n_counterfactuals=V.check_positive_int(
-                n_counterfactuals, "n_counterfactuals"
-            ),
-            return_details=bool(return_details),
-            stop_tol=None
-            if stop_tol is None
-            else V.check_positive(stop_tol, "stop_tol"),
-            stop_patience=V.check_positive_int(stop_patience, "stop_patience"),
-            autocast_dtype=V.check_autocast_dtype(autocast_dtype),
-            channels_last=bool(channels_last),
+        grids = tuple(
+            V.resolve_mask_size(
+                options.mask_size,
+                x.shape[2],
+                x.shape[3],
+                "mask_size" if len(inputs_tuple) == 1 else f"mask_size (inputs[{i}])",
+            )
+            for i, x in enumerate(inputs_tuple)
         )
-        _check_infiller(self.infiller)
-
+        seed = _resolve_seed(options.seed)
+        distribution = self.mask_distribution(options)
         with torch.enable_grad(), preserve_module_state(self.forward_func):
-            with torch.no_grad():
-                output = check_model_output(
-                    self.forward_func(*inputs_tuple, *(args or ())), n, self.output_type
-                )
-            n_classes = num_classes(output)
-            if targets is None:
-                if not is_single_output(output):
-                    raise ValueError(
-                        f"target is required: the model has {n_classes} classes; "
-                        "give the class to explain (an int, a list of ints or a "
-                        "tensor of N class indices)"
-                    )
-                # A one-output binary model: explain its positive class.
-                targets = torch.ones(n, dtype=torch.long, device=device)
-            V.check_targets_in_range(targets, n_classes)
-            clean = log_odds(output, targets, self.output_type)
-            del output
-            importance, details = optimize_masks(
+            targets, clean = self._clean_log_odds(inputs_tuple, targets, args)
+            problem = MaskProblem(
                 self.forward_func,
-                inputs_tuple,
+                tuple(x.detach() for x in inputs_tuple),
                 targets,
                 args,
                 self.infiller,
-                distribution,
-                config,
+                self.output_type,
+                self.objective,
+                grids,
+                seed,
                 clean,
             )
+            importance, details = optimize_masks(problem, distribution, options)
         attributions = tuple(
             imp.expand_as(x).to(x.dtype).contiguous()
             for imp, x in zip(importance, inputs_tuple)
         )
-        formatted = format_output(input_is_tuple, attributions)
-        if return_details:
-            assert details is not None
-            return formatted, details
-        return formatted
+        formatted = format_output(is_tuple(inputs), attributions)
+        return (formatted, details) if options.return_details else formatted
+
+    def _clean_log_odds(
+        self,
+        inputs: Tuple[Tensor, ...],
+        targets: Optional[Tensor],
+        args: Optional[Tuple[Any, ...]],
+    ) -> Tuple[Tensor, Tensor]:
+        r"""Check the model's output on the clean inputs (one pass) and the
+        targets against it; return the targets and their clean log-odds."""
+        n = inputs[0].shape[0]
+        with torch.no_grad():
+            output = check_model_output(
+                self.forward_func(*inputs, *(args or ())), n, self.output_type
+            )
+        n_classes = num_classes(output)
+        if targets is None:
+            if not is_single_output(output):
+                raise ValueError(
+                    f"target is required: the model has {n_classes} classes; "
+                    "give the class to explain (an int, a list of ints or a "
+                    "tensor of N class indices)"
+                )
+            # A one-output binary model: explain its positive class.
+            targets = torch.ones(n, dtype=torch.long, device=inputs[0].device)
+        V.check_targets_in_range(targets, n_classes)
+        return targets, log_odds(output, targets, self.output_type)
 
 
-#: The paper's schedule: lr 0.05 decayed linearly to 0 over 300 steps.
-PAPER_LR, PAPER_STEPS = 0.05, 300
-
-
-def _default_lr(n_steps: int) -> float:
-    r"""The paper's 0.05 at 300 steps; for other step counts the same total
-    step size (``0.05 * 300 / n_steps``), capped at 0.5, so a shorter run can
-    move the mask as far as the paper's."""
-    return min(0.5, PAPER_LR * PAPER_STEPS / max(1, int(n_steps)))
-
-
-def _default_warmup(n_steps: int) -> int:
-    r"""The paper's 30 warm-up steps at 300 steps: a tenth of the run."""
-    return max(1, round(int(n_steps) / 10))
+#: The option keywords of ``attribute`` (a test checks they match the fields).
+_OPTIONS = frozenset(option_names())
 
 
 def _resolve_seed(seed: Optional[int]) -> int:
@@ -230,8 +308,4 @@ def _resolve_seed(seed: Optional[int]) -> int:
     so ``torch.manual_seed`` before the call also makes the run reproducible."""
     if seed is None:
         return int(torch.randint(0, 2**62, (1,)).item())
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise TypeError(f"seed must be an int or None, got {type(seed).__name__}")
-    if seed < 0:
-        raise ValueError(f"seed must be >= 0, got {seed}")
     return seed

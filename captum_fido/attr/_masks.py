@@ -75,7 +75,7 @@ class MaskDistribution(ABC):
         r"""Binary mask the infiller may observe, for the same rows."""
 
     @abstractmethod
-    def hard_sample(self, keep_prob: Tensor, uniforms: Tensor) -> Tensor:
+    def hard_sample(self, keep_prob: Tensor, uniforms: Optional[Tensor]) -> Tensor:
         r"""A binary mask drawn from the distribution (for counterfactuals)."""
 
     def project(self, params: Tensor) -> None:  # noqa: B027 (optional hook)
@@ -110,7 +110,9 @@ class RelaxedBernoulliMask(MaskDistribution):
     def observed(self, keep_sample: Tensor, uniforms: Optional[Tensor]) -> Tensor:
         return (keep_sample.detach() > 0.5).to(keep_sample.dtype)
 
-    def hard_sample(self, keep_prob: Tensor, uniforms: Tensor) -> Tensor:
+    def hard_sample(self, keep_prob: Tensor, uniforms: Optional[Tensor]) -> Tensor:
+        if uniforms is None:
+            raise ValueError("RelaxedBernoulliMask.hard_sample needs uniform noise")
         return (uniforms < keep_prob).to(keep_prob.dtype)
 
 
@@ -140,7 +142,7 @@ class ContinuousMask(MaskDistribution):
     def observed(self, keep_sample: Tensor, uniforms: Optional[Tensor]) -> Tensor:
         return (keep_sample.detach() > self.tau).to(keep_sample.dtype)
 
-    def hard_sample(self, keep_prob: Tensor, uniforms: Tensor) -> Tensor:
+    def hard_sample(self, keep_prob: Tensor, uniforms: Optional[Tensor]) -> Tensor:
         return keep_prob
 
     def project(self, params: Tensor) -> None:  # noqa: B027 (optional hook)

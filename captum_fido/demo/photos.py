@@ -69,6 +69,9 @@ class NormalizedClassifier(nn.Module):
             "std", torch.tensor(std, dtype=torch.float32)[:, None, None]
         )
 
+    mean: Tensor
+    std: Tensor
+
     def forward(self, x: Tensor) -> Tensor:
         return self.model((x - self.mean.to(x)) / self.std.to(x))
 
@@ -177,7 +180,7 @@ def explain_photo(
     mean: Optional[Sequence[float]] = IMAGENET_MEAN,
     std: Optional[Sequence[float]] = IMAGENET_STD,
     n_steps: int = 300,
-    batch_size: int = 8,
+    n_samples: int = 8,
     seed: int = 0,
     show_progress: bool = False,
     **fido_kwargs: Any,
@@ -197,7 +200,7 @@ def explain_photo(
         mean, std (sequence of float, optional): The model's input
             normalisation (ImageNet's by default); ``None`` for models that
             take ``[0, 1]`` pixels.
-        n_steps, batch_size, seed, show_progress: Passed to
+        n_steps, n_samples, seed, show_progress: Passed to
             :meth:`FIDO.attribute`, as is any further keyword argument.
 
     Returns:
@@ -220,7 +223,9 @@ def explain_photo(
     if (mean is None) != (std is None):
         raise ValueError("give both mean and std, or neither")
     x = photo_to_tensor(image, size)
-    wrapped = model if mean is None else NormalizedClassifier(model, mean, std)
+    wrapped = (
+        model if mean is None or std is None else NormalizedClassifier(model, mean, std)
+    )
     was_training = model.training
     model.eval()
     try:
@@ -235,7 +240,7 @@ def explain_photo(
             x,
             target=int(target),
             n_steps=n_steps,
-            batch_size=batch_size,
+            n_samples=n_samples,
             seed=seed,
             return_details=True,
             show_progress=show_progress,

@@ -22,11 +22,14 @@ from __future__ import annotations
 
 import argparse
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Optional
 
 import torch
 from torch import Tensor
+
+from captum_fido.attr import MaskOptimizationDetails
 
 __all__ = ["explain_scenes", "main"]
 
@@ -40,14 +43,36 @@ def _normalise_map(a: Tensor) -> Tensor:
     return (m - lo) / (hi - lo).clamp_min(1e-12)
 
 
+@dataclass
+class DemoResult:
+    r"""What :func:`explain_scenes` computed.
+
+    Attributes:
+        images, labels, boxes: The test scenes, their classes and
+            ground-truth boxes ``(x0, y0, x1, y1)``.
+        maps: Method name -> ``(N, H, W)`` maps in ``[0, 1]``.
+        details: FIDO's :class:`~captum_fido.MaskOptimizationDetails`.
+        probs: Classifier confidence in the true class on the clean images.
+        seconds: FIDO's wall time.
+    """
+
+    images: Tensor
+    labels: Tensor
+    boxes: Tensor
+    maps: Dict[str, Tensor]
+    details: MaskOptimizationDetails
+    probs: Tensor
+    seconds: float
+
+
 def explain_scenes(
     n_images: int = 4,
     n_steps: int = 300,
     seed: int = 0,
-    batch_size: int = 8,
+    n_samples: int = 8,
     offset: int = 0,
     l1_coeff: float = 1e-4,
-) -> Dict[str, object]:
+) -> DemoResult:
     r"""Run every method on the first ``n_images`` test scenes.
 
     ``l1_coeff`` is FIDO's sparsity weight. The demo classifier's log-odds
@@ -56,10 +81,7 @@ def explain_scenes(
     cheaper than keeping the object; 1e-4 keeps the object.
 
     Returns:
-        dict with ``images``, ``labels``, ``boxes``, ``maps`` (method name ->
-        ``(N, H, W)`` in ``[0, 1]``), ``details`` (FIDO's
-        :class:`~captum_fido.MaskOptimizationDetails`), ``probs`` (classifier
-        confidence on the clean images) and ``seconds`` (FIDO's time).
+        :class:`DemoResult`
     """
     from captum.attr import Deconvolution, LayerAttribution, LayerGradCam, Saliency
 
@@ -88,7 +110,7 @@ def explain_scenes(
         images,
         target=labels,
         n_steps=n_steps,
-        batch_size=batch_size,
+        n_samples=n_samples,
         seed=seed,
         return_details=True,
         n_counterfactuals=3,
@@ -97,15 +119,7 @@ def explain_scenes(
     )
     seconds = time.time() - t0
     maps["FIDO-SSR (inpainter)"] = attr[:, 0].detach()
-    return {
-        "images": images,
-        "labels": labels,
-        "boxes": boxes,
-        "maps": maps,
-        "details": details,
-        "probs": probs,
-        "seconds": seconds,
-    }
+    return DemoResult(images, labels, boxes, maps, details, probs, seconds)
 
 
 def box_mass(maps: Tensor, boxes: Tensor) -> Tensor:
@@ -133,7 +147,7 @@ def _draw_box(ax, box, colour: str = "lime") -> None:
     )
 
 
-def plot(result: Dict[str, object], out: Path) -> Path:
+def plot(result: DemoResult, out: Path) -> Path:
     r"""Write the figure of :func:`explain_scenes`'s result to ``out``."""
     import matplotlib
 
@@ -142,12 +156,8 @@ def plot(result: Dict[str, object], out: Path) -> Path:
 
     from captum_fido.demo.scenes import CLASSES
 
-    images: Tensor = result["images"]  # type: ignore[assignment]
-    labels: Tensor = result["labels"]  # type: ignore[assignment]
-    boxes: Tensor = result["boxes"]  # type: ignore[assignment]
-    maps: Dict[str, Tensor] = result["maps"]  # type: ignore[assignment]
-    details = result["details"]
-    probs: Tensor = result["probs"]  # type: ignore[assignment]
+    images, labels, boxes = result.images, result.labels, result.boxes
+    maps, details, probs = result.maps, result.details, result.probs
     cfs = details.counterfactuals[0]
     cf_probs = details.counterfactual_probs
     k = cfs.shape[1]
@@ -199,7 +209,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     p.add_argument("--n-images", type=int, default=4)
     p.add_argument("--steps", type=int, default=300)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--batch-size", type=int, default=8, help="mask samples per step")
+    p.add_argument(
+        "--n-samples", type=int, default=8, help="mask samples per image per step"
+    )
     p.add_argument("--offset", type=int, default=0, help="first test scene")
     p.add_argument(
         "--l1-coeff",
@@ -224,16 +236,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     if a.steps < 1:
         p.error("--steps must be >= 1")
     result = explain_scenes(
-        a.n_images, a.steps, a.seed, a.batch_size, a.offset, a.l1_coeff
+        a.n_images, a.steps, a.seed, a.n_samples, a.offset, a.l1_coeff
     )
-    boxes: Tensor = result["boxes"]  # type: ignore[assignment]
-    print(
-        f"FIDO-SSR: {a.n_images} images x {a.steps} steps in {result['seconds']:.1f} s"
-    )
+    print(f"FIDO-SSR: {a.n_images} images x {a.steps} steps in {result.seconds:.1f} s")
     print("share of map mass inside the ground-truth box (mean over images):")
-    for name, m in result["maps"].items():  # type: ignore[union-attr]
-        print(f"  {name:24s} {float(box_mass(m, boxes).mean()):.3f}")
-    cf = result["details"].counterfactual_probs  # type: ignore[union-attr]
+    for name, m in result.maps.items():
+        print(f"  {name:24s} {float(box_mass(m, result.boxes).mean()):.3f}")
+    cf = result.details.counterfactual_probs
     print(f"classifier confidence on FIDO counterfactuals: mean {float(cf.mean()):.3f}")
     out = plot(result, a.out)
     print(f"wrote {out}")

@@ -18,7 +18,7 @@ from __future__ import annotations
 import argparse
 import time
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Any, Dict, List, Optional
 
 import torch
 import torch.nn.functional as F
@@ -71,7 +71,7 @@ def train_classifier(
     width: int = 32,
     out: Optional[Path] = WEIGHTS_DIR / "classifier.pt",
     show_progress: bool = True,
-) -> Dict[str, float]:
+) -> Dict[str, Any]:
     r"""Train the classifier and (optionally) save it.
 
     Args:

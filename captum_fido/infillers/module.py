@@ -108,7 +108,8 @@ class ModuleInfiller(Infiller):
             not isinstance(internal_batch_size, int) or internal_batch_size < 1
         ):
             raise ValueError(
-                f"internal_batch_size must be a positive int, got {internal_batch_size!r}"
+                "internal_batch_size must be a positive int, "
+                f"got {internal_batch_size!r}"
             )
         self.module = module
         self.mask_convention = mask_convention

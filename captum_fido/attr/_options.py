@@ -1,0 +1,309 @@
+r"""The options of FIDO and BBMP, each declared, documented, defaulted and
+validated once.
+
+:class:`MaskOptions` is the one declaration: every field carries its default,
+its documentation and its check (run in ``__post_init__``, before any work).
+The methods' defaults are data (:data:`FIDO_DEFAULTS`, :data:`BBMP_DEFAULTS`);
+``attribute``'s keyword signature takes its defaults from here, and its
+docstring's option list is generated from the fields' documentation.
+Adding an option means adding a field here and using it in the loop (plus
+its keyword in ``MaskAttribution.attribute``, which a test keeps in step).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import numbers
+import textwrap
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, Optional, Tuple, Union
+
+import torch
+
+from captum_fido._utils import validation as V
+
+__all__ = [
+    "MaskOptions",
+    "MaskSize",
+    "FIDO_DEFAULTS",
+    "BBMP_DEFAULTS",
+    "METHOD_DEFAULTED",
+    "document_options",
+    "method_options",
+    "option_names",
+    "options_docstring",
+    "options_from_call",
+    "PAPER_LR",
+    "PAPER_STEPS",
+]
+
+MaskSize = Union[None, int, Tuple[int, int]]
+
+#: The paper's schedule: lr 0.05 decayed linearly to 0 over 300 steps.
+PAPER_LR, PAPER_STEPS = 0.05, 300
+
+Check = Callable[[Any, str], Any]
+
+
+def _option(default: Any, check: Check, doc: str, applies_to: str = "") -> Any:
+    r"""A field with its default, its check and its documentation."""
+    metadata = {"check": check, "doc": doc, "applies_to": applies_to}
+    return field(default=default, metadata=metadata)
+
+
+def _optional(check: Check) -> Check:
+    def optional_check(value: Any, name: str) -> Any:
+        return None if value is None else check(value, name)
+
+    return optional_check
+
+
+def _flag(value: Any, name: str) -> bool:
+    if not isinstance(value, (bool, numbers.Integral)):
+        raise TypeError(f"{name} must be a bool, got {type(value).__name__}")
+    return bool(value)
+
+
+def _check_seed(value: Any, name: str) -> Optional[int]:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an int or None, got {type(value).__name__}")
+    if value < 0:
+        raise ValueError(f"{name} must be >= 0, got {value}")
+    return int(value)
+
+
+def _check_mask_size(value: Any, name: str) -> MaskSize:
+    # The grid's type and sign; that it fits each input is checked per input.
+    if value is None:
+        return None
+    grid = V.resolve_mask_size(value, 2**31, 2**31, name)
+    return grid[0] if isinstance(value, numbers.Integral) else grid
+
+
+@dataclass(frozen=True)
+class MaskOptions:
+    r"""The hyper-parameters of one FIDO or BBMP run, validated on creation.
+
+    Build one with :meth:`replace` from :data:`FIDO_DEFAULTS` or
+    :data:`BBMP_DEFAULTS`; every field is documented in
+    :meth:`captum_fido.FIDO.attribute`. Invalid values raise ``TypeError`` or
+    ``ValueError`` naming the option.
+    """
+
+    n_steps: int = _option(300, V.check_positive_int, "Adam steps (paper: 300).")
+    n_samples: int = _option(
+        8,
+        V.check_positive_int,
+        "Mask samples per image per step (the paper's B; FIDO default 8, "
+        "fewer than 4 gives noisy maps, appendix A.6; BBMP default 1: its "
+        "mask is deterministic, more rows only average a stochastic "
+        "infiller's noise).",
+    )
+    lr: Optional[float] = _option(
+        None,
+        _optional(V.check_positive),
+        "Adam learning rate, decayed linearly to 0 over ``n_steps``. Default: "
+        "the paper's 0.05 at 300 steps, and for other step counts the same "
+        "total step size, ``min(0.5, 15 / n_steps)`` (0.2 for 75 steps), so "
+        "fewer steps still move the mask as far.",
+    )
+    mask_size: MaskSize = _option(
+        None,
+        _check_mask_size,
+        "Grid of the mask parameters (an int or ``(h, w)``), bilinearly "
+        "upsampled to the image. Default a quarter of each side (56 for 224, "
+        "as in the paper).",
+    )
+    temperature: float = _option(
+        0.1,
+        V.check_positive,
+        "Concrete relaxation temperature (paper: 0.1).",
+        applies_to="FIDO",
+    )
+    tau: float = _option(
+        0.5,
+        V.check_unit_interval,
+        "Threshold in ``[0, 1]``: mask-dependent infillers observe the pixels "
+        "with ``m > tau`` (BBMP-CA; the paper sweeps 1, 0.7, 0.5, 0.3, 0.1, "
+        "0). Mask-independent infillers ignore it.",
+        applies_to="BBMP",
+    )
+    l1_coeff: float = _option(
+        1e-3,
+        V.check_nonnegative,
+        "Sparsity weight ``lambda``. It multiplies ``mean(mask) * 224 * 224``, "
+        "so FIDO's default 1e-3 equals the paper's 1e-3 on the sum of a "
+        "224 x 224 mask and behaves the same at every resolution. BBMP "
+        "defaults to 5e-3 (the paper finds it needs about 5 times FIDO's "
+        "penalty, appendix A.1). Models whose log-odds are a few units need "
+        "less (the demo uses 1e-4).",
+    )
+    tv_coeff: float = _option(
+        0.01,
+        V.check_nonnegative,
+        "Weight of the total-variation term (squared differences between "
+        "neighbouring mask values, mean over pixels times 224 * 224; paper: "
+        "0.01).",
+    )
+    reg_warmup_steps: Optional[int] = _option(
+        None,
+        _optional(V.check_nonnegative_int),
+        "Steps over which the regularisers ramp up linearly from 0. Default "
+        "a tenth of ``n_steps`` (the reference's 30 at 300 steps).",
+    )
+    seed: Optional[int] = _option(
+        None,
+        _check_seed,
+        "Seed of every image's random stream: the same seed gives the same "
+        "map, and a batch of images gives the maps of separate calls. "
+        "``None`` draws a seed from torch's global generator, so "
+        "``torch.manual_seed`` before the call also makes it reproducible.",
+    )
+    show_progress: bool = _option(False, _flag, "Show a tqdm progress bar.")
+    internal_batch_size: Optional[int] = _option(
+        None,
+        _optional(V.check_positive_int),
+        "Most rows (images x samples) sent to the classifier at once; bounds "
+        "peak memory without changing the map. Default: all rows in one pass.",
+    )
+    return_details: bool = _option(
+        False,
+        _flag,
+        "Also return :class:`~captum_fido.MaskOptimizationDetails` (mask "
+        "parameters, loss history, counterfactual samples and the "
+        "classifier's confidence on them).",
+    )
+    n_counterfactuals: int = _option(
+        4, V.check_positive_int, "Counterfactual samples per image in the details."
+    )
+    stop_tol: Optional[float] = _option(
+        None,
+        _optional(V.check_positive),
+        "Stop early once, for every image, the mean absolute change of the "
+        "coarse keep probabilities over the last ``stop_patience`` steps is "
+        "below ``stop_tol`` (checked after the warm-up). ``None`` runs all "
+        "``n_steps``; see ``docs/performance.md``.",
+    )
+    stop_patience: int = _option(
+        10, V.check_positive_int, "Window of ``stop_tol``, in steps."
+    )
+    autocast_dtype: Optional[torch.dtype] = _option(
+        None,
+        lambda value, name: V.check_autocast_dtype(value),
+        "Run the classifier under ``torch.autocast`` with ``torch.float16`` "
+        "or ``torch.bfloat16`` (mixed precision; most useful on GPUs). "
+        "Scores, masks and the optimiser stay in float32.",
+    )
+    channels_last: bool = _option(
+        False,
+        _flag,
+        "Hand the classifier its inputs in ``torch.channels_last`` memory "
+        "format (convert the model yourself; it is never changed).",
+    )
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            value = f.metadata["check"](getattr(self, f.name), f.name)
+            object.__setattr__(self, f.name, value)
+
+    def replace(self, **changes: Any) -> MaskOptions:
+        r"""A validated copy with ``changes`` applied."""
+        return dataclasses.replace(self, **changes)
+
+    @property
+    def effective_lr(self) -> float:
+        r"""``lr``, or the paper's total step size spread over ``n_steps``."""
+        if self.lr is not None:
+            return self.lr
+        return min(0.5, PAPER_LR * PAPER_STEPS / self.n_steps)
+
+    @property
+    def effective_warmup(self) -> int:
+        r"""``reg_warmup_steps``, or a tenth of ``n_steps`` (at least 1)."""
+        if self.reg_warmup_steps is not None:
+            return self.reg_warmup_steps
+        return max(1, round(self.n_steps / 10))
+
+
+#: The paper's hyper-parameters (appendix A) for FIDO.
+FIDO_DEFAULTS = MaskOptions()
+#: BBMP: one deterministic mask per image needs one row per step and about 5x
+#: FIDO's sparsity weight (paper appendix A.1).
+BBMP_DEFAULTS = MaskOptions(n_samples=1, l1_coeff=5e-3)
+
+
+def option_names() -> Tuple[str, ...]:
+    r"""Every option, in declaration order."""
+    return tuple(f.name for f in dataclasses.fields(MaskOptions))
+
+
+def method_options(method: str) -> Tuple[str, ...]:
+    r"""The options a method accepts (all but the other method's own)."""
+    return tuple(
+        f.name
+        for f in dataclasses.fields(MaskOptions)
+        if f.metadata["applies_to"] in ("", method)
+    )
+
+
+def options_docstring(indent: int = 12) -> str:
+    r"""The ``Args`` entries of every option, from the fields' documentation."""
+    entries = []
+    for f in dataclasses.fields(MaskOptions):
+        only = f.metadata["applies_to"]
+        scope = f" {only} only." if only else ""
+        text = f"{f.name} (optional): {f.metadata['doc']}{scope}"
+        entries.append(
+            textwrap.fill(
+                text,
+                width=88,
+                initial_indent=" " * indent,
+                subsequent_indent=" " * (indent + 4),
+            )
+        )
+    return "\n".join(entries)
+
+
+def document_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    r"""Put the options' documentation where ``fn``'s docstring says
+    ``{options}`` (a line of its own, indented like the ``Args`` section)."""
+    if fn.__doc__ is not None:
+        fn.__doc__ = fn.__doc__.replace("        {options}", options_docstring(12))
+    return fn
+
+
+def options_from_call(
+    defaults: MaskOptions, method: str, given: Dict[str, Any]
+) -> MaskOptions:
+    r"""``defaults`` with the options given to ``attribute`` applied.
+
+    ``None`` for an option whose default depends on the method keeps the
+    method's default; an option of the other method raises.
+    """
+    allowed = method_options(method)
+    changes = {}
+    for name in option_names():
+        value = given[name]
+        if name not in allowed:
+            if value is not None:
+                raise ValueError(
+                    f"{name} is an option of another method; {method} does not take it"
+                )
+            continue
+        if value is None and name in METHOD_DEFAULTED:
+            continue
+        changes[name] = value
+    return defaults.replace(**changes)
+
+
+#: Options whose default depends on the method (``None`` in ``attribute``'s
+#: signature means "the method's default"): those where the methods' defaults
+#: differ, and those of one method only.
+METHOD_DEFAULTED = frozenset(
+    f.name
+    for f in dataclasses.fields(MaskOptions)
+    if f.metadata["applies_to"]
+    or getattr(FIDO_DEFAULTS, f.name) != getattr(BBMP_DEFAULTS, f.name)
+)
