@@ -20,6 +20,7 @@ from captum_fido.infillers.heuristic import (
 )
 from captum_fido.infillers.module import ModuleInfiller, VAEInfiller
 from captum_fido.infillers.opencv import OpenCVInfiller
+from captum_fido.infillers.road import NoisyLinearInfiller
 
 __all__ = [
     "Infiller",
@@ -34,4 +35,5 @@ __all__ = [
     "ModuleInfiller",
     "VAEInfiller",
     "OpenCVInfiller",
+    "NoisyLinearInfiller",
 ]

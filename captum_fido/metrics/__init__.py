@@ -1,10 +1,19 @@
 r"""Evaluation of saliency maps (any method's, not only FIDO's).
 
 Metrics take maps and models, never attribution objects, so they judge
-Captum's baselines and ours alike.
+Captum's baselines and ours alike: deletion and insertion curves under any
+evaluation in-filler (e.g. ROAD's
+:class:`~captum_fido.infillers.NoisyLinearInfiller`), WSL error, the Saliency
+Metric, the pointing game, the share of the map outside the box, stability
+over seeds, infiller quality and the model-randomisation sanity check.
 """
 
-from captum_fido.metrics.deletion import DeletionCurve, deletion_curve
+from captum_fido.metrics.deletion import (
+    DeletionCurve,
+    InsertionCurve,
+    deletion_curve,
+    insertion_curve,
+)
 from captum_fido.metrics.infill_quality import (
     InfillQualityTable,
     confidence_under_masks,
@@ -24,10 +33,23 @@ from captum_fido.metrics.localization import (
     wsl_correct,
     wsl_error,
 )
+from captum_fido.metrics.pointing import (
+    PointingGameResult,
+    default_pointing_tolerance,
+    pointing_game,
+)
+from captum_fido.metrics.randomisation import (
+    RandomisationResult,
+    model_randomisation,
+    randomisable_layers,
+    spearman_correlation,
+)
 
 __all__ = [
     "DeletionCurve",
     "deletion_curve",
+    "InsertionCurve",
+    "insertion_curve",
     "DEFAULT_ALPHAS",
     "center_box",
     "choose_alpha",
@@ -43,4 +65,11 @@ __all__ = [
     "confidence_under_masks",
     "infiller_confidence",
     "random_grid_masks",
+    "PointingGameResult",
+    "default_pointing_tolerance",
+    "pointing_game",
+    "RandomisationResult",
+    "model_randomisation",
+    "randomisable_layers",
+    "spearman_correlation",
 ]

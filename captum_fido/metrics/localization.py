@@ -19,9 +19,10 @@ from typing import Any, Callable, Optional, Sequence, Union
 import torch
 import torch.nn.functional as F
 from torch import Tensor
-from torchvision.ops import box_iou
+from torchvision.ops import box_area, box_iou
 
-from captum_fido._utils.scores import log_odds
+from captum_fido._utils.scores import OUTPUT_TYPES, log_odds
+from captum_fido._utils.validation import check_inputs
 from captum_fido.metrics._common import as_maps, as_targets
 
 __all__ = [
@@ -101,6 +102,13 @@ def center_box(height: int, width: int) -> Tensor:
 
 
 def _check_boxes(gt_boxes: BoxList, n: int) -> list[Tensor]:
+    if isinstance(gt_boxes, Tensor) and gt_boxes.dim() == 2 and gt_boxes.shape[1] == 4:
+        gt_boxes = list(gt_boxes)  # one box per image, (N, 4)
+    if isinstance(gt_boxes, (str, bytes)) or not hasattr(gt_boxes, "__len__"):
+        raise TypeError(
+            "gt_boxes must be a sequence of (4,) or (K, 4) box tensors, one per "
+            f"image, got {type(gt_boxes).__name__}"
+        )
     if len(gt_boxes) != n:
         raise ValueError(
             f"gt_boxes must hold one entry per image ({n}), got {len(gt_boxes)}"
@@ -119,7 +127,18 @@ def _check_boxes(gt_boxes: BoxList, n: int) -> list[Tensor]:
 
 
 def wsl_correct(pred_boxes: Tensor, gt_boxes: BoxList, iou: float = 0.5) -> Tensor:
-    r"""Whether each predicted box overlaps some ground-truth box with IoU > ``iou``."""
+    r"""Whether each predicted box overlaps some ground-truth box with IoU > ``iou``.
+
+    ``correct_i = max_k IoU(pred_i, gt_ik) > iou`` (``torchvision.ops.box_iou``).
+    """
+    if not isinstance(pred_boxes, Tensor):
+        raise TypeError(
+            f"pred_boxes must be a torch.Tensor, got {type(pred_boxes).__name__}"
+        )
+    if pred_boxes.dim() != 2 or pred_boxes.shape[1] != 4:
+        raise ValueError(
+            f"pred_boxes must have shape (N, 4), got {tuple(pred_boxes.shape)}"
+        )
     gts = _check_boxes(gt_boxes, pred_boxes.shape[0])
     return torch.tensor(
         [bool((box_iou(p[None], g) > iou).any()) for p, g in zip(pred_boxes, gts)]
@@ -162,18 +181,45 @@ def saliency_metric(
 ) -> Tensor:
     r"""Saliency Metric of Dabkowski & Gal (2017); lower is better.
 
-    Each box is cropped, resized to the image size (bilinear) and classified:
-    ``SM = log(max(a, min_area)) - log p(c | crop)`` with ``a`` the box's
-    area fraction.
+    Each box is cropped (to whole pixels, at least one), resized to the image
+    size (bilinear) and classified:
+
+    .. math::
+
+        \mathrm{SM} = \log \max(a, a_{\min}) - \log p(c \mid \mathrm{crop})
+
+    with ``a`` the crop's area fraction (``torchvision.ops.box_area``) and
+    ``p = sigmoid(log-odds)`` of the target.
+
+    Args:
+        forward_func (callable): The classifier.
+        inputs (Tensor): Images ``(N, C, H, W)``.
+        boxes (Tensor): ``(N, 4)`` boxes ``(x0, y0, x1, y1)``, e.g. from
+            :func:`salient_boxes`.
+        target (int, list or Tensor): Class index or ``N`` of them.
+        output_type (str, optional): ``"logits"``, ``"probs"`` or
+            ``"log_probs"``.
+        min_area (float, optional): ``a_min``, the area floor (paper 0.05).
 
     Returns:
         ``(N,)`` per-image values.
+
+    Examples::
+
+        >>> sm = saliency_metric(model, x, salient_boxes(maps, threshold=0.5), y)
     """
+    (inputs,) = check_inputs((inputs,))
     n, _, h, w = inputs.shape
     targets = as_targets(target, n, inputs.device)
+    if not isinstance(boxes, Tensor):
+        raise TypeError(f"boxes must be a torch.Tensor, got {type(boxes).__name__}")
     if boxes.shape != (n, 4):
         raise ValueError(f"boxes must have shape ({n}, 4), got {tuple(boxes.shape)}")
-    crops, areas = [], []
+    if output_type not in OUTPUT_TYPES:
+        raise ValueError(
+            f"output_type must be one of {OUTPUT_TYPES}, got {output_type!r}"
+        )
+    crops, crop_boxes = [], []
     for x, b in zip(inputs, boxes.tolist()):
         x0, y0 = max(0, int(math.floor(b[0]))), max(0, int(math.floor(b[1])))
         x1, y1 = (
@@ -184,12 +230,13 @@ def saliency_metric(
         crops.append(
             F.interpolate(crop, size=(h, w), mode="bilinear", align_corners=False)
         )
-        areas.append((x1 - x0) * (y1 - y0) / float(h * w))
+        crop_boxes.append([x0, y0, x1, y1])
     with torch.no_grad():
         out = forward_func(torch.cat(crops))
         s = log_odds(out, targets, output_type).double()
     log_p = F.logsigmoid(s)  # p = sigmoid(log-odds)
-    a = torch.tensor(areas, dtype=torch.float64).clamp_min(min_area)
+    areas = box_area(torch.tensor(crop_boxes, dtype=torch.float64)) / float(h * w)
+    a = areas.clamp_min(min_area)
     return (torch.log(a) - log_p.cpu()).float()
 
 
