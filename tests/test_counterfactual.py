@@ -1,11 +1,12 @@
 r"""Latent counterfactuals (captum_fido.counterfactual): known answers, the
-Captum contract, model safety, bad inputs, and the shipped digit models."""
+Captum contract, the keyword-only options, model safety and bad inputs. The
+shipped digit models are tested in test_counterfactual_digits.py."""
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 import math
-import warnings
-from pathlib import Path
 
 import pytest
 import torch
@@ -17,6 +18,7 @@ from captum_fido.counterfactual import (
     LatentCounterfactual,
     prototype_confidence,
 )
+from captum_fido.counterfactual._options import SearchOptions
 
 # A two-class linear classifier on 2x2 images: logits = W x + b.
 W = torch.tensor([[0.5, -1.0, 2.0, 0.25], [-0.5, 1.0, -1.0, 0.75]])
@@ -209,6 +211,23 @@ def test_per_image_min_confidence_tensor() -> None:
 
 
 def test_rows_are_independent_of_the_batch() -> None:
+    r"""Short version: rows with different targets and margins, fewer steps
+    (a mix-up of rows in the bisection's bookkeeping still shows)."""
+    x = _queries()
+    method = _identity_method()
+    short = dict(n_steps=60, lr=0.1, n_bisection=4, lambda_range=(1e-2, 1e3))
+    targets = [1, 0, 1]
+    batched = method.explain(x, target=targets, **short)
+    for i in (0, 2):
+        single = method.explain(x[i : i + 1], target=targets[i], **short)
+        torch.testing.assert_close(
+            single.counterfactual, batched.counterfactual[i : i + 1], atol=1e-5, rtol=0
+        )
+        torch.testing.assert_close(single.lambdas, batched.lambdas[i : i + 1])
+
+
+@pytest.mark.slow
+def test_rows_are_independent_of_the_batch_full_length() -> None:
     x = _queries()
     method = _identity_method()
     batched = method.explain(x, target=[1, 1, 1], **FAST)
@@ -400,77 +419,163 @@ def test_bad_generator_or_encoder_outputs_raise(generator, encoder, match) -> No
 def test_bad_models_raise() -> None:
     with pytest.raises(TypeError, match="generator must be callable"):
         LatentCounterfactual(_linear_classifier(), None, _identity_encoder)
-    method = LatentCounterfactual(
-        lambda x: x.flatten(1)[:, 0], _identity_generator, _identity_encoder
+    with pytest.raises(ValueError, match="output_type must be one of"):
+        LatentCounterfactual(
+            _linear_classifier(), _identity_generator, _identity_encoder, "scores"
+        )
+    bad_outputs = [
+        (lambda x: x.view(-1, 2, 2), ValueError, "forward_func must return scores"),
+        (lambda x: x.flatten(1).long(), TypeError, "floating-point"),
+        (lambda x: x.flatten(1).tolist(), TypeError, "torch.Tensor"),
+        (lambda x: x.flatten(1) * float("inf"), ValueError, "NaN or infinite"),
+    ]
+    for forward, error, match in bad_outputs:
+        method = LatentCounterfactual(forward, _identity_generator, _identity_encoder)
+        with pytest.raises(error, match=match):
+            method.explain(_queries()[:1], target=0, n_steps=5)
+    # A single binary output has two classes: targets 0 and 1 only.
+    single = LatentCounterfactual(
+        _binary_classifier(), _identity_generator, _identity_encoder
     )
-    with pytest.raises(ValueError, match="forward_func must return logits"):
-        method.explain(_queries()[:1], target=0, n_steps=5)
+    with pytest.raises(ValueError, match="target out of range"):
+        single.explain(_queries()[:1], target=2, n_steps=5)
+    with pytest.raises(ValueError, match="target out of range"):
+        prototype_confidence(_binary_classifier(), _queries(), target=2)
 
 
-# ---------------------------------------------------------- shipped digit models
+# ------------------------------------------------------ keyword-only options
 
 
-@pytest.fixture(scope="module")
-def digits():
-    pytest.importorskip("sklearn")
-    from captum_fido.counterfactual.digits import load_digit_data, load_pretrained
+def test_options_are_keyword_only_and_match_the_options_dataclass() -> None:
+    names = [f.name for f in dataclasses.fields(SearchOptions)]
+    defaults = SearchOptions()
+    explain_only = {"path_length", "top_k"}
+    for fn, expected in (
+        (LatentCounterfactual.attribute, [n for n in names if n not in explain_only]),
+        (LatentCounterfactual.explain, names),
+    ):
+        params = list(inspect.signature(fn).parameters.values())
+        leading = [p.name for p in params if p.kind is p.POSITIONAL_OR_KEYWORD]
+        assert leading == ["self", "inputs", "target", "additional_forward_args"]
+        keywords = [p for p in params if p.kind is p.KEYWORD_ONLY]
+        assert [p.name for p in keywords] == expected
+        for p in keywords:
+            assert p.default == getattr(defaults, p.name), p.name
+            # Each option's text comes from the dataclass field.
+            assert f"{p.name} (" in (fn.__doc__ or ""), p.name
+        assert "{options}" not in (fn.__doc__ or "")
 
-    return load_pretrained(), load_digit_data()
+
+def test_passing_an_option_positionally_raises_type_error() -> None:
+    x = _queries()[:1]
+    method = _identity_method()
+    with pytest.raises(TypeError):
+        method.attribute(x, 1, None, (1e-2, 1e3))
+    with pytest.raises(TypeError):
+        method.explain(x, 1, None, (1e-2, 1e3))
+    with pytest.raises(TypeError):
+        method(x, 1, None, (1e-2, 1e3))
 
 
-def test_shipped_digit_models_match_their_recorded_metrics(digits) -> None:
-    models, data = digits
+def test_search_options_validate_themselves() -> None:
+    with pytest.raises(ValueError, match="n_steps"):
+        SearchOptions(n_steps=0)
+    with pytest.raises(TypeError, match="show_progress must be a bool"):
+        SearchOptions(show_progress="yes")
+    with pytest.raises(ValueError, match="min_confidence"):
+        SearchOptions(min_confidence=torch.tensor([0.5, float("nan")]))
+    options = SearchOptions(lambda_range=[1, 10], min_confidence=torch.tensor(0.5))
+    assert options.lambda_range == (1.0, 10.0)
+    assert options.per_row(3, torch.device("cpu")).tolist() == [0.5, 0.5, 0.5]
+    with pytest.raises(ValueError, match=r"min_confidence tensor must have shape"):
+        SearchOptions(min_confidence=torch.tensor([0.5, 0.5])).per_row(
+            3, torch.device("cpu")
+        )
+
+
+# ----------------------------------------------- one-output binary classifiers
+
+
+class _BinaryLinear(nn.Module):
+    r"""The two-class model above as one logit for class 1:
+    ``W_DIFF . x + B[1] - B[0]`` (the log-odds of class 1 are the same)."""
+
+    def __init__(self, keep_dim: bool = False) -> None:
+        super().__init__()
+        self.keep_dim = keep_dim
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        logit = x.flatten(1) @ W_DIFF + (B[1] - B[0])
+        return logit.unsqueeze(1) if self.keep_dim else logit
+
+
+def _binary_classifier(keep_dim: bool = False) -> nn.Module:
+    return _BinaryLinear(keep_dim).eval()
+
+
+@pytest.mark.parametrize("keep_dim", [False, True], ids=["(N,)", "(N, 1)"])
+def test_one_output_binary_criticism_reaches_the_other_class(keep_dim) -> None:
+    r"""Same known answer as the two-class model: L1 = margin / max|w|, all on
+    the pixel with the largest weight, predicted class = logit > 0."""
+    x = _queries() if not keep_dim else _queries()[:1]
+    model = _binary_classifier(keep_dim)
+    method = LatentCounterfactual(model, _identity_generator, _identity_encoder)
+    result = method.explain(x, target=1, **FAST)
+    optimal_l1 = _margin(x) / W_DIFF.abs().max()
+    assert bool(result.success.all())
+    assert result.predicted.tolist() == [1] * len(x)
     with torch.no_grad():
-        predicted = models.classifier(data.test_images).argmax(1)
-        recon = models.vae(data.test_images)
-    accuracy = float((predicted == data.test_labels).float().mean())
-    l1 = float((recon - data.test_images).abs().mean())
-    assert accuracy >= 0.97
-    assert accuracy == pytest.approx(models.classifier_info["test_accuracy"], abs=1e-6)
-    assert l1 == pytest.approx(models.vae_info["test_l1"], rel=1e-4)
-    for path in Path(models_dir := _weights_dir()).glob("*.pt"):
-        assert path.stat().st_size < 1_000_000, path
-    assert models_dir.is_dir()
-
-
-def _weights_dir() -> Path:
-    from captum_fido.counterfactual.digits import WEIGHTS_DIR
-
-    return WEIGHTS_DIR
-
-
-def test_digit_criticisms_reach_their_targets(digits) -> None:
-    models, data = digits
-    x = data.test_images[:4]
-    labels = data.test_labels[:4]
-    targets = (labels + 3) % 10
-    method = LatentCounterfactual(
-        models.classifier, models.vae.decoder, models.vae.encoder
+        assert bool((model(result.counterfactual) > 0).all())
+    torch.testing.assert_close(result.l1_change, optimal_l1, rtol=0.02, atol=2e-3)
+    best_pixel = int(W_DIFF.abs().argmax())
+    assert bool((result.top_latent_dims[:, 0] == best_pixel).all())
+    torch.testing.assert_close(
+        result.original_confidence, torch.sigmoid(-_margin(x)), rtol=1e-5, atol=0
     )
-    result = method.explain(x, target=targets, n_steps=100, lr=0.2, n_bisection=3)
-    assert float(result.success.float().mean()) >= 0.75
-    with torch.no_grad():
-        predicted = models.classifier(result.counterfactual).argmax(1)
-    assert torch.equal(predicted[result.success], targets[result.success])
+    assert bool((result.target_confidence >= 0.5).all())
+    assert bool((result.target_confidence < 0.52).all())
 
 
-def test_training_script_smoke(tmp_path: Path) -> None:
-    pytest.importorskip("sklearn")
-    from captum_fido.counterfactual import train_digits
-    from captum_fido.counterfactual.digits import load_pretrained
+def test_one_output_binary_criticism_towards_class_zero() -> None:
+    r"""Inputs of class 1 (logit > 0) criticised towards class 0, whose
+    log-odds are -logit: the same L1 budget, in the opposite direction."""
+    x = torch.tensor([[0.1, 0.9, 0.0, 0.2]]).view(1, 1, 2, 2)  # logit 0.8
+    logit = x.flatten(1) @ W_DIFF + (B[1] - B[0])
+    assert bool((logit > 0).all())
+    method = LatentCounterfactual(
+        _binary_classifier(), _identity_generator, _identity_encoder
+    )
+    result = method.explain(x, target=0, **FAST)
+    assert bool(result.success.all()) and result.predicted.tolist() == [0]
+    torch.testing.assert_close(
+        result.l1_change, logit / W_DIFF.abs().max(), rtol=0.02, atol=2e-3
+    )
+    attr = method.attribute(x, target=0, **FAST)
+    torch.testing.assert_close(attr, result.difference)
 
-    assert train_digits.main(["--tiny", "--no-progress", "--out", str(tmp_path)]) == 0
-    models = load_pretrained(tmp_path)
-    assert not models.classifier.training and not models.vae.training
-    assert 0.0 <= models.classifier_info["test_accuracy"] <= 1.0
+
+def test_prototype_confidence_of_a_one_output_model() -> None:
+    x = _queries()
+    logit = -_margin(x).double()
+    q1 = prototype_confidence(_binary_classifier(), x, target=1, log_odds_gain=1.0)
+    q0 = prototype_confidence(_binary_classifier(True), x, target=0, log_odds_gain=1.0)
+    torch.testing.assert_close(q1, torch.sigmoid(logit + 1.0))
+    torch.testing.assert_close(q0, torch.sigmoid(-logit + 1.0))
 
 
-def test_cli_demo_writes_a_figure(tmp_path: Path) -> None:
-    pytest.importorskip("sklearn")
-    from captum_fido.counterfactual import demo
+def test_probability_outputs_give_the_logit_answer() -> None:
+    r"""``output_type="probs"``: the same log-odds, so the same criticism."""
+    x = _queries()[:1]
+    classifier = _linear_classifier()
 
-    out = tmp_path / "sub" / "cf.png"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        assert demo.main(["--out", str(out), "--n-digits", "2", "--n-steps", "40"]) == 0
-    assert out.is_file() and out.stat().st_size > 1000
+    def probs(images: torch.Tensor) -> torch.Tensor:
+        return classifier(images).softmax(dim=1)
+
+    method = LatentCounterfactual(
+        probs, _identity_generator, _identity_encoder, output_type="probs"
+    )
+    result = method.explain(x, target=1, **FAST)
+    assert bool(result.success.all())
+    torch.testing.assert_close(
+        result.l1_change, _margin(x) / W_DIFF.abs().max(), rtol=0.02, atol=2e-3
+    )

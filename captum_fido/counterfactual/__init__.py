@@ -9,14 +9,17 @@ confident in the same class), as a Captum attribution.
 >>> result = method.explain(images, target=3)  # a CounterfactualResult
 >>> attr = method.attribute(images, target=3)  # images - counterfactual
 
-Trained models for handwritten digits live in
-:mod:`captum_fido.counterfactual.digits`.
+The package holds the method only: ``_options`` (the search options, declared
+once), ``_search`` (the bisection over lambda), ``_solver`` (Adam on the
+latent codes), ``_checks`` (what the encoder and generator return) and
+``_result``. Trained models for handwritten digits and their demo live in
+:mod:`captum_fido.demo.digits`.
 """
 
-from captum_fido.counterfactual._latent import (
+from captum_fido.counterfactual._result import CounterfactualResult
+from captum_fido.counterfactual._search import (
     LatentCounterfactual,
     prototype_confidence,
 )
-from captum_fido.counterfactual._result import CounterfactualResult
 
 __all__ = ["LatentCounterfactual", "CounterfactualResult", "prototype_confidence"]
