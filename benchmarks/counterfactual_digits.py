@@ -39,14 +39,14 @@ from captum_fido.counterfactual import (
     LatentCounterfactual,
     prototype_confidence,
 )
-from captum_fido.counterfactual.digits import (
+from captum_fido.demo.digits import (
     IMAGE_SIZE,
     DigitData,
     DigitModels,
     load_digit_data,
     load_pretrained,
 )
-from captum_fido.counterfactual.plotting import plot_paths
+from captum_fido.demo.digits.plotting import plot_paths
 
 ROOT = Path(__file__).resolve().parents[1]
 #: Prototypes must raise their class's log-odds by this much (odds x 7.4).
