@@ -7,8 +7,14 @@ import pytest
 import torch
 
 from captum_fido.demo import train_classifier, train_inpainters
+from captum_fido.demo.inpainting import CoarseRefineInfiller, RefineUNet
 from captum_fido.demo.masks import MASK_KINDS, infill_targets, sample_keep_masks
-from captum_fido.demo.pretrained import load_classifier, load_inpainter, load_vae
+from captum_fido.demo.pretrained import (
+    load_classifier,
+    load_inpainter,
+    load_inpainter_infiller,
+    load_vae,
+)
 from captum_fido.demo.scenes import load_split
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -26,36 +32,53 @@ def test_classifier_smoke_training_writes_loadable_weights(tmp_path, capsys):
 
 
 def test_inpainter_and_vae_smoke_training(tmp_path):
-    assert train_inpainters.main(["--tiny", "--out-dir", str(tmp_path)]) == 0
+    argv = ["--tiny", "--no-progress", "--out-dir", str(tmp_path)]
+    assert train_inpainters.main(argv) == 0
     inp, vae = load_inpainter(tmp_path / "inpainter.pt"), load_vae(tmp_path / "vae.pt")
+    assert isinstance(inp, RefineUNet)
+    summary = json.loads((tmp_path / "inpainter.json").read_text())
+    assert summary["settings"]["architecture"] == "RefineUNet"
+    assert summary["seconds"] > 0 and summary["threads"] >= 1
+    assert {"l1", "grad", "coarse_l1", "cpu_seconds"} <= set(summary)
     x, keep = torch.rand(2, 3, 64, 64), (torch.rand(2, 1, 64, 64) > 0.5).float()
-    for model in (inp, vae):
-        out = model(x * keep, keep)
-        assert out.shape == x.shape
-        assert torch.allclose(out * keep, x * keep)
+    with torch.no_grad():
+        for model in (inp, vae):
+            out = model(x * keep, keep)
+            assert out.shape == x.shape
+            assert torch.allclose(out * keep, x * keep)
+    infiller = load_inpainter_infiller(tmp_path / "inpainter.pt")
+    assert isinstance(infiller, CoarseRefineInfiller)
 
 
-def test_smoke_training_is_seeded(tmp_path):
-    a = train_inpainters.train_vae(
-        steps=2,
-        batch_size=2,
-        n_scenes=8,
-        width=8,
-        out=tmp_path / "a.pt",
-        progress=False,
-    )
-    b = train_inpainters.train_vae(
-        steps=2,
-        batch_size=2,
-        n_scenes=8,
-        width=8,
-        out=tmp_path / "b.pt",
-        progress=False,
-    )
+@pytest.mark.parametrize("train", ["train_vae", "train_inpainter"])
+def test_smoke_training_is_seeded(tmp_path, train):
+    fn = getattr(train_inpainters, train)
+    kwargs = dict(steps=2, batch_size=2, n_scenes=8, width=8, show_progress=False)
+    a = fn(out=tmp_path / "a.pt", **kwargs)
+    b = fn(out=tmp_path / "b.pt", **kwargs)
     assert a["l1"] == b["l1"]
     sa = torch.load(tmp_path / "a.pt", weights_only=True)
     sb = torch.load(tmp_path / "b.pt", weights_only=True)
     assert all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+def test_inpainter_gan_term_runs():
+    out = train_inpainters.train_inpainter(
+        steps=2,
+        batch_size=2,
+        n_scenes=8,
+        width=8,
+        adv_weight=0.01,
+        out=None,
+        show_progress=False,
+    )
+    assert np.isfinite(out["adv"]) and out["settings"]["adv_weight"] == 0.01
+
+
+def test_grid_masks_span_small_to_nearly_total_drops():
+    m = sample_keep_masks(300, 64, np.random.default_rng(0), kinds=["grid"])
+    dropped = 1 - m.mean((1, 2, 3))
+    assert dropped.min() < 0.1 and dropped.max() > 0.9
 
 
 def test_training_masks_cover_every_kind_and_targets_remove_objects():

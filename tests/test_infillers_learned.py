@@ -175,3 +175,70 @@ def test_shipped_inpainter_beats_mean_at_quarter_mask():
     )
     assert table.rows["inpainter"][0] > table.rows["mean"][0]
     assert table.clean > 0.7
+
+
+def _scene_batch(n=4, seed=0):
+    from captum_fido.demo.scenes import load_split
+
+    x, _ = load_split("test", n)
+    g = torch.Generator().manual_seed(seed)
+    coarse = torch.rand(n, 1, 8, 8, generator=g)
+    up = torch.nn.functional.interpolate(coarse, size=(64, 64), mode="bilinear")
+    keep = (up > torch.tensor([0.2, 0.5, 0.8, 0.95])[:n, None, None, None]).float()
+    return x, keep
+
+
+def test_observed_fill_is_honest_and_copies_observed_pixels():
+    from captum_fido.demo.inpainting import observed_fill
+
+    x, keep = _scene_batch()
+    out = observed_fill(x, keep)
+    assert out.shape == x.shape and out.dtype == x.dtype
+    assert torch.equal(out * keep, x * keep)
+    assert 0 <= out.min() and out.max() <= 1
+    x2 = torch.where(keep.bool(), x, torch.rand_like(x))
+    assert torch.equal(observed_fill(x2, keep), out)
+    assert torch.equal(observed_fill(x, torch.ones_like(keep)), x)
+    empty = observed_fill(x, torch.zeros_like(keep))
+    assert torch.allclose(empty, torch.full_like(x, 0.5))
+    with pytest.raises(ValueError, match="method"):
+        observed_fill(x, keep, method="fast")
+
+
+def test_coarse_refine_infiller_is_honest_bit_identical_and_starts_at_coarse():
+    from captum_fido.demo.inpainting import (
+        CoarseRefineInfiller,
+        RefineUNet,
+        observed_fill,
+    )
+
+    torch.manual_seed(0)
+    x, keep = _scene_batch()
+    untrained = CoarseRefineInfiller(RefineUNet(width=4).eval())
+    assert isinstance(untrained, Infiller) and untrained.honest
+    assert not untrained.stochastic and untrained.uses_mask
+    # Zero-initialised head: the untrained network returns the coarse fill
+    # (kept 1e-3 inside (0, 1) for its logit).
+    coarse = observed_fill(x * keep, keep)
+    expected = torch.where(keep.bool(), x, coarse.clamp(1e-3, 1 - 1e-3))
+    assert torch.allclose(untrained(x, keep), expected, atol=1e-5)
+    net = RefineUNet(width=4).eval()
+    for p in net.out.parameters():
+        torch.nn.init.normal_(p, std=0.1)
+    inf = CoarseRefineInfiller(net)
+    out = inf(x, keep)
+    assert not torch.allclose(out, coarse, atol=1e-3)
+    assert torch.equal(out * keep, x * keep)
+    # Changing the dropped pixels leaves the fill bit-identical.
+    x2 = torch.where(keep.bool(), x, torch.rand_like(x))
+    assert torch.equal(inf(x2, keep), out)
+    # Chunking does not change the result; the module alone computes the
+    # same coarse stage.
+    chunked = CoarseRefineInfiller(net, internal_batch_size=3)(x, keep)
+    assert torch.allclose(chunked, out, atol=1e-6)
+    with torch.no_grad():
+        assert torch.allclose(net(x * keep, keep), out, atol=1e-6)
+    with pytest.raises(ValueError, match="RGB"):
+        inf(torch.rand(1, 1, 64, 64), torch.ones(1, 1, 64, 64))
+    with pytest.raises(ValueError, match="internal_batch_size"):
+        CoarseRefineInfiller(net, internal_batch_size=0)

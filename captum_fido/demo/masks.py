@@ -8,8 +8,10 @@ inpainting usually sees. All masks are ``(N, 1, H, W)`` float tensors in
 Kinds (drawn uniformly unless ``kinds`` says otherwise):
 
 - ``"grid"``: a coarse uniform random grid (4, 8 or 16 cells a side),
-  bilinearly upsampled and thresholded at a random keep fraction (5%-90%),
-  like a sample of FIDO's relaxed Bernoulli mask.
+  bilinearly upsampled and thresholded at a random keep fraction (5%-95%,
+  so 5%-95% of the image dropped), like a sample of FIDO's relaxed
+  Bernoulli mask and like the masks of
+  :func:`~captum_fido.metrics.infiller_confidence`.
 - ``"blobs"``: drop everything except 1-4 random ellipses.
 - ``"boxes"``: drop 1-3 random rectangles.
 - ``"strokes"``: drop 1-4 thick free-form brush strokes.
@@ -37,7 +39,7 @@ def _grid(rng: np.random.Generator, size: int) -> np.ndarray:
     cells = int(rng.choice([4, 8, 16]))
     u = rng.random((cells, cells)).astype(np.float32)
     up = cv2.resize(u, (size, size), interpolation=cv2.INTER_LINEAR)
-    return (up < np.quantile(up, rng.uniform(0.05, 0.9))).astype(np.float32)
+    return (up < np.quantile(up, rng.uniform(0.05, 0.95))).astype(np.float32)
 
 
 def _ellipses(rng: np.random.Generator, size: int, count: int) -> np.ndarray:

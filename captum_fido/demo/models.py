@@ -156,8 +156,7 @@ class InpaintingUNet(nn.Module):
         self.dec1 = GatedConv2d(3 * w + 2 * w, 2 * w)
         self.dec0 = GatedConv2d(2 * w + w, w)
         self.out = nn.Conv2d(w, 3, 3, padding=1)
-        nn.init.zeros_(self.out.weight)
-        nn.init.zeros_(self.out.bias)
+        _zero(self.out)
 
     def coarse(self, masked_image: Tensor, keep_mask: Tensor) -> Tensor:
         r"""The coarse stage: local mean of the observed pixels."""
@@ -185,6 +184,13 @@ class InpaintingUNet(nn.Module):
         h = self.dec0(torch.cat([_up(h), e0], 1))
         pred = torch.sigmoid(torch.logit(coarse) + self.out(h))
         return keep_mask * masked_image + (1 - keep_mask) * pred
+
+
+def _zero(conv: nn.Conv2d) -> None:
+    r"""Zero a conv layer's weight and bias (a residual head that starts at 0)."""
+    nn.init.zeros_(conv.weight)
+    if conv.bias is not None:
+        nn.init.zeros_(conv.bias)
 
 
 def _up(x: Tensor) -> Tensor:

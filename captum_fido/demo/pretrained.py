@@ -3,8 +3,11 @@ r"""Load the demo's shipped, trained models (no training, no download).
 The weights live in ``captum_fido/demo/weights/`` as state_dicts:
 
 - ``classifier.pt``: :class:`~captum_fido.demo.models.SceneClassifier`,
-- ``inpainter.pt``: :class:`~captum_fido.demo.models.InpaintingUNet`
-  (the GAN inpainter, the paper's CA-GAN role),
+- ``inpainter.pt``: :class:`~captum_fido.demo.inpainting.RefineUNet`, the
+  learned refinement of a Navier-Stokes coarse fill (the paper's CA-GAN
+  role; :func:`load_inpainter_infiller` runs both stages). Weights of the
+  older :class:`~captum_fido.demo.models.InpaintingUNet` (its JSON has no
+  ``architecture`` setting) still load,
 - ``vae.pt``: :class:`~captum_fido.demo.models.CompletionVAE`.
 
 Each has a ``.json`` summary beside it (training settings, losses, accuracy).
@@ -14,21 +17,22 @@ Examples::
     >>> from captum_fido.demo.pretrained import load_classifier
     >>> from captum_fido.demo.pretrained import load_inpainter_infiller
     >>> model = load_classifier()                  # eval mode
-    >>> infiller = load_inpainter_infiller()       # a ModuleInfiller
+    >>> infiller = load_inpainter_infiller()       # a CoarseRefineInfiller
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Dict, Optional, Union
+from typing import Any, Dict, Optional, TypeVar, Union
 
 import torch
 from torch import nn
 
 from captum_fido.demo._training import WEIGHTS_DIR
+from captum_fido.demo.inpainting import CoarseRefineInfiller, RefineUNet
 from captum_fido.demo.models import CompletionVAE, InpaintingUNet, SceneClassifier
-from captum_fido.infillers.module import ModuleInfiller, VAEInfiller
+from captum_fido.infillers import Infiller, ModuleInfiller, VAEInfiller
 
 __all__ = [
     "WEIGHTS_DIR",
@@ -41,9 +45,10 @@ __all__ = [
 ]
 
 PathLike = Union[str, Path]
+_M = TypeVar("_M", bound=nn.Module)
 
 
-def _load(model: nn.Module, path: Path) -> nn.Module:
+def _load(model: _M, path: Path) -> _M:
     if not path.is_file():
         raise FileNotFoundError(
             f"no weights at {path}; the package ships them in {WEIGHTS_DIR}, or "
@@ -87,11 +92,20 @@ def load_classifier(path: Optional[PathLike] = None) -> SceneClassifier:
     return _load(SceneClassifier(width=width), p)
 
 
-def load_inpainter(path: Optional[PathLike] = None) -> InpaintingUNet:
-    r"""The trained gated-convolution inpainter in eval mode."""
+def load_inpainter(
+    path: Optional[PathLike] = None,
+) -> Union[RefineUNet, InpaintingUNet]:
+    r"""The trained inpainter network in eval mode.
+
+    A :class:`~captum_fido.demo.inpainting.RefineUNet` for the shipped
+    weights (its JSON summary names the architecture); an
+    :class:`~captum_fido.demo.models.InpaintingUNet` for older weights.
+    """
     p = Path(path) if path is not None else WEIGHTS_DIR / "inpainter.pt"
-    width = int(_settings(p).get("width", 16))
-    return _load(InpaintingUNet(width=width), p)
+    s = _settings(p)
+    if s.get("architecture") == "RefineUNet":
+        return _load(RefineUNet(width=int(s.get("width", 24))), p)
+    return _load(InpaintingUNet(width=int(s.get("width", 16))), p)
 
 
 def load_vae(path: Optional[PathLike] = None) -> CompletionVAE:
@@ -104,9 +118,29 @@ def load_vae(path: Optional[PathLike] = None) -> CompletionVAE:
     return _load(vae, p)
 
 
-def load_inpainter_infiller(path: Optional[PathLike] = None) -> ModuleInfiller:
-    r"""The shipped inpainter wrapped as an honest, deterministic infiller."""
-    return ModuleInfiller(load_inpainter(path), mask_convention="keep")
+def load_inpainter_infiller(
+    path: Optional[PathLike] = None, internal_batch_size: int = 256
+) -> Infiller:
+    r"""The shipped inpainter as an honest, deterministic infiller.
+
+    For the shipped weights a
+    :class:`~captum_fido.demo.inpainting.CoarseRefineInfiller`
+    (Navier-Stokes coarse fill, learned refinement); for older
+    :class:`~captum_fido.demo.models.InpaintingUNet` weights a
+    :class:`~captum_fido.infillers.ModuleInfiller`.
+
+    Args:
+        path (str or Path, optional): Weights to load instead of the shipped
+            ``weights/inpainter.pt``.
+        internal_batch_size (int, optional): Images per network call.
+            Default 256.
+    """
+    net = load_inpainter(path)
+    if isinstance(net, RefineUNet):
+        return CoarseRefineInfiller(net, internal_batch_size=internal_batch_size)
+    return ModuleInfiller(
+        net, mask_convention="keep", internal_batch_size=internal_batch_size
+    )
 
 
 def load_vae_infiller(path: Optional[PathLike] = None) -> VAEInfiller:
