@@ -118,3 +118,67 @@ def test_deletion_curve_reports_suppression():
         curve.log_odds[:, 0] - curve.log_odds[:, -1], curve.suppression
     )
     assert clean.shape == (3, 3)
+
+
+def test_wsl_correct_on_boxes_of_known_iou():
+    from captum_fido.metrics import wsl_correct
+
+    gt = [torch.tensor([0.0, 0.0, 10.0, 10.0])] * 4
+    pred = torch.tensor(
+        [
+            [0.0, 0.0, 10.0, 10.0],  # IoU 1
+            [0.0, 0.0, 10.0, 6.0],  # IoU 0.6
+            [0.0, 0.0, 10.0, 5.0],  # IoU 0.5: not > 0.5
+            [5.0, 0.0, 15.0, 10.0],  # IoU 50 / 150 = 1/3
+        ]
+    )
+    assert wsl_correct(pred, gt).tolist() == [True, True, False, False]
+    assert wsl_correct(pred, gt, iou=0.3).tolist() == [True] * 4
+    # Any of several ground-truth boxes counts.
+    two = [torch.tensor([[20.0, 20.0, 30.0, 30.0], [5.0, 0.0, 15.0, 10.0]])]
+    assert wsl_correct(pred[3:], two).tolist() == [True]
+
+
+def test_localisation_metrics_validate_boxes_and_maps():
+    from captum_fido.metrics import wsl_correct
+
+    maps = _box_map()
+    with pytest.raises(ValueError, match=r"gt_boxes\[1\] must have shape"):
+        wsl_error(maps, [torch.zeros(4), torch.zeros(2, 3), torch.zeros(4)], 1.0)
+    with pytest.raises(ValueError, match="gt_boxes must hold one entry per image"):
+        map_outside_box(maps, [torch.zeros(4)])
+    with pytest.raises(TypeError, match="gt_boxes"):
+        map_outside_box(maps, 5)
+    with pytest.raises(ValueError, match="maps must have shape"):
+        wsl_error(torch.rand(64, 64), [torch.zeros(4)], threshold=0.5)
+    with pytest.raises(ValueError, match="exactly one of alpha or threshold"):
+        wsl_error(maps, [torch.zeros(4)] * 3)
+    with pytest.raises(ValueError, match="pred_boxes must have shape"):
+        wsl_correct(torch.zeros(3, 5), [torch.zeros(4)] * 3)
+    model = RegionClassifier().eval()
+    x = region_images()
+    with pytest.raises(ValueError, match=r"boxes must have shape \(3, 4\)"):
+        saliency_metric(model, x, torch.zeros(2, 4), 1)
+    with pytest.raises(TypeError, match="boxes must be a torch.Tensor"):
+        saliency_metric(model, x, [[0, 0, 1, 1]] * 3, 1)
+    with pytest.raises(ValueError, match="output_type"):
+        saliency_metric(model, x, torch.zeros(3, 4), 1, output_type="raw")
+
+
+def test_saliency_metric_area_floor():
+    # A whole-image box: area 1, log(1) = 0, SM = -log p; a one-pixel box is
+    # floored at min_area.
+    model = RegionClassifier().eval()
+    x = region_images()
+    whole = torch.tensor([[0.0, 0.0, 64.0, 64.0]] * 3)
+    p = torch.sigmoid(
+        torch.stack(
+            [model(x)[i, 1] - torch.logsumexp(model(x)[i, [0, 2]], 0) for i in range(3)]
+        )
+    )
+    torch.testing.assert_close(
+        saliency_metric(model, x, whole, 1), -torch.log(p).float(), atol=1e-5, rtol=0
+    )
+    tiny = torch.tensor([[31.0, 11.0, 32.0, 12.0]] * 3)
+    sm = saliency_metric(model, x, tiny, 1, min_area=0.05)
+    assert (sm >= torch.log(torch.tensor(0.05)) - 1e-6).all()

@@ -151,7 +151,28 @@ def wsl_error(
     alpha: Optional[float] = None,
     threshold: Optional[float] = None,
 ) -> float:
-    r"""WSL error (fraction of images localised wrongly), in ``[0, 1]``.
+    r"""Weakly supervised localisation error, in ``[0, 1]``; lower is better.
+
+    .. math::
+
+        \mathrm{err} = 1 - \frac{1}{N} \sum_i
+        \big[\max_k \mathrm{IoU}(\hat b_i, b_{ik}) > 0.5\big]
+
+    with ``\hat b_i`` the smallest box around the pixels of map ``i`` above
+    the threshold (:func:`salient_boxes`) and ``b_ik`` its ground-truth boxes
+    (IoU by ``torchvision.ops.box_iou``).
+
+    Args:
+        maps (Tensor): ``(N, C, H, W)`` or ``(N, H, W)`` saliency.
+        gt_boxes (sequence): One ``(4,)`` or ``(K, 4)`` box tensor per image.
+        alpha (float, optional): Threshold ``alpha * mean`` of the map
+            normalised to ``[0, 1]`` (gradient methods; choose it with
+            :func:`choose_alpha` on a held-out split).
+        threshold (float, optional): Absolute threshold (FIDO: 0.5). Give
+            exactly one of ``alpha`` and ``threshold``.
+
+    Returns:
+        float
 
     Examples::
 
@@ -166,7 +187,24 @@ def wsl_error(
 def choose_alpha(
     maps: Tensor, gt_boxes: BoxList, alphas: Sequence[float] = DEFAULT_ALPHAS
 ) -> float:
-    r"""The ``alpha`` with the lowest WSL error on a held-out split."""
+    r"""The ``alpha`` with the lowest WSL error on a held-out split:
+    ``argmin_alpha wsl_error(maps, gt_boxes, alpha=alpha)`` (the first on
+    ties).
+
+    Args:
+        maps (Tensor): Held-out maps, ``(N, C, H, W)`` or ``(N, H, W)``.
+        gt_boxes (sequence): Their ground-truth boxes.
+        alphas (sequence of float, optional): Candidates; default the
+            paper's 0, 0.2, ..., 5 (:data:`DEFAULT_ALPHAS`).
+
+    Returns:
+        float
+
+    Examples::
+
+        >>> alpha = choose_alpha(val_maps, val_boxes)
+        >>> wsl_error(test_maps, test_boxes, alpha=alpha)
+    """
     errors = [wsl_error(maps, gt_boxes, alpha=a) for a in alphas]
     return float(alphas[int(torch.tensor(errors).argmin())])
 
@@ -243,7 +281,25 @@ def saliency_metric(
 def map_outside_box(maps: Tensor, gt_boxes: BoxList, threshold: float = 0.5) -> Tensor:
     r"""Share of the MAP mask (``map > threshold``) outside every ground-truth box.
 
-    Returns ``(N,)``; 0 where the MAP mask is empty.
+    .. math::
+
+        \mathrm{out}_i = \frac{|\{p : m_i(p) > \theta\} \setminus B_i|}
+        {|\{p : m_i(p) > \theta\}|}
+
+    with ``B_i`` the pixels of image ``i``'s boxes (paper Fig. 8).
+
+    Args:
+        maps (Tensor): ``(N, H, W)`` maps (e.g. FIDO's dropout
+            probabilities) or ``(N, C, H, W)``.
+        gt_boxes (sequence): One ``(4,)`` or ``(K, 4)`` box tensor per image.
+        threshold (float, optional): ``theta``, default 0.5.
+
+    Returns:
+        ``(N,)`` shares in ``[0, 1]``; 0 where the MAP mask is empty.
+
+    Examples::
+
+        >>> map_outside_box(fido_maps, boxes).mean()
     """
     sal = as_maps(maps)
     n, h, w = sal.shape
@@ -262,12 +318,21 @@ def map_outside_box(maps: Tensor, gt_boxes: BoxList, threshold: float = 0.5) -> 
 def stability(maps_over_seeds: Union[Tensor, Sequence[Tensor]]) -> Tensor:
     r"""Mean pairwise Pearson correlation of maps of the same images over seeds.
 
+    .. math::
+
+        \mathrm{stab}_i = \binom{S}{2}^{-1} \sum_{s < t}
+        \mathrm{corr}(m^{(s)}_i, m^{(t)}_i)
+
     Args:
         maps_over_seeds: ``(S, N, ...)`` tensor or a list of ``S`` map batches.
 
     Returns:
         ``(N,)`` mean correlation over the ``S * (S - 1) / 2`` pairs (1 = the
         seed does not matter).
+
+    Examples::
+
+        >>> stability([fido.attribute(x, target=t, seed=s) for s in range(4)])
     """
     stack = (
         maps_over_seeds
