@@ -157,3 +157,29 @@ def test_target_out_of_range_is_named():
     model = RegionClassifier().eval()
     with pytest.raises(ValueError, match="target out of range"):
         insertion_curve(model, region_images(), _box_map(), 7, MeanInfiller(ZERO))
+
+
+def test_models_in_training_mode_are_left_as_they_were():
+    from captum_fido.metrics import model_randomisation
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(
+        torch.nn.Conv2d(3, 2, 3, padding=1),
+        torch.nn.BatchNorm2d(2),
+        torch.nn.Flatten(),
+        torch.nn.Linear(2 * 8 * 8, 3),
+    ).train()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    x = torch.rand(2, 3, 8, 8)
+    with pytest.warns(UserWarning, match="training mode"):
+        insertion_curve(model, x, torch.rand(2, 8, 8), 1, MeanInfiller(ZERO))
+
+    def grad(m, v, t):
+        v = v.clone().requires_grad_(True)
+        (g,) = torch.autograd.grad(m(v)[:, t].sum(), v)
+        return g
+
+    with pytest.warns(UserWarning, match="training mode"):
+        model_randomisation(model, x, 1, grad)
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, before[k]), k

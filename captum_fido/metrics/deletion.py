@@ -20,6 +20,7 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
+from captum_fido._utils.model_state import preserve_module_state
 from captum_fido._utils.rows import row_chunks
 from captum_fido._utils.scores import (
     OUTPUT_TYPES,
@@ -187,7 +188,7 @@ def _perturbation_curve(
     counts += [clean_count, none_count]
     scores = torch.empty(n, len(counts), dtype=torch.float64)
     bar = tqdm(total=len(counts), desc=f"{direction} curve", disable=not show_progress)
-    with torch.no_grad():
+    with torch.no_grad(), preserve_module_state(forward_func):
         for j in [n_points, *range(n_points), n_points + 1]:  # clean first
             keep = keep_mask(counts[j])
             if bool((keep == 1).all()):

@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from torchvision.ops import box_area, box_iou
 
+from captum_fido._utils.model_state import preserve_module_state
 from captum_fido._utils.scores import OUTPUT_TYPES, log_odds
 from captum_fido._utils.validation import check_inputs
 from captum_fido.metrics._common import as_maps, as_targets
@@ -269,7 +270,7 @@ def saliency_metric(
             F.interpolate(crop, size=(h, w), mode="bilinear", align_corners=False)
         )
         crop_boxes.append([x0, y0, x1, y1])
-    with torch.no_grad():
+    with torch.no_grad(), preserve_module_state(forward_func):
         out = forward_func(torch.cat(crops))
         s = log_odds(out, targets, output_type).double()
     log_p = F.logsigmoid(s)  # p = sigmoid(log-odds)

@@ -26,6 +26,7 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
+from captum_fido._utils.model_state import preserve_module_state
 from captum_fido._utils.validation import check_inputs, check_targets
 from captum_fido.metrics._common import as_maps
 
@@ -210,7 +211,8 @@ def model_randomisation(
         raise ValueError("model has no parameters to randomise")
     order = names[::-1]  # output layer first
 
-    original = _explain(explain, model, inputs, target)
+    with preserve_module_state(model):
+        original = _explain(explain, model, inputs, target)
     stages: List[Tuple[str, ...]] = []
     rows: List[Tensor] = []
     cascade = copy.deepcopy(model) if mode == "cascading" else None
