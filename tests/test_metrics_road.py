@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from captum_fido.infillers import Infiller, NoisyLinearInfiller
 from captum_fido.infillers.road import noisy_linear_imputation
@@ -141,3 +143,26 @@ def test_batch_of_64_at_64px_is_fast_enough():
     start = time.perf_counter()
     NoisyLinearInfiller()(x, keep, torch.Generator().manual_seed(0))
     assert time.perf_counter() - start < 10.0
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    seed=st.integers(0, 2**16),
+    drop=st.floats(0.05, 0.95),
+    size=st.integers(2, 9),
+)
+def test_fill_is_a_convex_combination_of_kept_pixels(seed, drop, size):
+    # A weighted mean of neighbours obeys the maximum principle: every
+    # imputed value lies between the smallest and largest kept value.
+    g = torch.Generator().manual_seed(seed)
+    x = torch.rand(1, 2, size, size, generator=g, dtype=torch.float64)
+    keep = (torch.rand(1, 1, size, size, generator=g) > drop).double()
+    keep[0, 0, 0, 0] = 1.0  # at least one kept pixel
+    ref = NoisyLinearInfiller(noise_std=0.0)(x, keep)
+    kept = (keep == 1).expand_as(x)
+    for c in range(2):
+        vals = x[0, c][kept[0, c]]
+        filled = ref[0, c][~kept[0, c]]
+        if filled.numel():
+            assert filled.min() >= vals.min() - 1e-9
+            assert filled.max() <= vals.max() + 1e-9
