@@ -62,10 +62,11 @@ def region_images(n: int = 3, size: int = 64, seed: int = 0) -> torch.Tensor:
     return x
 
 
-@pytest.fixture
+@pytest.fixture(autouse=True, scope="session")
 def one_thread():
-    r"""One torch thread: the demo models are tiny, and on a shared CPU one
-    thread is fastest."""
+    r"""One torch thread for the whole run: the test models and images are
+    tiny, and on a 2-core machine shared with other work one thread is several
+    times faster than oversubscribed threads."""
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     yield

@@ -12,7 +12,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 def test_run_demo_writes_a_png(tmp_path, capsys):
     out = tmp_path / "demo.png"
     rc = run_demo.main(
-        ["--out", str(out), "--n-images", "1", "--steps", "2", "--batch-size", "2"]
+        ["--out", str(out), "--n-images", "1", "--steps", "2", "--n-samples", "2"]
     )
     assert rc == 0
     assert out.is_file() and out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -32,7 +32,7 @@ def test_cli_dispatches_to_the_demo(tmp_path):
                 "1",
                 "--steps",
                 "1",
-                "--batch-size",
+                "--n-samples",
                 "2",
             ]
         )
