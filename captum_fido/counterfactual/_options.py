@@ -10,6 +10,7 @@ one place only.
 
 from __future__ import annotations
 
+import numbers
 import textwrap
 from dataclasses import Field, dataclass, field, fields
 from typing import Any, Callable, Dict, List, Tuple, TypeVar, Union
@@ -106,9 +107,10 @@ def _check_path_length(value: Any, name: str) -> int:
 
 
 def _check_bool(value: Any, name: str) -> bool:
-    if not isinstance(value, bool):
+    # Integers pass (0 / 1 from a config), as for FIDO's flags.
+    if not isinstance(value, (bool, numbers.Integral)):
         raise TypeError(f"{name} must be a bool, got {type(value).__name__}")
-    return value
+    return bool(value)
 
 
 # ------------------------------------------------------------------ options

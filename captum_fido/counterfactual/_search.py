@@ -221,15 +221,7 @@ class LatentCounterfactual(PerturbationAttribution):
             show_progress=show_progress,
         )
         result = self._search(inputs, target, additional_forward_args, options)
-        n_failed = int((~result.success).sum().item())
-        if n_failed:
-            warnings.warn(
-                f"{n_failed} of {result.success.numel()} images did not reach the "
-                f"target class even at lambda={options.lambda_range[1]:g}; their "
-                "attribution is the change found at that lambda (raise "
-                "lambda_range[1] or n_steps)",
-                stacklevel=3,
-            )
+        _warn_unreached(result.success, options.lambda_range[1])
         return result.difference
 
     @document_options(EXPLAIN_OPTIONS)
@@ -473,6 +465,18 @@ def _assemble(
         top_latent_dims=top_dims,
         top_latent_changes=delta.gather(1, top_dims),
     )
+
+
+def _warn_unreached(success: Tensor, lambda_hi: float) -> None:
+    n_failed = int((~success).sum().item())
+    if n_failed:
+        warnings.warn(
+            f"{n_failed} of {success.numel()} images did not reach the target "
+            f"class even at lambda={lambda_hi:g}; their attribution is the "
+            "change found at that lambda (raise lambda_range[1] or n_steps)",
+            # attribute -> log_usage's wrapper -> the caller
+            stacklevel=4,
+        )
 
 
 def prototype_confidence(
