@@ -1,16 +1,20 @@
-r"""Train the demo's scene classifier.
+r"""Train the demo's scene classifier (either scene variant).
 
 Usage::
 
-    python -m captum_fido.demo.train_classifier            # full run (~5 min)
+    python -m captum_fido.demo.train_classifier            # default scenes
+    python -m captum_fido.demo.train_classifier --variant context \
+        --n-train 12000 --threads 1                        # context scenes
     python -m captum_fido.demo.train_classifier --tiny     # smoke test
 
-The full run generates ``--n-train`` training scenes, trains
+The full run generates ``--n-train`` training scenes of the chosen
+``--variant`` (see :mod:`captum_fido.demo.scenes`), trains
 :class:`~captum_fido.demo.models.SceneClassifier` with AdamW and a one-cycle
 schedule, reports validation accuracy after each epoch and test accuracy at
-the end, and writes ``weights/classifier.pt`` (state_dict) plus
-``weights/classifier.json`` (settings, losses, accuracies). Seeded: the same
-arguments give the same weights on the same machine.
+the end, and writes ``weights/classifier.pt`` (default variant) or
+``weights/classifier_<variant>.pt`` (state_dict) plus a ``.json`` beside it
+(settings, losses, accuracies, seconds, threads). Seeded: the same arguments
+give the same weights on the same machine.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from __future__ import annotations
 import argparse
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Union
 
 import torch
 import torch.nn.functional as F
@@ -32,9 +36,43 @@ from captum_fido.demo._training import (
     set_threads,
 )
 from captum_fido.demo.models import SceneClassifier
-from captum_fido.demo.scenes import load_split
+from captum_fido.demo.scenes import VARIANTS, load_split
 
-__all__ = ["train_classifier", "evaluate_accuracy", "main"]
+__all__ = ["train_classifier", "evaluate_accuracy", "weights_path", "main"]
+
+
+class _DefaultOut:
+    r"""Sentinel: write to :func:`weights_path` of the variant."""
+
+    def __repr__(self) -> str:
+        return "<weights_path(variant)>"
+
+
+_DEFAULT_OUT = _DefaultOut()
+
+
+def weights_path(variant: str = "default") -> Path:
+    r"""Where the shipped classifier of a scene variant lives.
+
+    Args:
+        variant (str, optional): One of
+            :data:`~captum_fido.demo.scenes.VARIANTS`. Default ``"default"``.
+
+    Returns:
+        ``weights/classifier.pt`` for ``"default"``, otherwise
+        ``weights/classifier_<variant>.pt``.
+
+    Examples::
+
+        >>> weights_path("context").name
+        'classifier_context.pt'
+    """
+    if not isinstance(variant, str):
+        raise TypeError(f"variant must be a str, got {type(variant).__name__}")
+    if variant not in VARIANTS:
+        raise ValueError(f"variant must be one of {list(VARIANTS)}, got {variant!r}")
+    suffix = "" if variant == "default" else f"_{variant}"
+    return WEIGHTS_DIR / f"classifier{suffix}.pt"
 
 
 @torch.no_grad()
@@ -69,8 +107,9 @@ def train_classifier(
     seed: int = 0,
     max_steps: Optional[int] = None,
     width: int = 32,
-    out: Optional[Path] = WEIGHTS_DIR / "classifier.pt",
+    out: Union[Path, str, None, _DefaultOut] = _DEFAULT_OUT,
     show_progress: bool = True,
+    variant: str = "default",
 ) -> Dict[str, Any]:
     r"""Train the classifier and (optionally) save it.
 
@@ -83,16 +122,33 @@ def train_classifier(
         max_steps (int, optional): Stop after this many steps (smoke tests).
         width (int): Width of :class:`SceneClassifier`.
         out (Path, optional): Where to write the state_dict; ``None`` skips.
+            Default: :func:`weights_path` of ``variant``.
         show_progress (bool): Show tqdm bars.
+        variant (str): Scene variant to train and evaluate on, one of
+            :data:`~captum_fido.demo.scenes.VARIANTS`. Default ``"default"``.
 
     Returns:
         dict with ``val_accuracy``, ``test_accuracy``, ``final_loss``,
-        ``seconds`` and ``steps``.
+        ``seconds`` (wall time), ``threads`` (``torch.get_num_threads()``),
+        ``steps`` and ``settings``.
+
+    Examples::
+
+        >>> summary = train_classifier(n_train=64, n_val=16, n_test=16,
+        ...                            max_steps=2, width=8, out=None,
+        ...                            variant="context")
+        >>> summary["steps"]
+        2
     """
+    if isinstance(out, _DefaultOut):
+        out = weights_path(variant)
+    elif out is not None and not isinstance(out, (str, Path)):
+        raise TypeError(f"out must be a path or None, got {type(out).__name__}")
+    weights_path(variant)  # validates variant
     g = seed_everything(seed)
     t0 = time.time()
-    x_train, y_train = load_split("train", n_train)
-    x_val, y_val = load_split("val", n_val)
+    x_train, y_train = load_split("train", n_train, variant=variant)
+    x_val, y_val = load_split("val", n_val, variant=variant)
     model = SceneClassifier(width=width)
     steps_per_epoch = (n_train + batch_size - 1) // batch_size
     total = steps_per_epoch * epochs
@@ -101,7 +157,7 @@ def train_classifier(
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=total)
     step, losses = 0, []  # type: int, List[float]
-    bar = tqdm(total=total, desc="classifier", disable=not show_progress)
+    bar = tqdm(total=total, desc=f"classifier ({variant})", disable=not show_progress)
     history = []
     while step < total:
         model.train()
@@ -125,7 +181,7 @@ def train_classifier(
         bar.write(f"epoch {len(history)}: val accuracy {val_acc:.4f}")
     bar.close()
     del x_train, y_train
-    x_test, y_test = load_split("test", n_test)
+    x_test, y_test = load_split("test", n_test, variant=variant)
     test_acc = evaluate_accuracy(model, x_test, y_test)
     summary = {
         "val_accuracy": history[-1],
@@ -134,9 +190,12 @@ def train_classifier(
         "n_test": n_test,
         "final_loss": sum(losses[-50:]) / len(losses[-50:]),
         "seconds": time.time() - t0,
+        "threads": torch.get_num_threads(),
         "steps": step,
         "settings": dict(
+            variant=variant,
             n_train=n_train,
+            n_val=n_val,
             epochs=epochs,
             batch_size=batch_size,
             lr=lr,
@@ -145,8 +204,9 @@ def train_classifier(
         ),
     }
     print(
-        f"classifier: test accuracy {test_acc:.4f} on {n_test} held-out scenes, "
-        f"{summary['seconds']:.0f} s"
+        f"classifier ({variant}): test accuracy {test_acc:.4f} on {n_test} "
+        f"held-out scenes, {summary['seconds']:.0f} s, "
+        f"{summary['threads']} thread(s)"
     )
     if out is not None:
         save_state(model.eval(), Path(out), summary)
@@ -155,7 +215,21 @@ def train_classifier(
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    r"""Command-line entry point (see the module docstring for usage).
+
+    Args:
+        argv (list of str, optional): Arguments; default ``sys.argv[1:]``.
+
+    Returns:
+        int, the exit status (0).
+
+    Examples::
+
+        >>> main(["--tiny", "--variant", "context", "--out", "/tmp/c.pt"])
+        0
+    """
+    p = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    p.add_argument("--variant", choices=VARIANTS, default="default")
     p.add_argument("--n-train", type=int, default=16000)
     p.add_argument("--epochs", type=int, default=3)
     p.add_argument("--batch-size", type=int, default=64)
@@ -163,7 +237,15 @@ def main(argv: Optional[List[str]] = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--steps", type=int, default=None, help="stop after N steps")
     p.add_argument("--threads", type=int, default=None)
-    p.add_argument("--out", type=Path, default=WEIGHTS_DIR / "classifier.pt")
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="state_dict path (default: weights/classifier[_<variant>].pt)",
+    )
+    p.add_argument("--n-val", type=int, default=1000)
+    p.add_argument("--n-test", type=int, default=2000)
+    p.add_argument("--no-progress", action="store_true", help="hide tqdm bars")
     p.add_argument(
         "--tiny",
         action="store_true",
@@ -175,15 +257,17 @@ def main(argv: Optional[List[str]] = None) -> int:
         a.n_train, a.steps, a.epochs = 64, a.steps or 3, 1
     train_classifier(
         n_train=a.n_train,
-        n_val=64 if a.tiny else 1000,
-        n_test=64 if a.tiny else 2000,
+        n_val=64 if a.tiny else a.n_val,
+        n_test=64 if a.tiny else a.n_test,
         epochs=a.epochs,
         batch_size=a.batch_size,
         lr=a.lr,
         seed=a.seed,
         max_steps=a.steps,
         width=8 if a.tiny else 32,
-        out=a.out,
+        out=weights_path(a.variant) if a.out is None else a.out,
+        show_progress=not a.no_progress,
+        variant=a.variant,
     )
     return 0
 
