@@ -49,3 +49,109 @@ def test_default_split_and_other_size_are_unchanged():
     assert _digest(x.numpy()) == "6e7c39b3d3570dbc"
     assert y.tolist() == [0, 2, 1, 0, 1, 2, 2, 0]
     assert _digest(make_scene(9, size=96, label=2).image) == "2e4c0cb29d9762a9"
+
+
+def _context(seed, **kwargs):
+    return make_scene(seed, variant="context", **kwargs)
+
+
+def test_context_scenes_are_seeded_and_differ_from_default():
+    seed = scene_seed("test", 3, "context")
+    a, b = _context(seed), _context(seed)
+    assert np.array_equal(a.image, b.image) and np.array_equal(a.mask, b.mask)
+    assert a.box == b.box and a.label == b.label and a.variant == "context"
+    assert not np.array_equal(_context(seed + 1).image, a.image)
+    assert not np.array_equal(make_scene(seed).image, a.image)
+    x1, y1 = load_split("val", 4, variant="context")
+    x2, y2 = load_split("val", 4, variant="context")
+    assert torch.equal(x1, x2) and torch.equal(y1, y2)
+    assert not torch.equal(x1, load_split("val", 4)[0])
+
+
+@pytest.mark.parametrize("index", range(0, 300, 23))
+def test_context_boxes_contain_the_object(index):
+    s = _context(scene_seed("test", index, "context"))
+    ys, xs = np.nonzero(s.mask)
+    assert s.box == (xs.min(), ys.min(), xs.max() + 1, ys.max() + 1)
+    x0, y0, x1, y1 = s.box
+    inside = np.zeros_like(s.mask)
+    inside[y0:y1, x0:x1] = True
+    assert s.mask[~inside].sum() == 0 and 0 <= x0 < x1 <= 64 and 0 <= y0 < y1 <= 64
+    diff = np.abs(s.image - s.background).max(2)
+    assert diff[~(s.alpha > 0)].max() == 0.0
+    assert s.image.shape == s.background.shape == (64, 64, 3)
+
+
+def test_context_objects_are_smaller():
+    default = np.mean([make_scene(seed).mask.sum() for seed in range(60)])
+    context = np.mean(
+        [_context(scene_seed("train", i, "context")).mask.sum() for i in range(60)]
+    )
+    # Half the radius: about a quarter of the area.
+    assert 0.15 < context / default < 0.35
+
+
+def test_background_tells_the_class_only_in_the_context_variant():
+    def own_family_rate(variant, n):
+        hits, names = 0, set()
+        for i in range(n):
+            s = make_scene(scene_seed("test", i, variant), variant=variant)
+            hits += s.background_name in CONTEXT_FAMILIES[CLASSES[s.label]]
+            names.add(s.background_name)
+        return hits / n, names
+
+    # Own family with p = 0.8, plus 2 in 14 of the other 0.2: 0.829.
+    rate, names = own_family_rate("context", 300)
+    expected = CONTEXT_OWN_PROBABILITY + (1 - CONTEXT_OWN_PROBABILITY) * 2 / 14
+    assert abs(rate - expected) < 0.06
+    assert names == set(background_names())
+    # Default scenes: the background is independent of the class (2 in 14).
+    rate, _ = own_family_rate("default", 150)
+    assert abs(rate - 2 / 14) < 0.08
+
+
+def test_forced_label_brings_its_background_family():
+    rates = []
+    for label in range(len(CLASSES)):
+        scenes = [_context(10**8 + i, label=label) for i in range(20)]
+        assert all(s.label == label for s in scenes)
+        family = CONTEXT_FAMILIES[CLASSES[label]]
+        rates.append(np.mean([s.background_name in family for s in scenes]))
+    assert np.mean(rates) > 0.7
+
+
+def test_context_splits_have_their_own_seed_ranges():
+    ranges = sorted(
+        (start, start + n)
+        for splits in VARIANT_SPLITS.values()
+        for start, n in splits.values()
+    )
+    for (_, a1), (b0, _) in zip(ranges, ranges[1:]):
+        assert a1 <= b0
+    assert scene_seed("test", 5, "context") == VARIANT_SPLITS["context"]["test"][0] + 5
+    assert scene_seed("test", 5, "context") != scene_seed("test", 5)
+
+
+def test_object_on_grey_keeps_only_the_object():
+    s = _context(scene_seed("val", 1, "context"))
+    img = object_on_grey(s, grey=0.5)
+    assert img.shape == (64, 64, 3) and img.dtype == np.float32
+    assert np.allclose(img[s.alpha == 0], 0.5)
+    full = s.alpha == 1
+    assert np.allclose(img[full], s.image[full], atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "call, error, match",
+    [
+        (lambda: make_scene(1, variant="ctx"), ValueError, "variant"),
+        (lambda: make_scene(1, variant=None), TypeError, "variant"),
+        (lambda: scene_seed("test", 0, "ctx"), ValueError, "variant"),
+        (lambda: load_split("holdout", 2, variant="context"), ValueError, "split"),
+        (lambda: object_on_grey(np.zeros((4, 4, 3))), TypeError, "scene"),
+        (lambda: object_on_grey(make_scene(1), grey=2.0), ValueError, "grey"),
+    ],
+)
+def test_bad_variant_arguments(call, error, match):
+    with pytest.raises(error, match=match):
+        call()
