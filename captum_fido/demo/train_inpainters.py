@@ -341,6 +341,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     p.add_argument(
         "--grad-weight", type=float, default=1.0, help="inpainter gradient-L1 weight"
     )
+    p.add_argument(
+        "--min-kept-fraction",
+        type=float,
+        default=0.1,
+        help="inpainter: below this kept share of the object, the target is "
+        "the scene without it",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--out-dir", type=Path, default=WEIGHTS_DIR)
@@ -363,6 +370,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             width=8 if a.tiny else (a.width or 24),
             adv_weight=a.adv_weight,
             grad_weight=a.grad_weight,
+            min_kept_fraction=a.min_kept_fraction,
             seed=a.seed,
             out=a.out_dir / "inpainter.pt",
             show_progress=show,
