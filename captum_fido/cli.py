@@ -17,6 +17,10 @@ COMMANDS = {
         "captum_fido.demo.run_demo",
         "explain demo scenes with FIDO and Captum baselines; write a figure",
     ),
+    "compare": (
+        "captum_fido.demo.compare",
+        "run and score every saliency method on a demo domain; write tables",
+    ),
     "counterfactual": (
         "captum_fido.demo.digits.run_demo",
         "latent-space criticisms and prototypes on handwritten digits",

@@ -1,0 +1,315 @@
+r"""``python -m captum_fido compare``: every method on a demo domain, scored.
+
+Runs Captum's Saliency, IntegratedGradients, LayerGradCam, Deconvolution and
+Occlusion, FIDO-SSR and FIDO-SDR with every in-filler, BBMP with the paper's
+heuristics and BBMP-CA over the paper's thresholds on the domain's test
+split, and scores each map (:mod:`captum_fido.evaluation`). Writes
+``DIR/per_image.csv`` as it goes (a rerun resumes), then ``DIR/results.csv``,
+``DIR/table.md`` and ``DIR/maps.png``. Under ``torchrun --nproc_per_node K``
+the images are shared among K processes.
+
+Examples::
+
+    python -m captum_fido compare --n-images 8 --steps 20 --out outputs/cmp
+    python -m captum_fido compare --methods saliency,fido-ssr --n-images 4
+    torchrun --nproc_per_node 2 -m captum_fido compare --n-images 8
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence
+
+import torch
+
+from captum_fido.evaluation.distributed import (
+    Shard,
+    finish_shard,
+    gather_rows,
+    init_shard,
+)
+from captum_fido.evaluation.figure import plot_map_grid
+from captum_fido.evaluation.harness import (
+    BASELINES,
+    ComparisonSettings,
+    EvalData,
+    read_rows,
+    run_comparison,
+)
+from captum_fido.evaluation.methods import MethodSpec, select_methods, standard_methods
+from captum_fido.evaluation.report import summarise, write_results, write_table
+from captum_fido.infillers import (
+    BlurInfiller,
+    Infiller,
+    LocalInfiller,
+    MeanInfiller,
+    NoisyLinearInfiller,
+    RandomInfiller,
+)
+
+__all__ = ["main", "demo_infillers", "VAL_ID_OFFSET"]
+
+#: Validation images get ids from here, so the lowest ids are test images.
+VAL_ID_OFFSET = 1_000_000
+
+
+def demo_infillers(size: int = 64) -> Dict[str, Infiller]:
+    r"""The paper's in-fillers at the demo's resolution, plus the trained ones.
+
+    The paper's settings are for 224 px: Blur's sigma (10) and Local's window
+    (15) are scaled by ``size / 224``. Mean fills with the training scenes'
+    per-channel mean.
+    """
+    from captum_fido.demo.pretrained import load_inpainter_infiller, load_vae_infiller
+    from captum_fido.demo.scenes import load_split
+
+    train, _ = load_split("train", 256, size=size)
+    window = max(3, 2 * round(15 * size / 224 / 2) + 1)
+    return {
+        "Mean": MeanInfiller(train.mean(dim=(0, 2, 3)).tolist()),
+        "Blur": BlurInfiller(sigma=10.0 * size / 224),
+        "Random": RandomInfiller(),
+        "Local": LocalInfiller(window=window),
+        "VAE": load_vae_infiller(),
+        "Inpainter": load_inpainter_infiller(),
+    }
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="captum-fido compare",
+        description="Run and score every saliency method on a demo domain.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("--n-images", type=int, default=200, help="test images")
+    p.add_argument(
+        "--n-val", type=int, default=40, help="validation images (WSL thresholds)"
+    )
+    p.add_argument(
+        "--steps", type=int, default=300, help="FIDO/BBMP optimisation steps"
+    )
+    p.add_argument(
+        "--n-samples", type=int, default=8, help="FIDO mask samples per step"
+    )
+    p.add_argument(
+        "--n-stability", type=int, default=4, help="images re-run with another seed"
+    )
+    p.add_argument(
+        "--n-sanity", type=int, default=2, help="images of the randomisation check"
+    )
+    p.add_argument(
+        "--methods",
+        default=None,
+        help="comma-separated names or families (default: all)",
+    )
+    p.add_argument("--seed", type=int, default=0, help="base seed")
+    p.add_argument(
+        "--out", type=Path, default=Path("outputs/compare"), help="output folder"
+    )
+    p.add_argument("--domain", default="scenes", help="demo domain")
+    p.add_argument(
+        "--l1-coeff", type=float, default=1e-4, help="FIDO sparsity weight (BBMP: 5x)"
+    )
+    p.add_argument(
+        "--chunk-size", type=int, default=16, help="images explained together"
+    )
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch threads per process (0: torch's default)",
+    )
+    p.add_argument(
+        "--list-methods", action="store_true", help="list the methods and exit"
+    )
+    return p
+
+
+def _check(p: argparse.ArgumentParser, a: argparse.Namespace) -> None:
+    for name in ("n_images", "steps", "chunk_size", "n_samples"):
+        if getattr(a, name) < 1:
+            p.error(f"--{name.replace('_', '-')} must be >= 1")
+    for name in ("n_val", "threads", "seed", "n_stability", "n_sanity"):
+        if getattr(a, name) < 0:
+            p.error(f"--{name.replace('_', '-')} must be >= 0")
+    if not a.l1_coeff >= 0:
+        p.error("--l1-coeff must be >= 0")
+    if a.out.exists() and not a.out.is_dir():
+        p.error(f"--out {a.out} exists and is not a folder")
+
+
+def _data(domain: str, n_test: int, n_val: int) -> EvalData:
+    from captum_fido.demo.scenes import load_split
+
+    variant = "default" if domain == "scenes" else domain
+    parts = []
+    for split, n, first_id in (("test", n_test, 0), ("val", n_val, VAL_ID_OFFSET)):
+        if n == 0:
+            continue
+        images, labels, _, _, boxes = load_split(
+            split, n, with_details=True, variant=variant
+        )
+        parts.append(
+            (
+                images,
+                labels,
+                boxes.float(),
+                [first_id + i for i in range(n)],
+                [split] * n,
+            )
+        )
+    return EvalData(
+        torch.cat([p[0] for p in parts]),
+        torch.cat([p[1] for p in parts]),
+        torch.cat([p[2] for p in parts]),
+        [i for p in parts for i in p[3]],
+        [s for p in parts for s in p[4]],
+    )
+
+
+def _last_conv(model: torch.nn.Module) -> torch.nn.Module:
+    r"""Grad-CAM's layer in the demo classifiers."""
+    layer = getattr(model, "last_conv", None)
+    if not isinstance(layer, torch.nn.Module):
+        raise TypeError(f"{type(model).__name__} has no last_conv layer for Grad-CAM")
+    return layer
+
+
+def _methods(a: argparse.Namespace, infillers: Dict[str, Infiller]) -> List[MethodSpec]:
+    specs = standard_methods(
+        _last_conv,
+        infillers,
+        n_steps=a.steps,
+        l1_coeff=a.l1_coeff,
+        generative="Inpainter",
+        n_samples=a.n_samples,
+    )
+    wanted = (
+        None if a.methods is None else [m for m in a.methods.split(",") if m.strip()]
+    )
+    return select_methods(specs, wanted)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = _parser()
+    a = parser.parse_args(argv)
+    _check(parser, a)
+    if a.domain not in ("scenes", "context"):
+        parser.error(f"--domain must be 'scenes' or 'context', got {a.domain!r}")
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    infillers = demo_infillers()
+    try:
+        methods = _methods(a, infillers)
+    except ValueError as err:
+        parser.error(str(err))
+    if a.list_methods:
+        print("\n".join(f"{m.name}  [{m.family}]" for m in methods))
+        return 0
+    shard = init_shard()
+    started = time.time()
+    rows = _run_shard(a, shard, methods, infillers)
+    rows = gather_rows(shard, rows)
+    if shard.is_main:
+        _write_outputs(a, rows, methods)
+        print(
+            f"compare: {len(rows)} rows in {time.time() - started:.0f} s; wrote {a.out}"
+        )
+    finish_shard(shard)
+    return 0
+
+
+def _run_shard(
+    a: argparse.Namespace,
+    shard: Shard,
+    methods: List[MethodSpec],
+    infillers: Dict[str, Infiller],
+) -> List[Dict[str, object]]:
+    from captum_fido.demo.pretrained import load_classifier
+
+    data = _data(a.domain, a.n_images, a.n_val)
+    mine = data.subset(shard.take(range(len(data.image_ids))))
+    out_csv = a.out / (
+        "per_image.csv" if shard.world == 1 else f"per_image.rank{shard.rank}.csv"
+    )
+    previous = [
+        r
+        for path in sorted(a.out.glob("per_image*.csv"))
+        if path != out_csv
+        for r in read_rows(path)
+    ]
+    eval_infillers = {
+        "inpainter": infillers["Inpainter"],
+        "road": NoisyLinearInfiller(),
+    }
+    settings = ComparisonSettings(
+        seed=a.seed,
+        n_stability=a.n_stability,
+        n_sanity=a.n_sanity,
+        show_progress=shard.is_main,
+    )
+    run_comparison(
+        load_classifier(),
+        mine,
+        methods,
+        eval_infillers,
+        out_csv,
+        settings,
+        preview_dir=a.out / "preview",
+        previous=previous,
+    )
+    wanted = {
+        (int(i), s)
+        for i in mine.image_ids
+        for s in [m.name for m in methods] + list(BASELINES)
+    }
+    own = read_rows(out_csv) + previous
+    return [r for r in own if (int(str(r["image_id"])), str(r["method"])) in wanted]
+
+
+def _write_outputs(
+    a: argparse.Namespace, rows: List[Dict[str, object]], methods: List[MethodSpec]
+) -> None:
+    from captum_fido.demo.scenes import load_split
+    from captum_fido.evaluation.harness import append_rows
+
+    order = {
+        name: k for k, name in enumerate(list(BASELINES) + [m.name for m in methods])
+    }
+    unique = {(str(r["image_id"]), str(r["method"])): r for r in rows}
+    merged = sorted(
+        unique.values(),
+        key=lambda r: (int(str(r["image_id"])), order[str(r["method"])]),
+    )
+    merged_csv = a.out / "per_image.csv"
+    if any(p.name != "per_image.csv" for p in a.out.glob("per_image*.csv")):
+        merged_csv.unlink(missing_ok=True)
+        append_rows(merged_csv, merged)
+    summaries = summarise(merged, seed=a.seed)
+    write_results(summaries, a.out / "results.csv")
+    write_table(
+        summaries,
+        a.out / "table.md",
+        f"{a.domain}: {a.n_images} test images, {a.steps} steps",
+    )
+    n_preview = min(4, a.n_images)
+    images, _, _, _, boxes = load_split(
+        "test",
+        n_preview,
+        with_details=True,
+        variant="default" if a.domain == "scenes" else a.domain,
+    )
+    plot_map_grid(
+        images,
+        boxes.float(),
+        list(range(n_preview)),
+        [m.name for m in methods],
+        a.out / "preview",
+        a.out / "maps.png",
+    )
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,238 @@
+r"""Summaries of a comparison: per-method means with bootstrap confidence
+intervals, the paper's Table 1 layout, and a figure grid of maps.
+
+WSL thresholds for maps that are not probabilities are chosen per method on
+the ``val`` rows (the ``alpha`` with the lowest WSL error) and applied to the
+``test`` rows, which alone enter the summaries. Deletion areas average over
+images whose in-filled image moves the log-odds by more than 1
+(``suppression > 1``), where the normalised curve means something.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+
+import numpy as np
+
+from captum_fido.metrics import DEFAULT_ALPHAS
+
+__all__ = [
+    "MethodSummary",
+    "summarise",
+    "bootstrap_ci",
+    "paired_difference",
+    "write_results",
+    "write_table",
+    "per_image_values",
+]
+
+Row = Mapping[str, object]
+
+#: Columns of every summary besides the curves: (key, label, lower is better).
+BASE_METRICS: Tuple[Tuple[str, str, bool], ...] = (
+    ("wsl_error", "WSL error", True),
+    ("saliency_metric", "Saliency Metric", True),
+    ("pointing", "pointing game", False),
+    ("outside_mass", "map mass outside box", True),
+    ("map_outside_box", "MAP mask outside box", True),
+    ("stability", "stability over seeds", False),
+    ("randomisation_top", "rank corr., top layer random", True),
+    ("randomisation_all", "rank corr., all layers random", True),
+    ("seconds", "seconds / image", True),
+    ("passes", "classifier passes / image", True),
+)
+
+
+@dataclass(frozen=True)
+class MethodSummary:
+    r"""One method's test-split means with 95% bootstrap intervals.
+
+    Attributes:
+        method, family: As in the rows.
+        n_images: Test images.
+        threshold: The WSL threshold used (``"theta=0.5"`` or ``"alpha=..."``).
+        values: metric -> ``(mean, low, high, n)``.
+    """
+
+    method: str
+    family: str
+    n_images: int
+    threshold: str
+    values: Dict[str, Tuple[float, float, float, int]]
+
+
+def bootstrap_ci(
+    values: Sequence[float], n_boot: int = 2000, seed: int = 0, level: float = 0.95
+) -> Tuple[float, float, float]:
+    r"""Mean and percentile bootstrap interval over images (NaN if empty)."""
+    x = np.asarray([v for v in values if not math.isnan(v)], dtype=np.float64)
+    if x.size == 0:
+        return (math.nan, math.nan, math.nan)
+    if x.size == 1:
+        return (float(x[0]), float(x[0]), float(x[0]))
+    rng = np.random.default_rng(seed)
+    means = x[rng.integers(0, x.size, size=(n_boot, x.size))].mean(axis=1)
+    tail = (1.0 - level) / 2
+    low, high = np.quantile(means, [tail, 1.0 - tail])
+    return float(x.mean()), float(low), float(high)
+
+
+def paired_difference(
+    a: Mapping[int, float], b: Mapping[int, float], n_boot: int = 2000, seed: int = 0
+) -> Tuple[float, float, float, int]:
+    r"""Mean of ``a - b`` over the images both have, with its bootstrap
+    interval and the number of images: paired, so image difficulty cancels."""
+    common = sorted(set(a) & set(b))
+    diffs = [a[i] - b[i] for i in common if not math.isnan(a[i] - b[i])]
+    mean, low, high = bootstrap_ci(diffs, n_boot, seed)
+    return mean, low, high, len(diffs)
+
+
+def _float(value: object) -> float:
+    try:
+        return float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def _threshold_index(val_rows: Sequence[Row], probabilistic: bool) -> Tuple[int, str]:
+    r"""The WSL threshold: 0.5 for probability maps, else the alpha with the
+    lowest WSL error on the val rows (the smallest alpha on ties)."""
+    lengths = {len(str(r.get("wsl_by_threshold", ""))) for r in val_rows}
+    if probabilistic or lengths in ({1}, set()):
+        return 0, "theta=0.5" if probabilistic else "box"
+    errors = [
+        np.mean([1 - int(str(r["wsl_by_threshold"])[k]) for r in val_rows])
+        for k in range(len(DEFAULT_ALPHAS))
+    ]
+    k = int(np.argmin(errors))
+    return k, f"alpha={DEFAULT_ALPHAS[k]:g}"
+
+
+def per_image_values(rows: Sequence[Row], key: str, k: int = 0) -> Dict[int, float]:
+    r"""image id -> value of ``key`` (``wsl_error`` and ``saliency_metric``
+    read threshold ``k``; deletion areas are NaN where suppression <= 1)."""
+    out: Dict[int, float] = {}
+    for r in rows:
+        image_id = int(str(r["image_id"]))
+        if key == "wsl_error":
+            flags = str(r.get("wsl_by_threshold", ""))
+            out[image_id] = 1.0 - int(flags[k]) if flags else math.nan
+        elif key == "saliency_metric":
+            parts = str(r.get("sm_by_threshold", "")).split(";")
+            out[image_id] = _float(parts[k]) if parts[0] else math.nan
+        elif key == "pointing":
+            out[image_id] = _float(r.get("pointing_hit"))
+        elif key.startswith(("deletion_", "insertion_")):
+            name = key.split("_", 1)[1]
+            moves = _float(r.get(f"suppression_{name}")) > 1.0
+            out[image_id] = _float(r.get(key)) if moves else math.nan
+        else:
+            out[image_id] = _float(r.get(key))
+    return out
+
+
+def curve_keys(rows: Sequence[Row]) -> List[str]:
+    r"""The deletion and insertion columns present, e.g. ``deletion_road``."""
+    keys = sorted(
+        {k for r in rows for k in r if k.startswith(("deletion_", "insertion_"))}
+    )
+    return [k for k in keys if k.startswith("deletion_")] + [
+        k for k in keys if k.startswith("insertion_")
+    ]
+
+
+def summarise(rows: Sequence[Row], seed: int = 0) -> List[MethodSummary]:
+    r"""Per-method summaries, in the order methods first appear in ``rows``."""
+    order: List[str] = []
+    for r in rows:
+        if r["method"] not in order:
+            order.append(str(r["method"]))
+    keys = [k for k, _, _ in BASE_METRICS] + curve_keys(rows)
+    summaries = []
+    for method in order:
+        mine = [r for r in rows if r["method"] == method]
+        family = str(mine[0]["family"])
+        probabilistic = family.startswith(("fido", "bbmp"))
+        k, threshold = _threshold_index(
+            [r for r in mine if r["split"] == "val"], probabilistic
+        )
+        test = [r for r in mine if r["split"] == "test"]
+        values = {}
+        for key in keys:
+            per_image = per_image_values(test, key, k)
+            finite = [v for v in per_image.values() if not math.isnan(v)]
+            mean, low, high = bootstrap_ci(finite, seed=seed)
+            values[key] = (mean, low, high, len(finite))
+        summaries.append(MethodSummary(method, family, len(test), threshold, values))
+    return summaries
+
+
+def write_results(summaries: Sequence[MethodSummary], path: Path) -> Path:
+    r"""``results.csv``: one row per method, ``<metric>``, ``<metric>_low``,
+    ``<metric>_high`` and ``<metric>_n`` for every metric."""
+    keys = list(summaries[0].values) if summaries else []
+    header = ["method", "family", "n_images", "wsl_threshold"]
+    for key in keys:
+        header += [key, f"{key}_low", f"{key}_high", f"{key}_n"]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(header)
+        for s in summaries:
+            cells: List[object] = [s.method, s.family, s.n_images, s.threshold]
+            for key in keys:
+                mean, low, high, n = s.values[key]
+                cells += [f"{mean:.6g}", f"{low:.6g}", f"{high:.6g}", n]
+            writer.writerow(cells)
+    return path
+
+
+def _cell(
+    value: Tuple[float, float, float, int], scale: float = 1.0, digits: int = 3
+) -> str:
+    mean, low, high, _ = value
+    if math.isnan(mean):
+        return "–"
+    m, lo, hi = (f"{v * scale:.{digits}f}" for v in (mean, low, high))
+    return f"{m} [{lo}, {hi}]"
+
+
+def write_table(
+    summaries: Sequence[MethodSummary], path: Path, title: Optional[str] = None
+) -> Path:
+    r"""``table.md``: the paper's Table 1 layout (WSL error %, Saliency
+    Metric) extended with the curves, pointing game and cost."""
+    curves = (
+        [k for k in summaries[0].values if k.startswith(("deletion_", "insertion_"))]
+        if summaries
+        else []
+    )
+    head = ["method", "WSL err %", "SM"] + [k.replace("_", " ") for k in curves]
+    head += ["pointing %", "mass outside box", "s / image", "passes / image"]
+    lines = [f"# {title}\n" if title else "", "| " + " | ".join(head) + " |"]
+    lines.append("|" + "---|" * len(head))
+    for s in summaries:
+        v = s.values
+        cells = [s.method, _cell(v["wsl_error"], 100, 1), _cell(v["saliency_metric"])]
+        cells += [_cell(v[k]) for k in curves]
+        cells += [_cell(v["pointing"], 100, 1), _cell(v["outside_mass"])]
+        cells += [_plain(v["seconds"], 3), _plain(v["passes"], 0)]
+        lines.append("| " + " | ".join(cells) + " |")
+    lines.append("")
+    lines.append(
+        "Means over test images with 95% bootstrap intervals. Deletion: lower is "
+        "better; insertion: higher is better; curves average images whose fully "
+        "in-filled image moves the log-odds by more than 1."
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(line for line in lines if line is not None) + "\n")
+    return path
+
+
+def _plain(value: Tuple[float, float, float, int], digits: int) -> str:
+    return "–" if math.isnan(value[0]) else f"{value[0]:.{digits}f}"
