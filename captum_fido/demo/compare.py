@@ -24,6 +24,7 @@ from typing import Dict, List, Optional, Sequence
 
 import torch
 
+from captum_fido.demo.domains import Domain, load_domain
 from captum_fido.evaluation.distributed import (
     Shard,
     finish_shard,
@@ -35,6 +36,7 @@ from captum_fido.evaluation.harness import (
     BASELINES,
     ComparisonSettings,
     EvalData,
+    append_rows,
     read_rows,
     run_comparison,
 )
@@ -108,7 +110,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--out", type=Path, default=Path("outputs/compare"), help="output folder"
     )
-    p.add_argument("--domain", default="scenes", help="demo domain")
+    p.add_argument("--domain", default="scenes", help="demo domain: scenes or context")
     p.add_argument(
         "--l1-coeff", type=float, default=1e-4, help="FIDO sparsity weight (BBMP: 5x)"
     )
@@ -140,26 +142,16 @@ def _check(p: argparse.ArgumentParser, a: argparse.Namespace) -> None:
         p.error(f"--out {a.out} exists and is not a folder")
 
 
-def _data(domain: str, n_test: int, n_val: int) -> EvalData:
-    from captum_fido.demo.scenes import load_split
-
-    variant = "default" if domain == "scenes" else domain
+def _data(domain: Domain, n_test: int, n_val: int) -> EvalData:
+    r"""Validation images (ids from :data:`VAL_ID_OFFSET`), then test images
+    (ids from 0) of ``domain``: validation first, so a run stopped early
+    already has what chooses the WSL thresholds."""
     parts = []
-    for split, n, first_id in (("test", n_test, 0), ("val", n_val, VAL_ID_OFFSET)):
-        if n == 0:
-            continue
-        images, labels, _, _, boxes = load_split(
-            split, n, with_details=True, variant=variant
-        )
-        parts.append(
-            (
-                images,
-                labels,
-                boxes.float(),
-                [first_id + i for i in range(n)],
-                [split] * n,
-            )
-        )
+    for split, n, first_id in (("val", n_val, VAL_ID_OFFSET), ("test", n_test, 0)):
+        if n > 0:
+            images, labels, boxes = domain.load_split(split, n)
+            ids = [first_id + i for i in range(n)]
+            parts.append((images, labels, boxes, ids, [split] * n))
     return EvalData(
         torch.cat([p[0] for p in parts]),
         torch.cat([p[1] for p in parts]),
@@ -169,17 +161,11 @@ def _data(domain: str, n_test: int, n_val: int) -> EvalData:
     )
 
 
-def _last_conv(model: torch.nn.Module) -> torch.nn.Module:
-    r"""Grad-CAM's layer in the demo classifiers."""
-    layer = getattr(model, "last_conv", None)
-    if not isinstance(layer, torch.nn.Module):
-        raise TypeError(f"{type(model).__name__} has no last_conv layer for Grad-CAM")
-    return layer
-
-
-def _methods(a: argparse.Namespace, infillers: Dict[str, Infiller]) -> List[MethodSpec]:
+def _methods(
+    a: argparse.Namespace, domain: Domain, infillers: Dict[str, Infiller]
+) -> List[MethodSpec]:
     specs = standard_methods(
-        _last_conv,
+        domain.gradcam_layer,
         infillers,
         n_steps=a.steps,
         l1_coeff=a.l1_coeff,
@@ -196,13 +182,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = _parser()
     a = parser.parse_args(argv)
     _check(parser, a)
-    if a.domain not in ("scenes", "context"):
-        parser.error(f"--domain must be 'scenes' or 'context', got {a.domain!r}")
+    try:
+        domain = load_domain(a.domain)
+    except ValueError as err:
+        parser.error(str(err))
     if a.threads:
         torch.set_num_threads(a.threads)
     infillers = demo_infillers()
     try:
-        methods = _methods(a, infillers)
+        methods = _methods(a, domain, infillers)
     except ValueError as err:
         parser.error(str(err))
     if a.list_methods:
@@ -210,10 +198,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 0
     shard = init_shard()
     started = time.time()
-    rows = _run_shard(a, shard, methods, infillers)
+    rows = _run_shard(a, domain, shard, methods, infillers)
     rows = gather_rows(shard, rows)
     if shard.is_main:
-        _write_outputs(a, rows, methods)
+        _write_outputs(a, domain, rows, methods)
         print(
             f"compare: {len(rows)} rows in {time.time() - started:.0f} s; wrote {a.out}"
         )
@@ -223,13 +211,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 def _run_shard(
     a: argparse.Namespace,
+    domain: Domain,
     shard: Shard,
     methods: List[MethodSpec],
     infillers: Dict[str, Infiller],
 ) -> List[Dict[str, object]]:
-    from captum_fido.demo.pretrained import load_classifier
-
-    data = _data(a.domain, a.n_images, a.n_val)
+    data = _data(domain, a.n_images, a.n_val)
     mine = data.subset(shard.take(range(len(data.image_ids))))
     out_csv = a.out / (
         "per_image.csv" if shard.world == 1 else f"per_image.rank{shard.rank}.csv"
@@ -251,7 +238,7 @@ def _run_shard(
         show_progress=shard.is_main,
     )
     run_comparison(
-        load_classifier(),
+        domain.load_classifier(),
         mine,
         methods,
         eval_infillers,
@@ -270,11 +257,11 @@ def _run_shard(
 
 
 def _write_outputs(
-    a: argparse.Namespace, rows: List[Dict[str, object]], methods: List[MethodSpec]
+    a: argparse.Namespace,
+    domain: Domain,
+    rows: List[Dict[str, object]],
+    methods: List[MethodSpec],
 ) -> None:
-    from captum_fido.demo.scenes import load_split
-    from captum_fido.evaluation.harness import append_rows
-
     order = {
         name: k for k, name in enumerate(list(BASELINES) + [m.name for m in methods])
     }
@@ -295,15 +282,10 @@ def _write_outputs(
         f"{a.domain}: {a.n_images} test images, {a.steps} steps",
     )
     n_preview = min(4, a.n_images)
-    images, _, _, _, boxes = load_split(
-        "test",
-        n_preview,
-        with_details=True,
-        variant="default" if a.domain == "scenes" else a.domain,
-    )
+    images, _, boxes = domain.load_split("test", n_preview)
     plot_map_grid(
         images,
-        boxes.float(),
+        boxes,
         list(range(n_preview)),
         [m.name for m in methods],
         a.out / "preview",
