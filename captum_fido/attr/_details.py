@@ -2,10 +2,12 @@ r"""What a mask-optimisation run leaves behind besides the attribution."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Tuple
 
 from torch import Tensor
+
+from captum_fido._utils.reprs import shapes_repr
 
 __all__ = ["MaskOptimizationDetails"]
 
@@ -52,14 +54,4 @@ class MaskOptimizationDetails:
     steps_run: int
 
     def __repr__(self) -> str:
-        parts = []
-        for f in fields(self):
-            v = getattr(self, f.name)
-            if isinstance(v, Tensor):
-                parts.append(f"{f.name}=Tensor{tuple(v.shape)}")
-            elif isinstance(v, tuple):
-                shapes = ", ".join(str(tuple(t.shape)) for t in v)
-                parts.append(f"{f.name}=({shapes})")
-            else:
-                parts.append(f"{f.name}={v!r}")
-        return "MaskOptimizationDetails(" + ", ".join(parts) + ")"
+        return shapes_repr(self)

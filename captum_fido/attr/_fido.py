@@ -69,31 +69,33 @@ class FIDO(MaskAttribution):
         return RelaxedBernoulliMask(options.temperature)
 
 
-class FIDOSSR(FIDO):
+class _FixedObjectiveFIDO(FIDO):
+    r"""FIDO with its objective fixed by the class (``_objective``)."""
+
+    _objective = "ssr"
+
+    def __init__(
+        self,
+        forward_func: Callable[..., Tensor],
+        infiller: InfillerLike,
+        output_type: str = "logits",
+    ) -> None:
+        super().__init__(forward_func, infiller, self._objective, output_type)
+
+
+class FIDOSSR(_FixedObjectiveFIDO):
     r"""FIDO with the smallest-sufficient-region objective.
 
     Same as ``FIDO(forward_func, infiller, objective="ssr", ...)``.
     """
 
-    def __init__(
-        self,
-        forward_func: Callable[..., Tensor],
-        infiller: InfillerLike,
-        output_type: str = "logits",
-    ) -> None:
-        super().__init__(forward_func, infiller, "ssr", output_type)
+    _objective = "ssr"
 
 
-class FIDOSDR(FIDO):
+class FIDOSDR(_FixedObjectiveFIDO):
     r"""FIDO with the smallest-deletion-region objective.
 
     Same as ``FIDO(forward_func, infiller, objective="sdr", ...)``.
     """
 
-    def __init__(
-        self,
-        forward_func: Callable[..., Tensor],
-        infiller: InfillerLike,
-        output_type: str = "logits",
-    ) -> None:
-        super().__init__(forward_func, infiller, "sdr", output_type)
+    _objective = "sdr"

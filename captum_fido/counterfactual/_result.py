@@ -8,6 +8,8 @@ from typing import Any, Dict, Sequence, Tuple, Union
 import torch
 from torch import Tensor
 
+from captum_fido._utils.reprs import shapes_repr
+
 __all__ = ["CounterfactualResult"]
 
 TensorOrTuple = Union[Tensor, Tuple[Tensor, ...]]
@@ -100,15 +102,7 @@ class CounterfactualResult:
         return float(self.success.float().mean().item())
 
     def __repr__(self) -> str:
-        parts = []
-        for f in fields(self):
-            v = getattr(self, f.name)
-            if isinstance(v, Tensor):
-                parts.append(f"{f.name}=Tensor{tuple(v.shape)}")
-            else:
-                shapes = ", ".join(str(tuple(t.shape)) for t in v)
-                parts.append(f"{f.name}=({shapes})")
-        return "CounterfactualResult(" + ", ".join(parts) + ")"
+        return shapes_repr(self)
 
 
 def _index(value: TensorOrTuple, rows: Any) -> TensorOrTuple:

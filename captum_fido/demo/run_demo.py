@@ -24,7 +24,7 @@ import argparse
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Any, Dict, List, Optional, Sequence
 
 import torch
 from torch import Tensor
@@ -131,20 +131,10 @@ def box_mass(maps: Tensor, boxes: Tensor) -> Tensor:
     return torch.tensor(out)
 
 
-def _draw_box(ax, box, colour: str = "lime") -> None:
-    from matplotlib.patches import Rectangle
+def _draw_box(ax: Any, box: Sequence[float], colour: str = "lime") -> None:
+    from captum_fido.evaluation.figure import draw_box
 
-    x0, y0, x1, y1 = box
-    ax.add_patch(
-        Rectangle(
-            (x0 - 0.5, y0 - 0.5),
-            x1 - x0,
-            y1 - y0,
-            fill=False,
-            edgecolor=colour,
-            linewidth=1.2,
-        )
-    )
+    draw_box(ax, box, colour, width=1.2)
 
 
 def plot(result: DemoResult, out: Path) -> Path:

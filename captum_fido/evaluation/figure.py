@@ -4,14 +4,34 @@ the image then every method's map, ground-truth box drawn on each."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
 
 import torch
 from torch import Tensor
 
 from captum_fido.evaluation.harness import preview_path
 
-__all__ = ["plot_map_grid"]
+__all__ = ["plot_map_grid", "draw_box"]
+
+
+def draw_box(
+    ax: Any, box: Sequence[float], colour: str = "lime", width: float = 0.8
+) -> None:
+    r"""Outline the pixel box ``(x0, y0, x1, y1)`` (``x1``/``y1`` exclusive)
+    on a matplotlib axis showing the image."""
+    from matplotlib.patches import Rectangle
+
+    x0, y0, x1, y1 = box
+    ax.add_patch(
+        Rectangle(
+            (x0 - 0.5, y0 - 0.5),
+            x1 - x0,
+            y1 - y0,
+            fill=False,
+            edgecolor=colour,
+            linewidth=width,
+        )
+    )
 
 
 def plot_map_grid(
@@ -42,7 +62,6 @@ def plot_map_grid(
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from matplotlib.patches import Rectangle
 
     columns = [
         m
@@ -55,7 +74,6 @@ def plot_map_grid(
     fig, axes = plt.subplots(n, cols, figsize=(1.25 * cols, 1.35 * n), squeeze=False)
     for r, image_id in enumerate(image_ids):
         img = images[r].permute(1, 2, 0).clamp(0, 1).numpy()
-        x0, y0, x1, y1 = boxes[r].tolist()
         for c in range(cols):
             ax = axes[r, c]
             ax.set_xticks([])
@@ -73,16 +91,7 @@ def plot_map_grid(
                     )
                 if r == 0:
                     ax.set_title(columns[c - 1], fontsize=5)
-            ax.add_patch(
-                Rectangle(
-                    (x0 - 0.5, y0 - 0.5),
-                    x1 - x0,
-                    y1 - y0,
-                    fill=False,
-                    edgecolor="lime",
-                    linewidth=0.8,
-                )
-            )
+            draw_box(ax, boxes[r].tolist())
     fig.tight_layout(pad=0.2)
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=120)
