@@ -4,7 +4,8 @@ Usage::
 
     python -m captum_fido.demo.train_classifier            # default scenes
     python -m captum_fido.demo.train_classifier --variant context \
-        --n-train 12000 --threads 1                        # context scenes
+        --init captum_fido/demo/weights/classifier.pt \
+        --n-train 8000 --lr 1e-3 --threads 1               # context scenes
     python -m captum_fido.demo.train_classifier --tiny     # smoke test
 
 The full run generates ``--n-train`` training scenes of the chosen
@@ -110,6 +111,7 @@ def train_classifier(
     out: Union[Path, str, None, _DefaultOut] = _DEFAULT_OUT,
     show_progress: bool = True,
     variant: str = "default",
+    init: Union[Path, str, None] = None,
 ) -> Dict[str, Any]:
     r"""Train the classifier and (optionally) save it.
 
@@ -126,6 +128,10 @@ def train_classifier(
         show_progress (bool): Show tqdm bars.
         variant (str): Scene variant to train and evaluate on, one of
             :data:`~captum_fido.demo.scenes.VARIANTS`. Default ``"default"``.
+        init (Path, optional): A :class:`SceneClassifier` state_dict (of the
+            same ``width``) to start from instead of a random initialisation,
+            e.g. ``weights/classifier.pt`` to fine-tune the default-scene
+            classifier on another variant. Default ``None``.
 
     Returns:
         dict with ``val_accuracy``, ``test_accuracy``, ``final_loss``,
@@ -150,6 +156,12 @@ def train_classifier(
     x_train, y_train = load_split("train", n_train, variant=variant)
     x_val, y_val = load_split("val", n_val, variant=variant)
     model = SceneClassifier(width=width)
+    if init is not None:
+        if not isinstance(init, (str, Path)):
+            raise TypeError(f"init must be a path or None, got {type(init).__name__}")
+        if not Path(init).is_file():
+            raise ValueError(f"init must be an existing state_dict file, got {init}")
+        model.load_state_dict(torch.load(init, map_location="cpu", weights_only=True))
     steps_per_epoch = (n_train + batch_size - 1) // batch_size
     total = steps_per_epoch * epochs
     if max_steps is not None:
@@ -201,6 +213,7 @@ def train_classifier(
             lr=lr,
             seed=seed,
             width=width,
+            init=None if init is None else Path(init).name,
         ),
     }
     print(
@@ -247,6 +260,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     p.add_argument("--n-test", type=int, default=2000)
     p.add_argument("--no-progress", action="store_true", help="hide tqdm bars")
     p.add_argument(
+        "--init",
+        type=Path,
+        default=None,
+        help="start from this state_dict (e.g. weights/classifier.pt)",
+    )
+    p.add_argument(
         "--tiny",
         action="store_true",
         help="smoke test: 64 scenes, 3 steps, narrow model",
@@ -268,6 +287,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         out=weights_path(a.variant) if a.out is None else a.out,
         show_progress=not a.no_progress,
         variant=a.variant,
+        init=a.init,
     )
     return 0
 
