@@ -148,3 +148,9 @@ def test_wsl_threshold_is_chosen_on_val_rows():
     (summary,) = summarise(rows)
     assert summary.threshold == "alpha=0"
     assert summary.values["wsl_error"][0] == 1.0
+
+
+def test_resume_with_other_settings_is_refused(one_run, capsys):
+    with pytest.raises(SystemExit):
+        compare.main([*ARGS[:4], "--steps", "3", "--out", str(one_run)])
+    assert "--steps 2 (now 3)" in capsys.readouterr().err

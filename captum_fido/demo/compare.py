@@ -18,6 +18,8 @@ Examples::
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import time
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
@@ -142,6 +144,41 @@ def _check(p: argparse.ArgumentParser, a: argparse.Namespace) -> None:
         p.error(f"--out {a.out} exists and is not a folder")
 
 
+#: Arguments that change what a row holds: a resumed run must share them.
+_ROW_SETTINGS = (
+    "domain",
+    "steps",
+    "n_samples",
+    "l1_coeff",
+    "seed",
+    "n_stability",
+    "n_sanity",
+)
+
+
+def _check_settings(p: argparse.ArgumentParser, a: argparse.Namespace) -> None:
+    r"""Record the settings in ``DIR/settings.json``; refuse to extend a
+    folder whose rows were made with other settings (before any work)."""
+    wanted = {k: getattr(a, k) for k in _ROW_SETTINGS}
+    path = a.out / "settings.json"
+    if path.is_file():
+        found = json.loads(path.read_text())
+        changed = {k: (found.get(k), v) for k, v in wanted.items() if found.get(k) != v}
+        if changed:
+            text = ", ".join(
+                f"--{k.replace('_', '-')} {old} (now {new})"
+                for k, (old, new) in changed.items()
+            )
+            p.error(
+                f"--out {a.out} holds rows made with {text}; "
+                "use another --out or the same settings"
+            )
+        return
+    if os.environ.get("RANK", "0") == "0":
+        a.out.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(wanted, indent=1) + "\n")
+
+
 def _data(domain: Domain, n_test: int, n_val: int) -> EvalData:
     r"""Validation images (ids from :data:`VAL_ID_OFFSET`), then test images
     (ids from 0) of ``domain``: validation first, so a run stopped early
@@ -196,6 +233,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if a.list_methods:
         print("\n".join(f"{m.name}  [{m.family}]" for m in methods))
         return 0
+    _check_settings(parser, a)
     shard = init_shard()
     started = time.time()
     rows = _run_shard(a, domain, shard, methods, infillers)
