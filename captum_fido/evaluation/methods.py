@@ -10,7 +10,7 @@ before thresholding. FIDO and BBMP return probabilities already.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Dict, List, Mapping, Optional, Sequence
+from typing import Callable, Dict, List, Mapping, Optional, Sequence, Union
 
 from captum.attr import (
     Deconvolution,
@@ -23,7 +23,6 @@ from captum.attr import (
 from torch import Tensor, nn
 
 from captum_fido.attr import BBMP, FIDO
-from captum_fido.attr._base import MaskAttribution
 from captum_fido.infillers import Infiller
 
 __all__ = [
@@ -116,18 +115,18 @@ def captum_methods(
     return [MethodSpec(name, "captum", None, fn, False) for name, fn in table]
 
 
-Build = Callable[[nn.Module], MaskAttribution]
+Build = Callable[[nn.Module], Union[FIDO, BBMP]]
 
 
 def _fido(fill: Infiller, objective: str) -> Build:
-    def build(model: nn.Module) -> MaskAttribution:
+    def build(model: nn.Module) -> Union[FIDO, BBMP]:
         return FIDO(model, fill, objective=objective)
 
     return build
 
 
 def _bbmp(fill: Infiller) -> Build:
-    def build(model: nn.Module) -> MaskAttribution:
+    def build(model: nn.Module) -> Union[FIDO, BBMP]:
         return BBMP(model, fill)
 
     return build
