@@ -29,8 +29,14 @@ from captum_fido._utils.scores import (
 )
 from captum_fido.attr._details import MaskOptimizationDetails
 from captum_fido.attr._loop import MaskProblem, optimize_masks
-from captum_fido.attr._masks import MaskDistribution
+from captum_fido.attr._masks import (
+    GridLayout,
+    MaskDistribution,
+    MaskLayout,
+    SegmentLayout,
+)
 from captum_fido.attr._options import (
+    FeatureMask,
     MaskOptions,
     MaskSize,
     document_options,
@@ -108,6 +114,7 @@ class MaskAttribution(PerturbationAttribution):
         n_samples: Optional[int] = ...,
         lr: Optional[float] = ...,
         mask_size: MaskSize = ...,
+        feature_mask: FeatureMask = ...,
         temperature: Optional[float] = ...,
         tau: Optional[float] = ...,
         l1_coeff: Optional[float] = ...,
@@ -135,6 +142,7 @@ class MaskAttribution(PerturbationAttribution):
         n_samples: Optional[int] = ...,
         lr: Optional[float] = ...,
         mask_size: MaskSize = ...,
+        feature_mask: FeatureMask = ...,
         temperature: Optional[float] = ...,
         tau: Optional[float] = ...,
         l1_coeff: Optional[float] = ...,
@@ -163,6 +171,7 @@ class MaskAttribution(PerturbationAttribution):
         n_samples: Optional[int] = None,
         lr: Optional[float] = _D.lr,
         mask_size: MaskSize = _D.mask_size,
+        feature_mask: FeatureMask = _D.feature_mask,
         temperature: Optional[float] = None,
         tau: Optional[float] = None,
         l1_coeff: Optional[float] = None,
@@ -239,15 +248,7 @@ class MaskAttribution(PerturbationAttribution):
         targets = V.check_targets(target, n, device)
         args = format_additional_forward_args(additional_forward_args)
         V.check_additional_forward_args(args, n)
-        grids = tuple(
-            V.resolve_mask_size(
-                options.mask_size,
-                x.shape[2],
-                x.shape[3],
-                "mask_size" if len(inputs_tuple) == 1 else f"mask_size (inputs[{i}])",
-            )
-            for i, x in enumerate(inputs_tuple)
-        )
+        layouts = _layouts(inputs_tuple, options)
         seed = _resolve_seed(options.seed)
         distribution = self.mask_distribution(options)
         with torch.enable_grad(), preserve_module_state(self.forward_func):
@@ -260,7 +261,7 @@ class MaskAttribution(PerturbationAttribution):
                 self.infiller,
                 self.output_type,
                 self.objective,
-                grids,
+                layouts,
                 seed,
                 clean,
             )
@@ -297,6 +298,45 @@ class MaskAttribution(PerturbationAttribution):
             targets = torch.ones(n, dtype=torch.long, device=inputs[0].device)
         V.check_targets_in_range(targets, n_classes)
         return targets, log_odds(output, targets, self.output_type)
+
+
+def _layouts(
+    inputs: Tuple[Tensor, ...], options: MaskOptions
+) -> Tuple[MaskLayout, ...]:
+    r"""Where each input's mask parameters live: the ``mask_size`` grid, or
+    one parameter per segment of its ``feature_mask``."""
+    single = len(inputs) == 1
+    masks = options.feature_mask
+    if masks is None:
+        return tuple(
+            GridLayout(
+                V.resolve_mask_size(
+                    options.mask_size,
+                    x.shape[2],
+                    x.shape[3],
+                    "mask_size" if single else f"mask_size (inputs[{i}])",
+                ),
+                (int(x.shape[2]), int(x.shape[3])),
+            )
+            for i, x in enumerate(inputs)
+        )
+    if isinstance(masks, Tensor):
+        if not single:
+            raise TypeError(
+                f"feature_mask must be a tuple of {len(inputs)} tensors, one per "
+                "input, when inputs is a tuple"
+            )
+        masks = (masks,)
+    if len(masks) != len(inputs):
+        raise ValueError(
+            f"feature_mask holds {len(masks)} masks for {len(inputs)} inputs"
+        )
+    return tuple(
+        SegmentLayout(
+            *V.segment_index(m, x, "feature_mask" if single else f"feature_mask[{i}]")
+        )
+        for i, (m, x) in enumerate(zip(masks, inputs))
+    )
 
 
 #: The option keywords of ``attribute`` (a test checks they match the fields).

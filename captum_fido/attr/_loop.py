@@ -4,7 +4,8 @@ Both methods minimise, per image,
 
     E_q[ sign * s(phi(x, z)) ] + w_t * (l1 * area + tv * TV)
 
-over the parameters of a keep-mask distribution ``q`` on a coarse grid, where
+over the parameters of a keep-mask distribution ``q`` on a coarse grid (or
+one parameter per segment of a ``feature_mask``: :class:`SegmentLayout`), where
 ``phi(x, z) = z * x + (1 - z) * infill(x, z)``, ``s`` is the target's log-odds,
 ``sign`` is ``-1`` for SSR (keep the class with little) and ``+1`` for SDR
 (lose the class by dropping little), ``area`` is the expected fraction kept
@@ -33,7 +34,7 @@ from tqdm.auto import tqdm
 from captum_fido._utils.rows import row_chunks, select_rows
 from captum_fido._utils.scores import log_odds
 from captum_fido.attr._details import MaskOptimizationDetails
-from captum_fido.attr._masks import MaskDistribution, upsample
+from captum_fido.attr._masks import MaskDistribution, MaskLayout
 from captum_fido.attr._options import MaskOptions
 from captum_fido.infillers import Infiller
 
@@ -51,7 +52,7 @@ Masks = List[Tensor]
 class MaskProblem:
     r"""What one run explains, already validated: the classifier and its
     inputs, the targets, the infiller, and the per-run choices (objective,
-    mask grids, seed)."""
+    where each input's mask parameters live, seed)."""
 
     forward_func: Callable[..., Tensor]
     inputs: Tuple[Tensor, ...]
@@ -60,7 +61,7 @@ class MaskProblem:
     infiller: Infiller
     output_type: str
     objective: str
-    grids: Tuple[Tuple[int, int], ...]
+    layouts: Tuple[MaskLayout, ...]
     seed: int
     clean_log_odds: Tensor
 
@@ -223,8 +224,8 @@ class _Run:
         ]
         self.references = _References(problem, self.generators)
         self.params = [
-            distribution.init_params(n, grid, x).requires_grad_(True)
-            for grid, x in zip(problem.grids, problem.inputs)
+            distribution.init_params(n, layout.shape, x).requires_grad_(True)
+            for layout, x in zip(problem.layouts, problem.inputs)
         ]
         self.optimizer = torch.optim.Adam(self.params, lr=options.effective_lr)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
@@ -240,8 +241,9 @@ class _Run:
         b = self.options.n_samples
         self.optimizer.zero_grad(set_to_none=True)
         with record_function("fido.mask_sample"):
-            keep_full = self.expected_masks()
-            masks, observed = self.sample(keep_full, b, hard=False)
+            coarse = self.keep_probability()
+            keep_full = self.expected_masks(coarse)
+            masks, observed = self.sample(coarse, keep_full, b, hard=False)
         with record_function("fido.infill"):
             refs = self.references.per_row(observed, b)
         score_sum = torch.zeros(
@@ -266,45 +268,50 @@ class _Run:
         self.score_history[:, step] = mean_score
         self.steps_run = step + 1
 
-    def expected_masks(self) -> Masks:
-        r"""Per input, the expected keep-mask at full resolution, ``(N, 1, H, W)``."""
-        return [
-            upsample(p, size)
-            for p, size in zip(self.keep_probability(), self.problem.sizes)
-        ]
+    def expected_masks(self, coarse: Optional[Masks] = None) -> Masks:
+        r"""Per input, the expected keep-mask at full resolution, ``(N, 1, H, W)``,
+        from the keep probabilities ``coarse`` (default: the current ones)."""
+        coarse = self.keep_probability() if coarse is None else coarse
+        return [layout.expected(p) for p, layout in zip(coarse, self.problem.layouts)]
 
     def keep_probability(self) -> Masks:
         return [self.dist.keep_probability(p) for p in self.params]
 
     def sample(
-        self, keep_full: Masks, n_per_image: int, hard: bool
+        self, coarse: Masks, keep_full: Masks, n_per_image: int, hard: bool
     ) -> Tuple[Masks, Masks]:
         r"""``n_per_image`` keep-masks per image (differentiable, or binary
         when ``hard``), and the binary masks the infiller may observe (empty
-        when the infiller ignores the mask)."""
+        when the infiller ignores the mask), both at full resolution. Samples
+        are drawn where the layout says (per pixel on a grid, per segment)."""
         with torch.no_grad():
             uniforms = (
                 self._uniforms(n_per_image) if self.dist.needs_noise or hard else None
             )
         masks, observed = [], []
-        for k, kf in enumerate(keep_full):
-            rows = kf if n_per_image == 1 else kf.repeat_interleave(n_per_image, dim=0)
+        for k, layout in enumerate(self.problem.layouts):
+            space = layout.sample_space(coarse[k], keep_full[k])
+            rows = (
+                space if n_per_image == 1 else space.repeat_interleave(n_per_image, 0)
+            )
             u = None if uniforms is None else uniforms[k]
             mask = self.dist.hard_sample(rows, u) if hard else self.dist.sample(rows, u)
-            masks.append(mask)
+            masks.append(layout.to_pixels(mask, n_per_image))
             if self.problem.infiller.uses_mask:
-                observed.append(self.dist.observed(mask, u))
+                seen = self.dist.observed(mask, u)
+                observed.append(layout.to_pixels(seen, n_per_image))
         return masks, observed
 
     def _uniforms(self, n_per_image: int) -> Masks:
-        r"""Per input, uniform noise ``(N * n_per_image, 1, H, W)``, each image's
-        rows drawn from its own generator."""
+        r"""Per input, uniform noise ``(N * n_per_image, 1, *noise_shape)``
+        (pixels on a grid, segments with a ``feature_mask``), each image's rows
+        drawn from its own generator."""
         per_input: List[Masks] = [[] for _ in self.problem.inputs]
         for gen in self.generators:
-            for k, (x, (h, w)) in enumerate(
-                zip(self.problem.inputs, self.problem.sizes)
+            for k, (x, layout) in enumerate(
+                zip(self.problem.inputs, self.problem.layouts)
             ):
-                shape = (n_per_image, 1, h, w)
+                shape = (n_per_image, 1, *layout.noise_shape)
                 per_input[k].append(
                     torch.rand(shape, generator=gen, device=x.device, dtype=x.dtype)
                 )
@@ -358,7 +365,11 @@ class _Run:
 
     def regularisers(self, keep_full: Masks) -> Tensor:
         r"""``l1 * area + tv * TV`` per image, ``(N,)``; area and TV are means
-        over pixels times :data:`REFERENCE_PIXELS`."""
+        over pixels times :data:`REFERENCE_PIXELS`. On segments both are taken
+        on the gathered full-resolution mask: the area weights each segment by
+        its pixel count (still the expected kept or dropped fraction), and TV
+        sums squared differences between adjacent segments, weighted by the
+        length of their shared border (zero inside a segment)."""
         l1, tv = self.options.l1_coeff, self.options.tv_coeff
         reg = keep_full[0].new_zeros(keep_full[0].shape[0])
         for kf in keep_full:
@@ -378,7 +389,10 @@ class _Run:
     def details(self) -> MaskOptimizationDetails:
         r"""Counterfactuals drawn from the final distribution, scored."""
         n, k_cf = self.problem.n, self.options.n_counterfactuals
-        masks, observed = self.sample(self.expected_masks(), k_cf, hard=True)
+        coarse = self.keep_probability()
+        masks, observed = self.sample(
+            coarse, self.expected_masks(coarse), k_cf, hard=True
+        )
         refs = self.references.per_row(observed, k_cf)
         counterfactuals: List[Masks] = [[] for _ in masks]
         scores = []

@@ -5,12 +5,17 @@ distribution for four things: initial parameters on the coarse grid, the
 expected keep-mask at full resolution (the attribution and the regularisers
 use it), a differentiable sample of keep-masks for a batch of rows, and the
 binary mask an infiller may observe for each of those rows.
+
+Where the parameters live is a *layout*: :class:`GridLayout` (the default, a
+coarse grid bilinearly upsampled to the image, samples drawn per pixel) or
+:class:`SegmentLayout` (one parameter per segment of a ``feature_mask``,
+gathered to the segment's pixels, samples drawn per segment).
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Optional, Tuple
+from typing import Dict, Optional, Tuple, Union
 
 import torch
 import torch.nn.functional as F
@@ -23,6 +28,9 @@ __all__ = [
     "ContinuousMask",
     "upsample",
     "relaxed_bernoulli_sample",
+    "GridLayout",
+    "SegmentLayout",
+    "MaskLayout",
 ]
 
 
@@ -59,8 +67,9 @@ class MaskDistribution(ABC):
     needs_noise: bool = True
 
     @abstractmethod
-    def init_params(self, n: int, grid: Tuple[int, int], like: Tensor) -> Tensor:
-        r"""Initial parameters ``(n, 1, *grid)`` on ``like``'s device and dtype."""
+    def init_params(self, n: int, grid: Tuple[int, ...], like: Tensor) -> Tensor:
+        r"""Initial parameters ``(n, 1, *grid)`` on ``like``'s device and dtype
+        (``grid`` is a layout's parameter shape: ``(h, w)`` or ``(S,)``)."""
 
     @abstractmethod
     def keep_probability(self, params: Tensor) -> Tensor:
@@ -96,7 +105,7 @@ class RelaxedBernoulliMask(MaskDistribution):
     def __init__(self, temperature: float = 0.1) -> None:
         self.temperature = float(temperature)
 
-    def init_params(self, n: int, grid: Tuple[int, int], like: Tensor) -> Tensor:
+    def init_params(self, n: int, grid: Tuple[int, ...], like: Tensor) -> Tensor:
         return torch.zeros((n, 1, *grid), dtype=like.dtype, device=like.device)
 
     def keep_probability(self, params: Tensor) -> Tensor:
@@ -130,7 +139,7 @@ class ContinuousMask(MaskDistribution):
     def __init__(self, tau: float = 0.5) -> None:
         self.tau = float(tau)
 
-    def init_params(self, n: int, grid: Tuple[int, int], like: Tensor) -> Tensor:
+    def init_params(self, n: int, grid: Tuple[int, ...], like: Tensor) -> Tensor:
         return torch.ones((n, 1, *grid), dtype=like.dtype, device=like.device)
 
     def keep_probability(self, params: Tensor) -> Tensor:
@@ -148,3 +157,87 @@ class ContinuousMask(MaskDistribution):
     def project(self, params: Tensor) -> None:  # noqa: B027 (optional hook)
         with torch.no_grad():
             params.clamp_(0.0, 1.0)
+
+
+class GridLayout:
+    r"""Mask parameters on a coarse ``(h, w)`` grid, bilinearly upsampled to
+    the image; samples are drawn per pixel from the upsampled probabilities.
+
+    Args:
+        grid (tuple[int, int]): The parameter grid ``(h, w)``.
+        size (tuple[int, int]): The image size ``(H, W)``.
+
+    Examples::
+
+        >>> layout = GridLayout((16, 16), (64, 64))
+        >>> layout.expected(torch.rand(2, 1, 16, 16)).shape
+        torch.Size([2, 1, 64, 64])
+    """
+
+    def __init__(self, grid: Tuple[int, int], size: Tuple[int, int]) -> None:
+        self.shape: Tuple[int, ...] = tuple(grid)
+        self.size = tuple(size)
+        #: Shape of one row's sampling noise (the samples' space): pixels.
+        self.noise_shape: Tuple[int, ...] = self.size
+
+    def expected(self, coarse: Tensor) -> Tensor:
+        r"""Full-resolution ``(N, 1, H, W)`` values of coarse parameters."""
+        return upsample(coarse, (self.size[0], self.size[1]))
+
+    def sample_space(self, coarse: Tensor, full: Tensor) -> Tensor:
+        r"""Where samples are drawn: per pixel, from the upsampled values."""
+        return full
+
+    def to_pixels(self, samples: Tensor, n_per_image: int) -> Tensor:
+        r"""Samples drawn per pixel already are pixels."""
+        return samples
+
+
+class SegmentLayout:
+    r"""One mask parameter per segment of a ``feature_mask``.
+
+    A segment's value is gathered to all of its pixels, so masks and maps are
+    constant within segments; a sample draws one value per segment (not per
+    pixel). Segment sizes may differ between images; a segment absent from an
+    image has no pixel there and no influence on its loss.
+
+    Args:
+        index (Tensor): ``(N, 1, H, W)`` long tensor of segment numbers in
+            ``0 .. n_segments - 1`` (see
+            :func:`captum_fido._utils.validation.segment_index`).
+        n_segments (int): Number of segments ``S``.
+
+    Examples::
+
+        >>> index = torch.tensor([[0, 0], [1, 2]]).view(1, 1, 2, 2)
+        >>> SegmentLayout(index, 3).expected(torch.tensor([[[0.1, 0.5, 0.9]]]))
+        tensor([[[[0.1000, 0.1000],
+                  [0.5000, 0.9000]]]])
+    """
+
+    def __init__(self, index: Tensor, n_segments: int) -> None:
+        self.shape: Tuple[int, ...] = (int(n_segments),)
+        self.size = (int(index.shape[-2]), int(index.shape[-1]))
+        self.noise_shape: Tuple[int, ...] = self.shape
+        self._flat = index.reshape(index.shape[0], 1, -1)
+        self._rows: Dict[int, Tensor] = {1: self._flat}
+
+    def expected(self, coarse: Tensor) -> Tensor:
+        r"""``(N, 1, H, W)`` map of ``(N, 1, S)`` segment values."""
+        return self.to_pixels(coarse, 1)
+
+    def sample_space(self, coarse: Tensor, full: Tensor) -> Tensor:
+        r"""Where samples are drawn: per segment."""
+        return coarse
+
+    def to_pixels(self, samples: Tensor, n_per_image: int) -> Tensor:
+        r"""Gather ``(N * n_per_image, 1, S)`` segment values to their pixels
+        (image ``i``'s rows are ``i * n_per_image ...``, as the loop lays them)."""
+        if n_per_image not in self._rows:
+            self._rows[n_per_image] = self._flat.repeat_interleave(n_per_image, dim=0)
+        flat = self._rows[n_per_image]
+        return samples.gather(2, flat).view(samples.shape[0], 1, *self.size)
+
+
+#: Where a mask's parameters live.
+MaskLayout = Union[GridLayout, SegmentLayout]

@@ -25,6 +25,7 @@ from captum_fido._utils import validation as V
 __all__ = [
     "MaskOptions",
     "MaskSize",
+    "FeatureMask",
     "FIDO_DEFAULTS",
     "BBMP_DEFAULTS",
     "METHOD_DEFAULTED",
@@ -38,6 +39,7 @@ __all__ = [
 ]
 
 MaskSize = Union[None, int, Tuple[int, int]]
+FeatureMask = Union[None, torch.Tensor, Tuple[torch.Tensor, ...]]
 
 #: The paper's schedule: lr 0.05 decayed linearly to 0 over 300 steps.
 PAPER_LR, PAPER_STEPS = 0.05, 300
@@ -115,6 +117,19 @@ class MaskOptions:
         "Grid of the mask parameters (an int or ``(h, w)``), bilinearly "
         "upsampled to the image. Default a quarter of each side (56 for 224, "
         "as in the paper).",
+    )
+    feature_mask: FeatureMask = _option(
+        None,
+        lambda value, name: V.check_feature_mask(value, name),
+        "Segments instead of the grid, in Captum's form: an integer tensor of "
+        "segment ids >= 0 broadcastable to the input ``(N, C, H, W)`` (e.g. "
+        "``(1, 1, H, W)`` shared, ``(N, 1, H, W)`` per image; ids equal "
+        "across channels), a tuple of them for tuple inputs. One mask "
+        "parameter per segment, sampled per segment, so maps are constant "
+        "within segments; the L1 area weights each segment by its size and "
+        "TV penalises differences between adjacent segments by the length of "
+        "their border. Each input has its own segments. Excludes "
+        "``mask_size``. Default ``None``: the grid.",
     )
     temperature: float = _option(
         0.1,
@@ -207,6 +222,11 @@ class MaskOptions:
         for f in dataclasses.fields(self):
             value = f.metadata["check"](getattr(self, f.name), f.name)
             object.__setattr__(self, f.name, value)
+        if self.mask_size is not None and self.feature_mask is not None:
+            raise ValueError(
+                "mask_size and feature_mask exclude each other: the mask lives "
+                "either on a grid (mask_size) or on segments (feature_mask)"
+            )
 
     def replace(self, **changes: Any) -> MaskOptions:
         r"""A validated copy with ``changes`` applied."""
