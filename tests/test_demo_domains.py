@@ -1,11 +1,20 @@
 """The scene variants ("default", "context") and the domain registry."""
 
 import hashlib
+import json
 
 import numpy as np
 import pytest
 import torch
 
+from captum_fido.demo import train_classifier
+from captum_fido.demo.domains import (
+    DOMAINS,
+    Domain,
+    load_domain,
+    reliance_accuracies,
+)
+from captum_fido.demo.models import SceneClassifier
 from captum_fido.demo.scenes import (
     CLASSES,
     CONTEXT_FAMILIES,
@@ -155,3 +164,89 @@ def test_object_on_grey_keeps_only_the_object():
 def test_bad_variant_arguments(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+# --- the registry and the shipped context classifier --------------------------
+
+
+@pytest.mark.parametrize("name", ["scenes", "context"])
+def test_registry_loads_both_domains(name):
+    d = load_domain(name)
+    assert isinstance(d, Domain) and d is DOMAINS[name] and d.name == name
+    assert d.classes == CLASSES and d.description
+    x, y, boxes = d.load_split("test", 4, offset=2)
+    assert x.shape == (4, 3, 64, 64) and x.dtype == torch.float32
+    assert y.shape == (4,) and y.dtype == torch.long
+    assert boxes.shape == (4, 4) and boxes.dtype == torch.float32
+    for i in range(4):
+        s = make_scene(scene_seed("test", 2 + i, d.variant), variant=d.variant)
+        assert torch.equal(x[i], torch.from_numpy(s.image.transpose(2, 0, 1).copy()))
+        assert tuple(boxes[i].tolist()) == s.box and int(y[i]) == s.label
+    assert bool((boxes[:, 2] > boxes[:, 0]).all() and (boxes[:, 3] > boxes[:, 1]).all())
+    model = d.load_classifier()
+    assert isinstance(model, SceneClassifier) and not model.training
+    assert not any(p.requires_grad for p in model.parameters())
+    assert d.gradcam_layer(model) is model.last_conv
+    with torch.no_grad():
+        assert model(x).shape == (4, len(CLASSES))
+
+
+def test_registry_bad_names_and_models():
+    with pytest.raises(ValueError, match="known domains.*context.*scenes"):
+        load_domain("mnist")
+    with pytest.raises(TypeError, match="name"):
+        load_domain(3)
+    with pytest.raises(TypeError, match="last_conv"):
+        load_domain("scenes").gradcam_layer(torch.nn.Linear(2, 2))
+    with pytest.raises(TypeError, match="n"):
+        load_domain("scenes").load_split("test", 2.0)
+
+
+def test_shipped_context_classifier_beats_chance_and_its_summary():
+    d = load_domain("context")
+    x, y, _ = d.load_split("test", 48, offset=500)
+    with torch.no_grad():
+        acc = float((d.load_classifier()(x).argmax(1) == y).float().mean())
+    assert acc > 0.6  # chance: 1/6
+    summary = json.loads(d.weights.with_suffix(".json").read_text())
+    assert summary["settings"]["variant"] == "context"
+    assert summary["threads"] >= 1 and summary["seconds"] > 0
+    assert d.weights.stat().st_size < 1_000_000
+    assert train_classifier.weights_path("context") == d.weights
+
+
+def test_train_classifier_context_variant_smoke(tmp_path):
+    out = tmp_path / "c.pt"
+    kwargs = dict(n_train=32, n_val=8, n_test=8, batch_size=16, max_steps=2)
+    s = train_classifier.train_classifier(
+        width=8, out=out, show_progress=False, variant="context", **kwargs
+    )
+    assert s["steps"] == 2 and s["settings"]["variant"] == "context"
+    assert out.is_file()
+    with pytest.raises(ValueError, match="variant"):
+        train_classifier.train_classifier(out=None, variant="ctx", **kwargs)
+    with pytest.raises(ValueError, match="init"):
+        train_classifier.train_classifier(
+            out=None, init=tmp_path / "missing.pt", width=8, **kwargs
+        )
+    # Fine-tuning starts from the given weights (same width).
+    t = train_classifier.train_classifier(
+        width=8, out=None, show_progress=False, init=out, **kwargs
+    )
+    assert t["settings"]["init"] == "c.pt"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["scenes", "context"])
+def test_shipped_classifiers_on_300_test_scenes(name):
+    acc = reliance_accuracies(name, n=300)
+    assert acc["clean"] > 0.8
+    if name == "context":
+        # The background alone predicts the class far above chance, the
+        # object alone too, and together they beat the background's best
+        # possible accuracy (0.833): the classifier uses both.
+        assert acc["background_only"] > 0.5 and acc["object_only"] > 0.4
+        assert acc["clean"] > 0.87
+    else:
+        # ... but not in the default domain, where it tells nothing.
+        assert acc["background_only"] < 0.35
