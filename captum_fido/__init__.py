@@ -11,6 +11,7 @@ from captum_fido.attr import (
     FIDO,
     FIDOSDR,
     FIDOSSR,
+    InfillBaseline,
     MaskOptimizationDetails,
     log_odds,
 )
@@ -27,6 +28,7 @@ __all__ = [
     "FIDOSSR",
     "FIDOSDR",
     "BBMP",
+    "InfillBaseline",
     "MaskOptimizationDetails",
     "log_odds",
     "infillers",

@@ -4,6 +4,11 @@ from captum_fido._utils.scores import log_odds
 from captum_fido.attr._bbmp import BBMP
 from captum_fido.attr._details import MaskOptimizationDetails
 from captum_fido.attr._fido import FIDO, FIDOSDR, FIDOSSR
+from captum_fido.attr._infill_baseline import (
+    SENTINEL,
+    InfillBaseline,
+    interpretable_similarity,
+)
 from captum_fido.attr._masks import (
     ContinuousMask,
     MaskDistribution,
@@ -16,6 +21,9 @@ __all__ = [
     "FIDOSSR",
     "FIDOSDR",
     "BBMP",
+    "InfillBaseline",
+    "SENTINEL",
+    "interpretable_similarity",
     "MaskOptimizationDetails",
     "MaskOptions",
     "FIDO_DEFAULTS",
