@@ -69,9 +69,7 @@ def main(argv=None) -> Dict[str, float]:
     bbmp = BBMP(model, BlurInfiller(sigma=10.0))
     steps = args.steps
     runs = {
-        "fido": lambda: fido.attribute(
-            x, target=0, n_steps=steps, n_samples=8, seed=0
-        ),
+        "fido": lambda: fido.attribute(x, target=0, n_steps=steps, n_samples=8, seed=0),
         "bare8": lambda: bare_passes(model, x, 8, steps),
         "bbmp": lambda: bbmp.attribute(x, target=0, n_steps=steps, seed=0),
         "bare1": lambda: bare_passes(model, x, 1, steps),
