@@ -13,7 +13,11 @@ Usage::
     python -m captum_fido compare --out outputs/report_scenes ...
     python -m captum_fido compare --domain context --out outputs/report_context ...
     python benchmarks/reproduction_report.py outputs/report_scenes \
-        outputs/report_context --out docs/reproduction.md
+        outputs/report_context --notes benchmarks/reproduction_notes.md \
+        --out docs/reproduction.md
+
+The runs' data are kept in ``docs/results/<domain>/`` (per-image rows,
+results, table, settings and the weights' checksums).
 """
 
 from __future__ import annotations
@@ -189,7 +193,11 @@ def render(runs: Sequence[Tuple[str, Path]], infiller_table: Optional[Path]) -> 
     for domain, path in runs:
         parts.append(f"\n## Results table: {domain}\n")
         parts.append((path / "table.md").read_text().split("\n", 2)[2])
-        parts.append(f"\nMaps of the first test images: `{path / 'maps.png'}`.\n")
+        parts.append(
+            f"\nMaps of the first test images (`{path / 'maps.png'}`, copied to "
+            f"`docs/images/compare_{domain}.png`):\n\n"
+            f"![maps of {domain}](images/compare_{domain}.png)\n"
+        )
     parts.append("\n## The paper's claims\n")
     parts.append(
         "| domain | claim | comparison (a vs b) | metric | a - b, 95% CI | verdict |"
