@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import math
 import os
 import subprocess
 import sys
@@ -73,7 +74,7 @@ def test_resumes_where_it_stopped(one_run, tmp_path):
         writer.writeheader()
         writer.writerows(rows[: len(rows) // 2])
     assert compare.main([*ARGS, "--methods", METHODS, "--out", str(out)]) == 0
-    assert _results(out) == _results(one_run)
+    _assert_same_tables(_results(out), _results(one_run))
 
 
 @pytest.mark.slow
@@ -88,7 +89,25 @@ def test_two_processes_give_the_table_of_one(one_run, tmp_path):
         "per_image.rank0.csv",
         "per_image.rank1.csv",
     ]
-    assert _results(out) == _results(one_run)
+    _assert_same_tables(_results(out), _results(one_run))
+
+
+def _assert_same_tables(a: dict, b: dict) -> None:
+    # The same numbers up to float rounding: a different batch composition
+    # changes the order of floating-point operations in the classifier.
+    assert a.keys() == b.keys()
+    for method in a:
+        assert a[method].keys() == b[method].keys()
+        for key, value in a[method].items():
+            try:
+                x, y = float(value), float(b[method][key])
+            except ValueError:
+                assert value == b[method][key], (method, key)
+                continue
+            if math.isnan(x) or math.isnan(y):
+                assert math.isnan(x) and math.isnan(y), (method, key)
+            else:
+                assert x == pytest.approx(y, rel=1e-4, abs=1e-5), (method, key)
 
 
 def test_bad_arguments_fail_before_work(tmp_path, capsys):

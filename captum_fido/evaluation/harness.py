@@ -7,7 +7,9 @@ interrupted run resumes where it stopped. Everything an image's row holds
 depends only on that image, its id and the seed (mask methods draw from
 per-image streams; stochastic evaluation in-fillers are seeded per image), so
 a run split over processes (:mod:`captum_fido.evaluation.distributed`) or
-resumed gives the rows of one uninterrupted run.
+resumed gives the rows of one uninterrupted run, up to float rounding (a
+different batch composition changes the order of floating-point operations
+in the classifier: last-digit differences).
 """
 
 from __future__ import annotations
