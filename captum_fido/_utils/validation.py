@@ -25,8 +25,16 @@ __all__ = [
 ]
 
 
-def check_inputs(inputs: Tuple[Any, ...]) -> Tuple[Tensor, ...]:
-    r"""Each input must be a finite floating-point ``(N, C, H, W)`` tensor."""
+def check_inputs(
+    inputs: Tuple[Any, ...], allow_tabular: bool = False
+) -> Tuple[Tensor, ...]:
+    r"""Each input must be a finite floating-point ``(N, C, H, W)`` tensor
+    (or, with ``allow_tabular``, all of them ``(N, F)`` feature rows).
+
+    Channels-last images ``(N, H, W, C)`` and single images ``(H, W, C)`` or
+    ``(C, H, W)`` are refused with the call that fixes them: layouts are never
+    guessed or reordered silently.
+    """
     if len(inputs) == 0:
         raise ValueError("inputs must hold at least one tensor")
     n: Optional[int] = None
@@ -34,15 +42,7 @@ def check_inputs(inputs: Tuple[Any, ...]) -> Tuple[Tensor, ...]:
         name = "inputs" if len(inputs) == 1 else f"inputs[{i}]"
         if not isinstance(x, Tensor):
             raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
-        if x.dim() != 4:
-            hint = (
-                " (a single image of shape (C, H, W) needs x.unsqueeze(0))"
-                if x.dim() == 3
-                else ""
-            )
-            raise ValueError(
-                f"{name} must have shape (N, C, H, W), got {tuple(x.shape)}{hint}"
-            )
+        _check_layout(x, name, allow_tabular)
         if not x.is_floating_point():
             raise TypeError(f"{name} must be a floating-point tensor, got {x.dtype}")
         if x.numel() == 0:
@@ -59,7 +59,50 @@ def check_inputs(inputs: Tuple[Any, ...]) -> Tuple[Tensor, ...]:
             raise ValueError(
                 f"{name} is on {x.device}, inputs[0] on {inputs[0].device}"
             )
+        if allow_tabular and x.dim() != inputs[0].dim():
+            raise ValueError(
+                f"{name} has {x.dim()} dimensions, inputs[0] {inputs[0].dim()}: "
+                "inputs are either all images (N, C, H, W) or all feature rows (N, F)"
+            )
     return inputs
+
+
+#: Channel counts of image formats (grey, RGB, RGBA).
+_IMAGE_CHANNELS = (1, 3, 4)
+
+
+def _looks_channels_last(h: int, w: int, c: int) -> bool:
+    r"""Whether sizes ``(h, w, c)`` read as an image with its channels last:
+    a channel count last and two spatial sides much bigger than it (at
+    least 8), where the first side is not itself a channel count."""
+    return c in _IMAGE_CHANNELS and h not in _IMAGE_CHANNELS and min(h, w) >= 8
+
+
+def _check_layout(x: Tensor, name: str, allow_tabular: bool) -> None:
+    r"""Refuse a tensor that is not ``(N, C, H, W)`` (or ``(N, F)`` with
+    ``allow_tabular``), with the call that makes it one where the layout is
+    recognisable."""
+    expected = "(N, C, H, W)" + (" or (N, F)" if allow_tabular else "")
+    shape = tuple(x.shape)
+    if x.dim() == 4 and _looks_channels_last(*shape[1:]):
+        raise ValueError(
+            f"{name} has shape {shape}, which looks like channels-last images "
+            f"(N, H, W, C) with C={shape[3]}; the model and FIDO take "
+            f"(N, C, H, W): pass {name}.permute(0, 3, 1, 2)"
+        )
+    if x.dim() == 4 or (allow_tabular and x.dim() == 2):
+        return
+    hint = ""
+    if x.dim() == 3 and _looks_channels_last(*shape):
+        hint = (
+            f" (a single channels-last image (H, W, C) needs "
+            f"{name}.permute(2, 0, 1).unsqueeze(0))"
+        )
+    elif x.dim() == 3 and shape[0] in _IMAGE_CHANNELS:
+        hint = f" (a single image of shape (C, H, W) needs {name}.unsqueeze(0))"
+    elif x.dim() == 1 and allow_tabular:
+        hint = f" (a single row of F features needs {name}.unsqueeze(0))"
+    raise ValueError(f"{name} must have shape {expected}, got {shape}{hint}")
 
 
 def check_targets(target: Any, n: int, device: torch.device) -> Optional[Tensor]:

@@ -21,6 +21,12 @@ from captum_fido.infillers.heuristic import (
 from captum_fido.infillers.module import ModuleInfiller, VAEInfiller
 from captum_fido.infillers.opencv import OpenCVInfiller
 from captum_fido.infillers.road import NoisyLinearInfiller
+from captum_fido.infillers.tabular import (
+    FeatureMeanInfiller,
+    GaussianConditionalInfiller,
+    NearestNeighbourInfiller,
+    TabularInfiller,
+)
 
 __all__ = [
     "Infiller",
@@ -36,4 +42,8 @@ __all__ = [
     "VAEInfiller",
     "OpenCVInfiller",
     "NoisyLinearInfiller",
+    "TabularInfiller",
+    "GaussianConditionalInfiller",
+    "NearestNeighbourInfiller",
+    "FeatureMeanInfiller",
 ]

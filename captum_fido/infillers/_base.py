@@ -39,6 +39,9 @@ class Infiller(ABC):
       Blur and image-mean infilling are not honest: they leak the dropped
       pixels into the reference. Evaluations (deletion and insertion curves)
       warn when they are given an infiller that is not honest.
+    - ``tabular``: the infiller fills feature rows ``x`` of shape ``(N, F)``
+      with a keep mask of the same shape ``(N, F)`` instead of images
+      (:mod:`captum_fido.infillers.tabular`).
 
     The call signature is::
 
@@ -52,6 +55,7 @@ class Infiller(ABC):
     uses_mask: bool = True
     stochastic: bool = False
     honest: bool = True
+    tabular: bool = False
 
     @abstractmethod
     def fill(
@@ -65,7 +69,7 @@ class Infiller(ABC):
         keep_mask: Tensor,
         generator: Optional[torch.Generator] = None,
     ) -> Tensor:
-        _check_infill_arguments(x, keep_mask)
+        _check_infill_arguments(x, keep_mask, self.tabular)
         with torch.no_grad():
             reference = self.fill(x.detach(), keep_mask.detach(), generator)
         check_infill_output(reference, x, type(self).__name__)
@@ -94,6 +98,8 @@ class CallableInfiller(Infiller):
             ``False``.
         honest (bool, optional): Whether ``fn`` never reads the pixels it
             fills. Default ``True``.
+        tabular (bool, optional): Whether ``fn`` fills ``(N, F)`` feature
+            rows (keep mask ``(N, F)``) instead of images. Default ``False``.
 
     Examples::
 
@@ -108,11 +114,13 @@ class CallableInfiller(Infiller):
         uses_mask: bool = True,
         stochastic: bool = False,
         honest: bool = True,
+        tabular: bool = False,
     ) -> None:
         self.fn = fn
         self.uses_mask = bool(uses_mask)
         self.stochastic = bool(stochastic)
         self.honest = bool(honest)
+        self.tabular = bool(tabular)
 
     def fill(
         self, x: Tensor, keep_mask: Tensor, generator: Optional[torch.Generator]
@@ -138,8 +146,8 @@ def as_infiller(infiller: Any, name: str = "infiller", **flags: bool) -> Infille
     Args:
         infiller (Infiller or callable): What to use.
         name (str, optional): The argument's name in error messages.
-        **flags (bool): ``uses_mask``, ``stochastic``, ``honest`` for a plain
-            callable.
+        **flags (bool): ``uses_mask``, ``stochastic``, ``honest``, ``tabular``
+            for a plain callable.
 
     Returns:
         Infiller
@@ -154,8 +162,8 @@ def as_infiller(infiller: Any, name: str = "infiller", **flags: bool) -> Infille
     if isinstance(infiller, Infiller):
         if flags:
             raise TypeError(
-                f"{name} is already an Infiller; uses_mask/stochastic/honest "
-                "apply to plain callables only"
+                f"{name} is already an Infiller; uses_mask/stochastic/honest/"
+                "tabular apply to plain callables only"
             )
         return infiller
     if isinstance(infiller, type):
@@ -182,11 +190,15 @@ def warn_if_dishonest(infiller: Infiller, purpose: str) -> None:
         )
 
 
-def _check_infill_arguments(x: Tensor, keep_mask: Tensor) -> None:
+def _check_infill_arguments(x: Tensor, keep_mask: Tensor, tabular: bool) -> None:
     if not isinstance(x, Tensor):
         raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
+    if tabular:
+        _check_tabular_arguments(x, keep_mask)
+        return
     if x.dim() != 4:
-        raise ValueError(f"x must have shape (N, C, H, W), got {tuple(x.shape)}")
+        hint = " (feature rows need a tabular infiller)" if x.dim() == 2 else ""
+        raise ValueError(f"x must have shape (N, C, H, W), got {tuple(x.shape)}{hint}")
     if not x.is_floating_point():
         raise TypeError(f"x must be a floating-point tensor, got {x.dtype}")
     if not isinstance(keep_mask, Tensor):
@@ -197,6 +209,27 @@ def _check_infill_arguments(x: Tensor, keep_mask: Tensor) -> None:
     if tuple(keep_mask.shape) != expected:
         raise ValueError(
             f"keep_mask must have shape (N, 1, H, W) = {expected}, "
+            f"got {tuple(keep_mask.shape)}"
+        )
+    if keep_mask.device != x.device:
+        raise ValueError(f"keep_mask is on {keep_mask.device} but x is on {x.device}")
+
+
+def _check_tabular_arguments(x: Tensor, keep_mask: Tensor) -> None:
+    if x.dim() != 2:
+        raise ValueError(
+            f"a tabular infiller fills feature rows x of shape (N, F), got "
+            f"{tuple(x.shape)}"
+        )
+    if not x.is_floating_point():
+        raise TypeError(f"x must be a floating-point tensor, got {x.dtype}")
+    if not isinstance(keep_mask, Tensor):
+        raise TypeError(
+            f"keep_mask must be a torch.Tensor, got {type(keep_mask).__name__}"
+        )
+    if keep_mask.shape != x.shape:
+        raise ValueError(
+            f"keep_mask must have x's shape (N, F) = {tuple(x.shape)}, "
             f"got {tuple(keep_mask.shape)}"
         )
     if keep_mask.device != x.device:
