@@ -10,28 +10,43 @@ before thresholding. FIDO and BBMP return probabilities already.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Dict, List, Mapping, Optional, Sequence, Union
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Union
 
+import torch
 from captum.attr import (
     Deconvolution,
+    FeatureAblation,
     IntegratedGradients,
+    KernelShap,
     LayerAttribution,
     LayerGradCam,
+    Lime,
     Occlusion,
     Saliency,
+    ShapleyValueSampling,
 )
 from torch import Tensor, nn
 
-from captum_fido.attr import BBMP, FIDO
+from captum_fido._utils import validation as V
+from captum_fido.attr import (
+    BBMP,
+    FIDO,
+    InfillBaseline,
+    interpretable_similarity,
+)
 from captum_fido.infillers import Infiller
 
 __all__ = [
     "MethodSpec",
     "captum_methods",
     "mask_methods",
+    "perturbation_methods",
+    "patch_mask",
     "standard_methods",
     "select_methods",
     "BBMP_CA_TAUS",
+    "OPT_IN_FAMILIES",
+    "PERTURBATION_METHODS",
     "RowCounter",
 ]
 
@@ -47,8 +62,8 @@ class MethodSpec:
 
     Attributes:
         name: Row name in the tables, e.g. ``"FIDO-SSR (inpainter)"``.
-        family: ``"captum"``, ``"fido-ssr"``, ``"fido-sdr"``, ``"bbmp"`` or
-            ``"bbmp-ca"``.
+        family: ``"captum"``, ``"captum-perturbation"``, ``"fido-ssr"``,
+            ``"fido-sdr"``, ``"bbmp"`` or ``"bbmp-ca"``.
         infiller: Name of the in-filler the method optimises with, if any.
         explain: ``explain(model, images, labels, seed) -> (N, H, W)`` maps
             in ``[0, 1]``.
@@ -113,6 +128,167 @@ def captum_methods(
         ("Occlusion", occlusion),
     )
     return [MethodSpec(name, "captum", None, fn, False) for name, fn in table]
+
+
+def patch_mask(height: int, width: int, patch: int) -> Tensor:
+    r"""Captum ``feature_mask`` of ``patch`` x ``patch`` squares, row-major
+    ids, shape ``(1, 1, height, width)`` (edge patches may be smaller).
+
+    Examples::
+
+        >>> patch_mask(4, 4, 2)[0, 0]
+        tensor([[0, 0, 1, 1],
+                [0, 0, 1, 1],
+                [2, 2, 3, 3],
+                [2, 2, 3, 3]])
+    """
+    for name, value in (("height", height), ("width", width), ("patch", patch)):
+        V.check_positive_int(value, name)
+    per_row = -(-width // patch)
+    rows = torch.arange(height).div(patch, rounding_mode="floor")
+    cols = torch.arange(width).div(patch, rounding_mode="floor")
+    return (rows[:, None] * per_row + cols[None, :])[None, None]
+
+
+#: Captum's perturbation methods, in the order of the comparison's rows.
+PERTURBATION_METHODS = (
+    "FeatureAblation",
+    "Occlusion",
+    "ShapleyValueSampling",
+    "KernelShap",
+    "Lime",
+)
+
+
+def _perturbation_explain(
+    method: str, fill: Optional[Infiller], settings: Mapping[str, Any]
+) -> Explain:
+    r"""``explain`` for one Captum perturbation method and one baseline
+    (``fill=None``: Captum's zero baseline; else in-filled by ``fill``)."""
+    cls: Any = {
+        "FeatureAblation": FeatureAblation,
+        "Occlusion": Occlusion,
+        "ShapleyValueSampling": ShapleyValueSampling,
+        "KernelShap": KernelShap,
+        "Lime": Lime,
+    }[method]
+    # The sampling methods draw from torch's global generator: each image is
+    # explained alone under a forked, seeded generator, so a map depends only
+    # on its image and the seed (not on chunking) and the caller's stream is
+    # untouched. FeatureAblation and Occlusion are deterministic: one batch.
+    one_at_a_time = method in ("ShapleyValueSampling", "KernelShap", "Lime")
+
+    def attribute(model: nn.Module, x: Tensor, y: Tensor, seed: int) -> Tensor:
+        kwargs = dict(settings)
+        if method == "Occlusion":
+            kwargs["sliding_window_shapes"] = (x.shape[1], *kwargs.pop("window"))
+        else:
+            kwargs["feature_mask"] = patch_mask(
+                x.shape[2], x.shape[3], kwargs.pop("patch")
+            ).to(x.device)
+        devices = [x.device] if x.is_cuda else []
+        with torch.random.fork_rng(devices=devices):
+            torch.manual_seed(seed)
+            if fill is not None:
+                ib = InfillBaseline(model, fill, seed=seed)
+                return ib.attribute(cls, x, target=y, **kwargs)
+            if cls is Lime:
+                # The same similarity as the in-fill variants (Captum's
+                # default compares inputs): only the baseline differs.
+                explainer = Lime(model, similarity_func=interpretable_similarity)
+            else:
+                explainer = cls(model)
+            return explainer.attribute(x, baselines=0.0, target=y, **kwargs)
+
+    def explain(model: nn.Module, x: Tensor, y: Tensor, seed: int) -> Tensor:
+        if not one_at_a_time:
+            return _scaled(attribute(model, x, y, seed))
+        parts = [
+            attribute(model, x[i : i + 1], y[i : i + 1], seed)
+            for i in range(x.shape[0])
+        ]
+        return _scaled(torch.cat(parts))
+
+    return explain
+
+
+def perturbation_methods(
+    infillers: Mapping[str, Infiller],
+    patch: int = 8,
+    occlusion_window: int = 12,
+    occlusion_stride: int = 6,
+    n_samples: int = 128,
+    n_permutations: int = 2,
+    perturbations_per_eval: int = 16,
+) -> List[MethodSpec]:
+    r"""Captum's FeatureAblation, Occlusion, ShapleyValueSampling, KernelShap
+    and Lime, each with its usual zero baseline and with every in-filler of
+    ``infillers`` through :class:`~captum_fido.attr.InfillBaseline`.
+
+    All variants of a method see the same features: ``patch`` x ``patch``
+    squares (:func:`patch_mask`), or Occlusion's sliding window; only the
+    baseline differs (Lime uses
+    :func:`~captum_fido.attr.interpretable_similarity` with every baseline).
+    Rows are named ``"<method> (zero)"`` and ``"<method> (<key>)"``, family
+    ``"captum-perturbation"``. Maps are scaled as Captum's other methods'.
+
+    Args:
+        infillers (mapping): baseline name (e.g. ``"inpainter"``, ``"local"``)
+            -> in-filler.
+        patch (int, optional): Side of the square features. Default 8.
+        occlusion_window (int, optional): Occlusion's window side. Default 12.
+        occlusion_stride (int, optional): Occlusion's stride. Default 6.
+        n_samples (int, optional): KernelShap's and Lime's coalitions per
+            image. Default 128.
+        n_permutations (int, optional): ShapleyValueSampling's ``n_samples``
+            (feature permutations). Default 2.
+        perturbations_per_eval (int, optional): Perturbations per forward
+            batch (one in-fill call each). Default 16.
+
+    Returns:
+        list of MethodSpec: ``5 * (1 + len(infillers))`` specs, method-major.
+
+    Examples::
+
+        >>> specs = perturbation_methods({"local": LocalInfiller()})
+        >>> [s.name for s in specs[:2]]
+        ['FeatureAblation (zero)', 'FeatureAblation (local)']
+    """
+    for name, value in (
+        ("patch", patch),
+        ("occlusion_window", occlusion_window),
+        ("occlusion_stride", occlusion_stride),
+        ("n_samples", n_samples),
+        ("n_permutations", n_permutations),
+        ("perturbations_per_eval", perturbations_per_eval),
+    ):
+        V.check_positive_int(value, name)
+    if "zero" in infillers:
+        raise ValueError("infillers: the key 'zero' names Captum's own baseline")
+    batch = {"perturbations_per_eval": perturbations_per_eval}
+    settings: Dict[str, Dict[str, Any]] = {
+        "FeatureAblation": {"patch": patch, **batch},
+        "Occlusion": {
+            "window": (occlusion_window, occlusion_window),
+            "strides": (1, occlusion_stride, occlusion_stride),
+            **batch,
+        },
+        "ShapleyValueSampling": {"patch": patch, "n_samples": n_permutations, **batch},
+        "KernelShap": {"patch": patch, "n_samples": n_samples, **batch},
+        "Lime": {"patch": patch, "n_samples": n_samples, **batch},
+    }
+    baselines: Dict[str, Optional[Infiller]] = {"zero": None, **infillers}
+    return [
+        MethodSpec(
+            f"{method} ({key})",
+            "captum-perturbation",
+            None if fill is None else key,
+            _perturbation_explain(method, fill, settings[method]),
+            False,
+        )
+        for method in PERTURBATION_METHODS
+        for key, fill in baselines.items()
+    ]
 
 
 Build = Callable[[nn.Module], Union[FIDO, BBMP]]
@@ -210,25 +386,39 @@ def standard_methods(
     generative: Optional[str],
     occlusion_window: int = 8,
     n_samples: int = 8,
+    local: Optional[str] = "Local",
 ) -> List[MethodSpec]:
     r"""The comparison of the FIDO paper: Captum's baselines, then
-    :func:`mask_methods`."""
-    return captum_methods(gradcam_layer, occlusion_window) + mask_methods(
+    :func:`mask_methods`; then, opt-in (:data:`OPT_IN_FAMILIES`, left out by
+    ``select_methods(specs, None)``), :func:`perturbation_methods` with the
+    ``generative`` and ``local`` in-fillers (keys lower-cased) when both are
+    in ``infillers``."""
+    specs = captum_methods(gradcam_layer, occlusion_window) + mask_methods(
         infillers, n_steps, l1_coeff, generative, n_samples=n_samples
     )
+    if generative is not None and local is not None:
+        names = [n for n in (generative, local) if n in infillers]
+        if len(names) == 2:
+            specs += perturbation_methods({n.lower(): infillers[n] for n in names})
+    return specs
+
+
+#: Families run only when asked for by name (slow: thousands of passes).
+OPT_IN_FAMILIES = ("captum-perturbation",)
 
 
 def select_methods(
     specs: Sequence[MethodSpec], wanted: Optional[Sequence[str]]
 ) -> List[MethodSpec]:
     r"""The specs named in ``wanted`` (exact names, or a family such as
-    ``fido-ssr``), in the given order; all when ``wanted`` is ``None``.
+    ``fido-ssr``), in the given order; when ``wanted`` is ``None``, all but
+    the :data:`OPT_IN_FAMILIES` (``captum-perturbation``).
 
     Raises:
         ValueError: for a name that matches no method, listing the known ones.
     """
     if wanted is None:
-        return list(specs)
+        return [s for s in specs if s.family not in OPT_IN_FAMILIES]
     by_key: Dict[str, List[MethodSpec]] = {}
     for spec in specs:
         by_key.setdefault(spec.name.lower(), []).append(spec)
