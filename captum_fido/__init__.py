@@ -11,6 +11,7 @@ from captum_fido.attr import (
     FIDO,
     FIDOSDR,
     FIDOSSR,
+    AmortisedFIDO,
     InfillBaseline,
     MaskOptimizationDetails,
     log_odds,
@@ -25,6 +26,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "FIDO",
+    "AmortisedFIDO",
     "FIDOSSR",
     "FIDOSDR",
     "BBMP",

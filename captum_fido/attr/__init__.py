@@ -1,6 +1,11 @@
 r"""The attribution methods and the mask-optimisation loop they share."""
 
 from captum_fido._utils.scores import log_odds
+from captum_fido.attr._amortised import (
+    AmortisedFIDO,
+    MaskExplainerNet,
+    train_explainer,
+)
 from captum_fido.attr._bbmp import BBMP
 from captum_fido.attr._details import MaskOptimizationDetails
 from captum_fido.attr._fido import FIDO, FIDOSDR, FIDOSSR
@@ -18,6 +23,9 @@ from captum_fido.attr._options import BBMP_DEFAULTS, FIDO_DEFAULTS, MaskOptions
 
 __all__ = [
     "FIDO",
+    "AmortisedFIDO",
+    "MaskExplainerNet",
+    "train_explainer",
     "FIDOSSR",
     "FIDOSDR",
     "BBMP",

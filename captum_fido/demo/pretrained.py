@@ -9,6 +9,9 @@ The weights live in ``captum_fido/demo/weights/`` as state_dicts:
   older :class:`~captum_fido.demo.models.InpaintingUNet` (its JSON has no
   ``architecture`` setting) still load,
 - ``vae.pt``: :class:`~captum_fido.demo.models.CompletionVAE`.
+- ``explainer_scenes.pt``: :class:`~captum_fido.attr.MaskExplainerNet`, the
+  amortised FIDO-SSR explainer of the scenes classifier
+  (:func:`load_explainer`; trained by ``captum_fido.demo.train_explainer``).
 
 Each has a ``.json`` summary beside it (training settings, losses, accuracy).
 
@@ -29,6 +32,7 @@ from typing import Any, Dict, Optional, TypeVar, Union
 import torch
 from torch import nn
 
+from captum_fido.attr import FIDO_DEFAULTS, MaskExplainerNet
 from captum_fido.demo._training import WEIGHTS_DIR
 from captum_fido.demo.inpainting import CoarseRefineInfiller, RefineUNet
 from captum_fido.demo.models import CompletionVAE, InpaintingUNet, SceneClassifier
@@ -41,6 +45,7 @@ __all__ = [
     "load_vae",
     "load_inpainter_infiller",
     "load_vae_infiller",
+    "load_explainer",
     "training_summary",
 ]
 
@@ -146,3 +151,31 @@ def load_inpainter_infiller(
 def load_vae_infiller(path: Optional[PathLike] = None) -> VAEInfiller:
     r"""The shipped completion VAE as a :class:`VAEInfiller` (predictive mean)."""
     return VAEInfiller(load_vae(path))
+
+
+def load_explainer(path: Optional[PathLike] = None) -> MaskExplainerNet:
+    r"""The amortised FIDO-SSR explainer of the scenes classifier, in eval
+    mode, with the objective options it was trained with (from its JSON).
+
+    Args:
+        path (str or Path, optional): Weights to load instead of the shipped
+            ``weights/explainer_scenes.pt`` (a JSON summary must sit beside).
+    """
+    p = Path(path) if path is not None else WEIGHTS_DIR / "explainer_scenes.pt"
+    s = _settings(p)
+    if s.get("architecture") != "MaskExplainerNet":
+        raise FileNotFoundError(f"no MaskExplainerNet summary next to {p}")
+    options = FIDO_DEFAULTS.replace(
+        n_samples=int(s["n_samples"]),
+        l1_coeff=float(s["l1_coeff"]),
+        tv_coeff=float(s["tv_coeff"]),
+        temperature=float(s["temperature"]),
+    )
+    net = MaskExplainerNet(
+        int(s["n_classes"]),
+        int(s["in_channels"]),
+        int(s["width"]),
+        str(s["objective"]),
+        options,
+    )
+    return _load(net, p)
