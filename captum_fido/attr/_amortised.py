@@ -373,7 +373,7 @@ def train_explainer(
                     width,
                     objective,
                     options,
-                )
+                ).to(first[0].device)
         net.options = options
         net.train()
         optimizer = torch.optim.Adam(net.parameters(), lr=lr)

@@ -31,7 +31,9 @@ from captum_fido._utils import validation as V
 from captum_fido.attr import (
     BBMP,
     FIDO,
+    AmortisedFIDO,
     InfillBaseline,
+    MaskExplainerNet,
     interpretable_similarity,
 )
 from captum_fido.infillers import Infiller
@@ -40,6 +42,7 @@ __all__ = [
     "MethodSpec",
     "captum_methods",
     "mask_methods",
+    "amortised_methods",
     "perturbation_methods",
     "patch_mask",
     "standard_methods",
@@ -451,3 +454,43 @@ class RowCounter(nn.Module):
 
 def _unwrap(model: nn.Module) -> nn.Module:
     return model.model if isinstance(model, RowCounter) else model
+
+
+def amortised_methods(
+    explainer: MaskExplainerNet,
+    infiller: Infiller,
+    infiller_name: str,
+    refine_options: Mapping[str, Any],
+) -> List[MethodSpec]:
+    r"""Amortised FIDO (:class:`~captum_fido.attr.AmortisedFIDO`: one
+    explainer pass, no classifier pass) and the same refined per image with
+    ``refine_options`` (``refine_steps``, ``n_samples``, ...). Opt-in: not
+    part of :func:`standard_methods` (the explainer is trained for one
+    classifier); family ``fido-amortised`` (maps are probabilities)."""
+    refine = dict(refine_options)
+    steps = refine.pop("refine_steps", 0)
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+        raise ValueError(
+            f"refine_options['refine_steps'] must be an int >= 1, got {steps!r}"
+        )
+
+    def build(refine_steps: int, options: Mapping[str, Any]) -> Explain:
+        def explain(model: nn.Module, x: Tensor, y: Tensor, seed: int) -> Tensor:
+            method = AmortisedFIDO(model, explainer, infiller)
+            extra = {"seed": seed, **options} if refine_steps else {}
+            attr = method.attribute(x, target=y, refine_steps=refine_steps, **extra)
+            return attr[:, 0].detach().float()
+
+        return explain
+
+    name = f"Amortised FIDO-{explainer.objective.upper()} ({infiller_name})"
+    return [
+        MethodSpec(name, "fido-amortised", infiller_name, build(0, {}), True),
+        MethodSpec(
+            f"{name} + {steps} steps",
+            "fido-amortised",
+            infiller_name,
+            build(steps, refine),
+            True,
+        ),
+    ]
