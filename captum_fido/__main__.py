@@ -2,4 +2,4 @@ import sys
 
 from captum_fido.cli import main
 
-sys.exit(main())
+sys.exit(main(prog="python -m captum_fido"))

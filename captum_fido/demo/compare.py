@@ -26,7 +26,14 @@ from typing import Dict, List, Optional, Sequence
 
 import torch
 
-from captum_fido.demo.domains import Domain, load_domain
+from captum_fido._utils.cli import (
+    float_at_least,
+    int_at_least,
+    make_parser,
+    output_folder,
+)
+from captum_fido.demo.domains import DOMAINS, Domain, load_domain
+from captum_fido.demo.scenes import VARIANT_SPLITS
 from captum_fido.evaluation.distributed import (
     Shard,
     finish_shard,
@@ -53,75 +60,111 @@ from captum_fido.infillers import (
     RandomInfiller,
 )
 
-__all__ = ["main", "demo_infillers", "VAL_ID_OFFSET"]
+__all__ = ["main", "demo_infillers", "paper_infillers", "VAL_ID_OFFSET"]
 
 #: Validation images get ids from here, so the lowest ids are test images.
 VAL_ID_OFFSET = 1_000_000
 
 
-def demo_infillers(size: int = 64) -> Dict[str, Infiller]:
-    r"""The paper's in-fillers at the demo's resolution, plus the trained ones.
+def paper_infillers(size: int, mean: Sequence[float]) -> Dict[str, Infiller]:
+    r"""The paper's four heuristic in-fillers, scaled to ``size`` px images.
 
     The paper's settings are for 224 px: Blur's sigma (10) and Local's window
-    (15) are scaled by ``size / 224``. Mean fills with the training scenes'
+    (15) are scaled by ``size / 224``; Mean fills with ``mean``, the data's
     per-channel mean.
+
+    Args:
+        size (int): Image side in pixels.
+        mean (sequence of float): Per-channel fill of the Mean in-filler.
+
+    Returns:
+        dict with ``"Mean"``, ``"Blur"``, ``"Random"`` and ``"Local"``.
+
+    Examples::
+
+        >>> fills = paper_infillers(224, [0.485, 0.456, 0.406])
+        >>> fills["Blur"].sigma, fills["Local"].window
+        (10.0, 15)
     """
+    # An odd window of about 15 * size / 224 (15 at 224 px, 5 at 64 px).
+    window = max(3, 2 * int(15 * size / 224 / 2) + 1)
+    return {
+        "Mean": MeanInfiller(mean),
+        "Blur": BlurInfiller(sigma=10.0 * size / 224),
+        "Random": RandomInfiller(),
+        "Local": LocalInfiller(window=window),
+    }
+
+
+def demo_infillers(size: int = 64) -> Dict[str, Infiller]:
+    r"""The paper's in-fillers at the demo's resolution (:func:`paper_infillers`,
+    Mean filling with the training scenes' per-channel mean), plus the trained
+    ones."""
     from captum_fido.demo.pretrained import load_inpainter_infiller, load_vae_infiller
     from captum_fido.demo.scenes import load_split
 
     train, _ = load_split("train", 256, size=size)
-    window = max(3, 2 * round(15 * size / 224 / 2) + 1)
     return {
-        "Mean": MeanInfiller(train.mean(dim=(0, 2, 3)).tolist()),
-        "Blur": BlurInfiller(sigma=10.0 * size / 224),
-        "Random": RandomInfiller(),
-        "Local": LocalInfiller(window=window),
+        **paper_infillers(size, train.mean(dim=(0, 2, 3)).tolist()),
         "VAE": load_vae_infiller(),
         "Inpainter": load_inpainter_infiller(),
     }
 
 
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="captum-fido compare",
-        description="Run and score every saliency method on a demo domain.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+def _parser(prog: Optional[str] = None) -> argparse.ArgumentParser:
+    p = make_parser(
+        "compare", "Run and score every saliency method on a demo domain.", prog
     )
-    p.add_argument("--n-images", type=int, default=200, help="test images")
+    at_least_1, at_least_0 = int_at_least(1), int_at_least(0)
+    p.add_argument("--n-images", type=at_least_1, default=200, help="test images")
     p.add_argument(
-        "--n-val", type=int, default=40, help="validation images (WSL thresholds)"
-    )
-    p.add_argument(
-        "--steps", type=int, default=300, help="FIDO/BBMP optimisation steps"
-    )
-    p.add_argument(
-        "--n-samples", type=int, default=8, help="FIDO mask samples per step"
+        "--n-val",
+        type=at_least_0,
+        default=40,
+        help="validation images (WSL thresholds)",
     )
     p.add_argument(
-        "--n-stability", type=int, default=4, help="images re-run with another seed"
+        "--steps", type=at_least_1, default=300, help="FIDO/BBMP optimisation steps"
     )
     p.add_argument(
-        "--n-sanity", type=int, default=2, help="images of the randomisation check"
+        "--n-samples", type=at_least_1, default=8, help="FIDO mask samples per step"
+    )
+    p.add_argument(
+        "--n-stability",
+        type=at_least_0,
+        default=4,
+        help="images re-run with another seed",
+    )
+    p.add_argument(
+        "--n-sanity",
+        type=at_least_0,
+        default=2,
+        help="images of the randomisation check",
     )
     p.add_argument(
         "--methods",
         default=None,
-        help="comma-separated names or families (default: all)",
+        help="comma-separated names or families (default: all; see --list-methods)",
     )
-    p.add_argument("--seed", type=int, default=0, help="base seed")
+    p.add_argument("--seed", type=at_least_0, default=0, help="base seed")
     p.add_argument(
         "--out", type=Path, default=Path("outputs/compare"), help="output folder"
     )
-    p.add_argument("--domain", default="scenes", help="demo domain: scenes or context")
     p.add_argument(
-        "--l1-coeff", type=float, default=1e-4, help="FIDO sparsity weight (BBMP: 5x)"
+        "--domain", choices=sorted(DOMAINS), default="scenes", help="demo domain"
     )
     p.add_argument(
-        "--chunk-size", type=int, default=16, help="images explained together"
+        "--l1-coeff",
+        type=float_at_least(0.0),
+        default=1e-4,
+        help="FIDO sparsity weight (BBMP: 5x)",
+    )
+    p.add_argument(
+        "--chunk-size", type=at_least_1, default=16, help="images explained together"
     )
     p.add_argument(
         "--threads",
-        type=int,
+        type=at_least_0,
         default=1,
         help="torch threads per process (0: torch's default)",
     )
@@ -132,16 +175,15 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _check(p: argparse.ArgumentParser, a: argparse.Namespace) -> None:
-    for name in ("n_images", "steps", "chunk_size", "n_samples"):
-        if getattr(a, name) < 1:
-            p.error(f"--{name.replace('_', '-')} must be >= 1")
-    for name in ("n_val", "threads", "seed", "n_stability", "n_sanity"):
-        if getattr(a, name) < 0:
-            p.error(f"--{name.replace('_', '-')} must be >= 0")
-    if not a.l1_coeff >= 0:
-        p.error("--l1-coeff must be >= 0")
-    if a.out.exists() and not a.out.is_dir():
-        p.error(f"--out {a.out} exists and is not a folder")
+    splits = VARIANT_SPLITS[DOMAINS[a.domain].variant]
+    n_test, n_val = splits["test"][1], splits["val"][1]
+    if a.n_images > n_test or a.n_val > n_val:
+        p.error(
+            f"a domain has {n_test} test and {n_val} validation images; "
+            f"got --n-images {a.n_images} and --n-val {a.n_val}"
+        )
+    if not a.list_methods:
+        output_folder(p, "--out", a.out)
 
 
 #: Arguments that change what a row holds: a resumed run must share them.
@@ -215,14 +257,21 @@ def _methods(
     return select_methods(specs, wanted)
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    parser = _parser()
+def main(argv: Optional[Sequence[str]] = None, prog: Optional[str] = None) -> int:
+    r"""Run the compare command (``captum-fido compare --help`` lists the
+    options).
+
+    Args:
+        argv (sequence of str, optional): The command's arguments.
+        prog (str, optional): The program name for ``usage:`` lines.
+
+    Returns:
+        int, the exit status (0).
+    """
+    parser = _parser(prog)
     a = parser.parse_args(argv)
     _check(parser, a)
-    try:
-        domain = load_domain(a.domain)
-    except ValueError as err:
-        parser.error(str(err))
+    domain = load_domain(a.domain)
     if a.threads:
         torch.set_num_threads(a.threads)
     infillers = demo_infillers()

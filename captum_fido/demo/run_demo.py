@@ -14,8 +14,8 @@ of each map's mass inside the ground-truth box.
 
 Usage::
 
-    python -m captum_fido demo [--out outputs/demo.png] [--n-images 4]
-                               [--steps 300] [--seed 0]
+    captum-fido demo [--out outputs/demo.png] [--n-images 4] [--steps 300]
+                     [--seed 0]
 """
 
 from __future__ import annotations
@@ -29,6 +29,12 @@ from typing import Any, Dict, List, Optional, Sequence
 import torch
 from torch import Tensor
 
+from captum_fido._utils.cli import (
+    figure_path,
+    float_at_least,
+    int_at_least,
+    make_parser,
+)
 from captum_fido.attr import MaskOptimizationDetails
 
 __all__ = ["explain_scenes", "main"]
@@ -189,42 +195,75 @@ def plot(result: DemoResult, out: Path) -> Path:
     return out
 
 
-def main(argv: Optional[List[str]] = None) -> int:
-    p = argparse.ArgumentParser(
-        prog="python -m captum_fido demo",
-        description="Explain demo scenes with FIDO-SSR (trained inpainter) and "
-        "Captum's Saliency, LayerGradCam and Deconvolution; write a figure.",
+def _parser(prog: Optional[str]) -> argparse.ArgumentParser:
+    p = make_parser(
+        "demo",
+        "Explain demo scenes with FIDO-SSR (trained inpainter) and Captum's "
+        "Saliency, LayerGradCam and Deconvolution; write a figure.",
+        prog,
     )
-    p.add_argument("--out", type=Path, default=Path("outputs/demo.png"))
-    p.add_argument("--n-images", type=int, default=4)
-    p.add_argument("--steps", type=int, default=300)
-    p.add_argument("--seed", type=int, default=0)
     p.add_argument(
-        "--n-samples", type=int, default=8, help="mask samples per image per step"
+        "--out",
+        type=Path,
+        default=Path("outputs/demo.png"),
+        help="figure file (.png when the name has no suffix)",
     )
-    p.add_argument("--offset", type=int, default=0, help="first test scene")
+    p.add_argument(
+        "--n-images", type=int_at_least(1), default=4, help="test scenes to explain"
+    )
+    p.add_argument(
+        "--steps", type=int_at_least(1), default=300, help="FIDO optimisation steps"
+    )
+    p.add_argument("--seed", type=int_at_least(0), default=0, help="FIDO's seed")
+    p.add_argument(
+        "--n-samples",
+        type=int_at_least(1),
+        default=8,
+        help="mask samples per image per step",
+    )
+    p.add_argument(
+        "--offset", type=int_at_least(0), default=0, help="index of the first scene"
+    )
     p.add_argument(
         "--l1-coeff",
-        type=float,
+        type=float_at_least(0.0),
         default=1e-4,
-        help="FIDO sparsity weight (default 1e-4 for this small classifier)",
+        help="FIDO sparsity weight (1e-4 suits this small classifier, whose "
+        "log-odds are a few units; the paper's 1e-3 would erase every map)",
     )
     p.add_argument(
         "--threads",
-        type=int,
+        type=int_at_least(0),
         default=1,
-        help="torch intra-op threads (default 1: the models are tiny, and on a "
-        "busy machine more threads are slower; 0 keeps torch's default)",
+        help="torch intra-op threads (1: the models are tiny, and on a busy "
+        "machine more threads are slower; 0 keeps torch's default)",
     )
+    return p
+
+
+def main(argv: Optional[List[str]] = None, prog: Optional[str] = None) -> int:
+    r"""Run the demo command (``captum-fido demo --help`` lists the options).
+
+    Args:
+        argv (list of str, optional): The command's arguments.
+        prog (str, optional): The program name for ``usage:`` lines.
+
+    Returns:
+        int, the exit status (0).
+    """
+    from captum_fido.demo.scenes import SPLITS
+
+    p = _parser(prog)
     a = p.parse_args(argv)
-    if a.threads < 0:
-        p.error("--threads must be >= 0")
+    n_test = SPLITS["test"][1]
+    if a.offset + a.n_images > n_test:
+        p.error(
+            f"--offset {a.offset} with --n-images {a.n_images} runs past the "
+            f"{n_test} test scenes"
+        )
+    out = figure_path(p, "--out", a.out)
     if a.threads:
         torch.set_num_threads(a.threads)
-    if a.n_images < 1:
-        p.error("--n-images must be >= 1")
-    if a.steps < 1:
-        p.error("--steps must be >= 1")
     result = explain_scenes(
         a.n_images, a.steps, a.seed, a.n_samples, a.offset, a.l1_coeff
     )
@@ -234,8 +273,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(f"  {name:24s} {float(box_mass(m, result.boxes).mean()):.3f}")
     cf = result.details.counterfactual_probs
     print(f"classifier confidence on FIDO counterfactuals: mean {float(cf.mean()):.3f}")
-    out = plot(result, a.out)
-    print(f"wrote {out}")
+    print(f"wrote {plot(result, out)}")
     return 0
 
 

@@ -30,6 +30,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from tqdm import tqdm
 
+from captum_fido._utils.cli import int_at_least
 from captum_fido.demo._training import (
     WEIGHTS_DIR,
     save_state,
@@ -243,12 +244,14 @@ def main(argv: Optional[List[str]] = None) -> int:
     """
     p = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     p.add_argument("--variant", choices=VARIANTS, default="default")
-    p.add_argument("--n-train", type=int, default=16000)
-    p.add_argument("--epochs", type=int, default=3)
-    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--n-train", type=int_at_least(1), default=16000)
+    p.add_argument("--epochs", type=int_at_least(1), default=3)
+    p.add_argument("--batch-size", type=int_at_least(1), default=64)
     p.add_argument("--lr", type=float, default=3e-3)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--steps", type=int, default=None, help="stop after N steps")
+    p.add_argument(
+        "--steps", type=int_at_least(1), default=None, help="stop after N steps"
+    )
     p.add_argument("--threads", type=int, default=None)
     p.add_argument(
         "--out",

@@ -41,6 +41,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from tqdm import tqdm
 
+from captum_fido._utils.cli import int_at_least
 from captum_fido.demo._training import (
     WEIGHTS_DIR,
     save_state,
@@ -328,14 +329,19 @@ def main(argv: Optional[List[str]] = None) -> int:
     p.add_argument("--model", choices=["inpainter", "vae", "both"], default="both")
     p.add_argument(
         "--steps",
-        type=int,
+        type=int_at_least(1),
         default=None,
         help=f"default: {INPAINTER_STEPS} inpainter, 1000 vae",
     )
-    p.add_argument("--batch-size", type=int, default=16)
-    p.add_argument("--n-scenes", type=int, default=None, help="default: 6000")
+    p.add_argument("--batch-size", type=int_at_least(1), default=16)
     p.add_argument(
-        "--width", type=int, default=None, help="default: 24 inpainter, 16 vae"
+        "--n-scenes", type=int_at_least(1), default=None, help="default: 6000"
+    )
+    p.add_argument(
+        "--width",
+        type=int_at_least(1),
+        default=None,
+        help="default: 24 inpainter, 16 vae",
     )
     p.add_argument("--adv-weight", type=float, default=0.0, help="inpainter GAN weight")
     p.add_argument(

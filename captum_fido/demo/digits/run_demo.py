@@ -17,6 +17,7 @@ from typing import List, Optional
 
 import torch
 
+from captum_fido._utils.cli import figure_path, int_at_least, make_parser
 from captum_fido.counterfactual import (
     CounterfactualResult,
     LatentCounterfactual,
@@ -44,40 +45,43 @@ def _one_per_class(labels: torch.Tensor, n: int) -> List[int]:
     return picked
 
 
-def main(argv: Optional[List[str]] = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m captum_fido counterfactual",
-        description=(
-            "Latent-space criticisms and prototypes of handwritten digits "
-            "(generative counterfactual introspection)."
-        ),
+def main(argv: Optional[List[str]] = None, prog: Optional[str] = None) -> int:
+    parser = make_parser(
+        "counterfactual",
+        "Latent-space criticisms and prototypes of handwritten digits "
+        "(generative counterfactual introspection).",
+        prog,
     )
     parser.add_argument(
         "--out",
         type=Path,
         default=Path("outputs/counterfactual.png"),
-        help="where to write the figure (default: outputs/counterfactual.png)",
+        help="figure file (.png when the name has no suffix)",
     )
     parser.add_argument(
         "--n-digits", type=int, default=4, help="held-out digits to explain (1-10)"
     )
-    parser.add_argument("--n-steps", type=int, default=200, help="Adam steps per solve")
-    parser.add_argument("--n-bisection", type=int, default=6)
+    parser.add_argument(
+        "--n-steps", type=int_at_least(1), default=200, help="Adam steps per solve"
+    )
+    parser.add_argument(
+        "--n-bisection",
+        type=int_at_least(0),
+        default=6,
+        help="solves that bisect the trade-off weight lambda per image",
+    )
     parser.add_argument("--progress", action="store_true", help="show progress bars")
     parser.add_argument(
         "--threads",
-        type=int,
+        type=int_at_least(1),
         default=1,
-        help="torch threads while it runs (default 1: these batches are small, "
+        help="torch threads while it runs (1: these batches are small, "
         "and extra threads mostly wait on each other on a busy machine)",
     )
     args = parser.parse_args(argv)
     if not 1 <= args.n_digits <= 10:
         parser.error(f"--n-digits must lie in 1..10, got {args.n_digits}")
-    if args.n_steps < 1:
-        parser.error(f"--n-steps must be >= 1, got {args.n_steps}")
-    if args.threads < 1:
-        parser.error(f"--threads must be >= 1, got {args.threads}")
+    args.out = figure_path(parser, "--out", args.out)
     threads = torch.get_num_threads()
     torch.set_num_threads(args.threads)
     try:
@@ -140,5 +144,5 @@ def _run(args: argparse.Namespace) -> int:
             f"L1 change={float(result.l1_change[i]):.1f}, "
             f"lambda={float(result.lambdas[i]):.3g}"
         )
-    print(f"figure written to {args.out}")
+    print(f"wrote {args.out}")
     return 0

@@ -1,0 +1,192 @@
+r"""Argument types and checks shared by the package's command-line commands.
+
+Every command (``captum-fido demo | compare | counterfactual | explain``)
+builds its parser with :func:`make_parser`, so each shows the program name
+it was started under (``captum-fido`` or ``python -m captum_fido``), lists
+every option with its default, and reports a bad value as a one-line
+argparse error before any work. Output paths are checked (suffix,
+writability) with :func:`figure_path` and :func:`output_folder` before the
+work starts, and the known chatty Captum warnings are silenced at this edge
+only (:func:`quiet_captum_warnings`), never in the library.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Callable, Iterator, Optional
+
+__all__ = [
+    "DEFAULT_PROG",
+    "make_parser",
+    "int_at_least",
+    "float_at_least",
+    "figure_path",
+    "output_folder",
+    "quiet_captum_warnings",
+]
+
+#: The console script's name; ``python -m captum_fido`` passes its own.
+DEFAULT_PROG = "captum-fido"
+
+#: Captum warnings that say nothing a CLI user can act on (they describe
+#: Captum's own bookkeeping for gradient methods), matched by message start.
+CAPTUM_NOISE = (
+    r"Input Tensor \d+ did not already require gradients",
+    r"Setting backward hooks on ReLU activations",
+)
+
+
+class _Formatter(
+    argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter
+):
+    r"""Show every option's default and keep the description's line breaks."""
+
+
+def make_parser(
+    command: str, description: str, prog: Optional[str] = None
+) -> argparse.ArgumentParser:
+    r"""The parser of one command, named as the user started it.
+
+    Args:
+        command (str): The sub-command, e.g. ``"demo"``.
+        description (str): The ``--help`` text above the options.
+        prog (str, optional): The program as started (``captum-fido`` or
+            ``python -m captum_fido``). Default :data:`DEFAULT_PROG`.
+
+    Returns:
+        ``argparse.ArgumentParser`` whose help lists each option's default.
+
+    Examples::
+
+        >>> p = make_parser("demo", "Explain demo scenes.")
+        >>> p.prog
+        'captum-fido demo'
+    """
+    return argparse.ArgumentParser(
+        prog=f"{prog or DEFAULT_PROG} {command}",
+        description=description,
+        formatter_class=_Formatter,
+    )
+
+
+def int_at_least(low: int) -> Callable[[str], int]:
+    r"""An argparse ``type`` for integers ``>= low``.
+
+    Examples::
+
+        >>> int_at_least(1)("3")
+        3
+    """
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            msg = f"expected an integer, got {text!r}"
+            raise argparse.ArgumentTypeError(msg) from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be >= {low}, got {value}")
+        return value
+
+    parse.__name__ = f"integer >= {low}"
+    return parse
+
+
+def float_at_least(low: float) -> Callable[[str], float]:
+    r"""An argparse ``type`` for finite floats ``>= low``.
+
+    Examples::
+
+        >>> float_at_least(0.0)("1e-4")
+        0.0001
+    """
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            msg = f"expected a number, got {text!r}"
+            raise argparse.ArgumentTypeError(msg) from None
+        if not (value >= low and value != float("inf")):
+            raise argparse.ArgumentTypeError(
+                f"must be a finite number >= {low:g}, got {text}"
+            )
+        return value
+
+    parse.__name__ = f"number >= {low:g}"
+    return parse
+
+
+def _check_writable(folder: Path) -> None:
+    r"""Write and delete a probe file in ``folder``, or in its nearest
+    existing ancestor when it does not exist yet (creating nothing: a
+    rejected command leaves no trace). ``os.access`` is wrong for root and
+    for read-only file systems, so the probe is a real write."""
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise NotADirectoryError(20, f"{existing} is not a folder")
+    with tempfile.NamedTemporaryFile(dir=existing, prefix=".write-probe-"):
+        pass
+
+
+def output_folder(parser: argparse.ArgumentParser, option: str, path: Path) -> Path:
+    r"""Check that ``path`` is, or can be made, a writable folder; report a
+    problem through ``parser.error`` (exit status 2) before any work.
+
+    Returns:
+        ``path`` (not created: the command creates it when it writes).
+    """
+    if path.exists() and not path.is_dir():
+        parser.error(f"{option} {path} exists and is not a folder")
+    try:
+        _check_writable(path)
+    except OSError as err:
+        parser.error(f"{option} {path}: cannot write there ({err.strerror or err})")
+    return path
+
+
+def figure_path(parser: argparse.ArgumentParser, option: str, path: Path) -> Path:
+    r"""The figure file matplotlib will write for ``path``.
+
+    A path without a suffix gets ``.png`` (so the ``wrote`` message names
+    the real file); a suffix matplotlib cannot write, or a folder that
+    cannot be written, is reported through ``parser.error`` before any work.
+
+    Returns:
+        The path, with ``.png`` added when it had no suffix.
+    """
+    from matplotlib.figure import Figure
+
+    formats = Figure().canvas.get_supported_filetypes()
+    if not path.suffix:
+        path = path.with_name(path.name + ".png")
+    if path.suffix[1:].lower() not in formats:
+        known = ", ".join(f".{s}" for s in sorted(formats))
+        parser.error(
+            f"{option} {path}: unsupported suffix {path.suffix!r}; use {known}"
+        )
+    if path.is_dir():
+        parser.error(f"{option} {path} is a folder; give a file name")
+    try:
+        _check_writable(path.parent)
+    except OSError as err:
+        parser.error(
+            f"{option} {path}: cannot write in {path.parent} ({err.strerror or err})"
+        )
+    return path
+
+
+@contextlib.contextmanager
+def quiet_captum_warnings() -> Iterator[None]:
+    r"""Hide Captum's bookkeeping warnings (:data:`CAPTUM_NOISE`) while a
+    command runs; every other warning still shows. Used by the CLI only."""
+    with warnings.catch_warnings():
+        for message in CAPTUM_NOISE:
+            warnings.filterwarnings("ignore", message=message, module=r"captum\.")
+        yield
