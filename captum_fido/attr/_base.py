@@ -27,6 +27,7 @@ from captum_fido._utils.scores import (
     log_odds,
     num_classes,
 )
+from captum_fido.attr._collapse import warn_if_collapsed
 from captum_fido.attr._details import MaskOptimizationDetails
 from captum_fido.attr._loop import MaskProblem, optimize_masks
 from captum_fido.attr._masks import (
@@ -43,6 +44,7 @@ from captum_fido.attr._options import (
     option_names,
     options_from_call,
 )
+from captum_fido.attr._tabular import tabular_view
 from captum_fido.infillers import Infiller, as_infiller
 
 __all__ = ["MaskAttribution"]
@@ -195,7 +197,11 @@ class MaskAttribution(PerturbationAttribution):
         Args:
             inputs (Tensor or tuple[Tensor, ...]): Images ``(N, C, H, W)``,
                 finite floats, in the classifier's input space. With a tuple,
-                each tensor gets its own mask and all share ``N``.
+                each tensor gets its own mask and all share ``N``. Or feature
+                rows ``(N, F)`` of a tabular classifier, with a tabular
+                infiller: one mask parameter per feature (or per
+                ``feature_mask`` group), ``tv_coeff`` unused
+                (``docs/tabular.md``).
             target (int, list, or Tensor): The class to explain: one int for
                 all images, or ``N`` of them as a list or tensor. Required
                 unless the model has a single binary output (then class 1).
@@ -243,12 +249,16 @@ class MaskAttribution(PerturbationAttribution):
                 "inputs must be a tensor or a tuple of tensors, "
                 f"got {type(inputs).__name__}"
             )
-        inputs_tuple = V.check_inputs(format_tensor_into_tuples(inputs))
+        inputs_tuple = V.check_inputs(
+            format_tensor_into_tuples(inputs), allow_tabular=True
+        )
+        tabular = tabular_view(inputs_tuple, self.infiller, options, self.defaults)
+        options = options if tabular is None else tabular.options
         n, device = inputs_tuple[0].shape[0], inputs_tuple[0].device
         targets = V.check_targets(target, n, device)
         args = format_additional_forward_args(additional_forward_args)
         V.check_additional_forward_args(args, n)
-        layouts = _layouts(inputs_tuple, options)
+        layouts = _layouts(inputs_tuple, options) if tabular is None else ()
         seed = _resolve_seed(options.seed)
         distribution = self.mask_distribution(options)
         with torch.enable_grad(), preserve_module_state(self.forward_func):
@@ -265,7 +275,12 @@ class MaskAttribution(PerturbationAttribution):
                 seed,
                 clean,
             )
+            if tabular is not None:
+                problem = tabular.loop_problem(problem)
             importance, details = optimize_masks(problem, distribution, options)
+            warn_if_collapsed(problem, importance, options.l1_coeff, self.method_name)
+        if tabular is not None:
+            importance, details = tabular.rows(importance), tabular.details(details)
         attributions = tuple(
             imp.expand_as(x).to(x.dtype).contiguous()
             for imp, x in zip(importance, inputs_tuple)

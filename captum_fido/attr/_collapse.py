@@ -31,7 +31,7 @@ from captum_fido.attr._loop import REFERENCE_PIXELS, MaskProblem
 __all__ = ["warn_if_collapsed", "COLLAPSE_TOLERANCE", "suggested_l1_coeff"]
 
 #: A map is collapsed when every keep probability is within this of 0 (or 1).
-COLLAPSE_TOLERANCE = 0.05
+COLLAPSE_TOLERANCE = 0.1
 
 #: Whole-input L1 cost over ``delta`` that the suggestion aims for.
 _COST_PER_DELTA = {"ssr": 0.5, "sdr": 2.0}

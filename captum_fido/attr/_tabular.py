@@ -31,7 +31,7 @@ from captum_fido.attr._details import MaskOptimizationDetails
 from captum_fido.attr._loop import MaskProblem
 from captum_fido.attr._masks import GridLayout, MaskLayout, SegmentLayout
 from captum_fido.attr._options import MaskOptions
-from captum_fido.infillers import Infiller
+from captum_fido.infillers import Infiller, TabularInfiller
 
 __all__ = ["TabularView", "tabular_view"]
 
@@ -74,6 +74,7 @@ def tabular_view(
             "NearestNeighbourInfiller or FeatureMeanInfiller, fitted on training "
             "rows) or as_infiller(fn, tabular=True) for your own fn(x, keep_mask)"
         )
+    _check_fitted(infiller, inputs)
     if options.mask_size is not None:
         raise ValueError(
             "mask_size applies to images; feature rows (N, F) have one mask "
@@ -91,6 +92,23 @@ def tabular_view(
             "it at its default (ignored on feature rows) or pass 0"
         )
     return TabularView(inputs, options.replace(tv_coeff=0.0))
+
+
+def _check_fitted(infiller: Infiller, inputs: Tuple[Tensor, ...]) -> None:
+    r"""A fitted infiller must know the inputs' features (checked before the
+    model runs, so a mismatch is not reported as the model's shape error)."""
+    if not isinstance(infiller, TabularInfiller):
+        return
+    if infiller.n_features is None:
+        raise ValueError(f"{infiller!r} is not fitted: call .fit(X_train) first")
+    for i, x in enumerate(inputs):
+        if x.shape[1] != infiller.n_features:
+            name = "inputs" if len(inputs) == 1 else f"inputs[{i}]"
+            raise ValueError(
+                f"{infiller!r} was fitted on {infiller.n_features} features, but "
+                f"{name} has {x.shape[1]}: fit it on training rows of the "
+                "model's features"
+            )
 
 
 class TabularView:
