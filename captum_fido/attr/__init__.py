@@ -1,6 +1,7 @@
 r"""The attribution methods and the mask-optimisation loop they share."""
 
 from captum_fido._utils.scores import log_odds
+from captum_fido.attr._alternatives import Explanation, alternative_explanations
 from captum_fido.attr._amortised import (
     AmortisedFIDO,
     MaskExplainerNet,
@@ -20,6 +21,8 @@ from captum_fido.attr._masks import (
     RelaxedBernoulliMask,
 )
 from captum_fido.attr._options import BBMP_DEFAULTS, FIDO_DEFAULTS, MaskOptions
+from captum_fido.attr._plots import plot_explanations, plot_uncertainty
+from captum_fido.attr._uncertainty import MapUncertainty, map_uncertainty
 
 __all__ = [
     "FIDO",
@@ -40,4 +43,10 @@ __all__ = [
     "RelaxedBernoulliMask",
     "ContinuousMask",
     "log_odds",
+    "Explanation",
+    "alternative_explanations",
+    "plot_explanations",
+    "MapUncertainty",
+    "map_uncertainty",
+    "plot_uncertainty",
 ]

@@ -40,9 +40,11 @@ from captum_fido.attr._options import (
     FeatureMask,
     MaskOptions,
     MaskSize,
+    RegionMasks,
     document_options,
     option_names,
     options_from_call,
+    resolve_regions,
 )
 from captum_fido.attr._tabular import tabular_view
 from captum_fido.infillers import Infiller, as_infiller
@@ -131,6 +133,10 @@ class MaskAttribution(PerturbationAttribution):
         stop_patience: int = ...,
         autocast_dtype: Optional[torch.dtype] = ...,
         channels_last: bool = ...,
+        temperature_final: Optional[float] = ...,
+        hard: bool = ...,
+        avoid_regions: RegionMasks = ...,
+        avoid_coeff: float = ...,
     ) -> TensorOrTupleOfTensorsGeneric: ...
 
     @overload
@@ -159,6 +165,10 @@ class MaskAttribution(PerturbationAttribution):
         stop_patience: int = ...,
         autocast_dtype: Optional[torch.dtype] = ...,
         channels_last: bool = ...,
+        temperature_final: Optional[float] = ...,
+        hard: bool = ...,
+        avoid_regions: RegionMasks = ...,
+        avoid_coeff: float = ...,
     ) -> Tuple[TensorOrTupleOfTensorsGeneric, MaskOptimizationDetails]: ...
 
     @log_usage()
@@ -188,6 +198,10 @@ class MaskAttribution(PerturbationAttribution):
         stop_patience: int = _D.stop_patience,
         autocast_dtype: Optional[torch.dtype] = _D.autocast_dtype,
         channels_last: bool = _D.channels_last,
+        temperature_final: Optional[float] = None,
+        hard: bool = _D.hard,
+        avoid_regions: RegionMasks = _D.avoid_regions,
+        avoid_coeff: float = _D.avoid_coeff,
     ) -> Union[
         TensorOrTupleOfTensorsGeneric,
         Tuple[TensorOrTupleOfTensorsGeneric, MaskOptimizationDetails],
@@ -211,8 +225,9 @@ class MaskAttribution(PerturbationAttribution):
         {options}
 
         Options given as ``None`` where the default depends on the method
-        (``n_samples``, ``l1_coeff``, ``temperature``, ``tau``) take the
-        method's default (:data:`~captum_fido.attr.FIDO_DEFAULTS`,
+        (``n_samples``, ``l1_coeff``, ``temperature``, ``tau``,
+        ``temperature_final``) take the method's default
+        (:data:`~captum_fido.attr.FIDO_DEFAULTS`,
         :data:`~captum_fido.attr.BBMP_DEFAULTS`).
 
         Returns:
@@ -259,6 +274,7 @@ class MaskAttribution(PerturbationAttribution):
         args = format_additional_forward_args(additional_forward_args)
         V.check_additional_forward_args(args, n)
         layouts = _layouts(inputs_tuple, options) if tabular is None else ()
+        avoid = resolve_regions(options.avoid_regions, inputs_tuple, "avoid_regions")
         seed = _resolve_seed(options.seed)
         distribution = self.mask_distribution(options)
         with torch.enable_grad(), preserve_module_state(self.forward_func):
@@ -274,6 +290,7 @@ class MaskAttribution(PerturbationAttribution):
                 layouts,
                 seed,
                 clean,
+                avoid,
             )
             if tabular is not None:
                 problem = tabular.loop_problem(problem)

@@ -3,7 +3,7 @@ r"""What a mask-optimisation run leaves behind besides the attribution."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Tuple
+from typing import Optional, Tuple
 
 from torch import Tensor
 
@@ -22,9 +22,10 @@ class MaskOptimizationDetails:
     Attributes:
         method: ``"FIDO"`` or ``"BBMP"``.
         objective: ``"ssr"`` or ``"sdr"``.
-        mask_params: Optimised parameters on the coarse grid, ``(N, 1, h, w)``:
+        mask_params: Optimised parameters, ``(N, 1, h, w)`` on the coarse
+            grid or ``(N, 1, S)`` with a ``feature_mask`` of ``S`` segments:
             Bernoulli logits for FIDO, mask values for BBMP.
-        keep_prob: Keep probability on the coarse grid, ``(N, 1, h, w)``.
+        keep_prob: Keep probability, the same shape as ``mask_params``.
         loss_history: ``(N, steps_run)`` loss per image and step.
         log_odds_history: ``(N, steps_run)`` mean log-odds of the target over
             the step's mask samples.
@@ -37,6 +38,17 @@ class MaskOptimizationDetails:
         counterfactual_probs: ``(N, K)`` classifier confidence in the target.
         steps_run: Optimisation steps taken (fewer than ``n_steps`` when
             early stopping triggered).
+        hard_log_odds: With ``hard=True``, ``(N,)`` log-odds of the target on
+            the image in-filled under the binary map used as the kept (SSR)
+            or dropped (SDR) region; else ``None``.
+        hard_probs: ``sigmoid(hard_log_odds)``, to compare with
+            ``counterfactual_probs`` (masks drawn from the learned
+            distribution); else ``None``.
+        hard_threshold: With ``hard=True``, ``(N,)`` the threshold ``t`` of
+            each binary map ``{map > t}`` (0.5: the distribution's mode).
+        hard_met: With ``hard=True``, ``(N,)`` whether the binary map reaches
+            the counterfactuals' mean log-odds (SSR: at least, SDR: at most);
+            where it does not, the map is the closest candidate.
     """
 
     method: str
@@ -52,6 +64,10 @@ class MaskOptimizationDetails:
     counterfactual_log_odds: Tensor
     counterfactual_probs: Tensor
     steps_run: int
+    hard_log_odds: Optional[Tensor] = None
+    hard_probs: Optional[Tensor] = None
+    hard_threshold: Optional[Tensor] = None
+    hard_met: Optional[Tensor] = None
 
     def __repr__(self) -> str:
         return shapes_repr(self)

@@ -66,7 +66,7 @@ class FIDO(MaskAttribution):
     defaults = FIDO_DEFAULTS
 
     def mask_distribution(self, options: MaskOptions) -> MaskDistribution:
-        return RelaxedBernoulliMask(options.temperature)
+        return RelaxedBernoulliMask(options.temperature, options.temperature_final)
 
 
 class _FixedObjectiveFIDO(FIDO):

@@ -64,6 +64,8 @@ class MaskProblem:
     layouts: Tuple[MaskLayout, ...]
     seed: int
     clean_log_odds: Tensor
+    #: Per input, ``(N, 1, H, W)`` regions to avoid (``avoid_regions``).
+    avoid: Optional[Tuple[Tensor, ...]] = None
 
     @property
     def n(self) -> int:
@@ -107,7 +109,42 @@ def optimize_masks(
             break
     bar.close()
     with torch.no_grad():
-        return run.importance(), (run.details() if options.return_details else None)
+        maps = run.importance()
+        if not (options.return_details or options.hard):
+            return maps, None
+        samples = run.counterfactuals()
+        binary = (
+            run.binarise(maps, samples.log_odds.mean(dim=1)) if options.hard else None
+        )
+        maps = maps if binary is None else binary.maps
+        details = run.details(samples, binary) if options.return_details else None
+        return maps, details
+
+
+#: Thresholds ``hard`` tries on the map, in order: the distribution's mode
+#: (0.5) first, then ever larger regions.
+HARD_THRESHOLDS = (0.5, 0.4, 0.3, 0.2, 0.1, 0.05, 0.02, 0.0)
+
+
+@dataclass(frozen=True)
+class _Samples:
+    r"""Binary masks drawn from the final distribution, their in-filled
+    images ``(N, K, ...)`` per input, and the target's log-odds ``(N, K)``."""
+
+    images: Tuple[Tensor, ...]
+    masks: Tuple[Tensor, ...]
+    log_odds: Tensor
+
+
+@dataclass(frozen=True)
+class _Binary:
+    r"""``hard``'s binary maps, the target's log-odds under them, the
+    threshold each image's map was cut at, and whether it met the level."""
+
+    maps: Tuple[Tensor, ...]
+    log_odds: Tensor
+    threshold: Tensor
+    met: Tensor
 
 
 class _References:
@@ -239,6 +276,7 @@ class _Run:
     def step(self, step: int) -> None:
         r"""One Adam step on every image's mask distribution."""
         b = self.options.n_samples
+        self.dist.anneal(step / max(1, self.options.n_steps - 1))
         self.optimizer.zero_grad(set_to_none=True)
         with record_function("fido.mask_sample"):
             coarse = self.keep_probability()
@@ -369,12 +407,18 @@ class _Run:
         on the gathered full-resolution mask: the area weights each segment by
         its pixel count (still the expected kept or dropped fraction), and TV
         sums squared differences between adjacent segments, weighted by the
-        length of their shared border (zero inside a segment)."""
+        length of their shared border (zero inside a segment). With
+        ``avoid_regions``, the area inside them is charged ``avoid_coeff``
+        more."""
         l1, tv = self.options.l1_coeff, self.options.tv_coeff
+        avoid = self.problem.avoid or [None] * len(keep_full)
         reg = keep_full[0].new_zeros(keep_full[0].shape[0])
-        for kf in keep_full:
+        for kf, av in zip(keep_full, avoid):
             region = kf if self.problem.objective == "ssr" else 1.0 - kf
             reg = reg + l1 * region.mean(dim=(1, 2, 3)) * REFERENCE_PIXELS
+            if av is not None:
+                overlap = (region * av).mean(dim=(1, 2, 3))
+                reg = reg + self.options.avoid_coeff * overlap * REFERENCE_PIXELS
             if tv > 0:
                 reg = reg + tv * _total_variation(kf) * REFERENCE_PIXELS
         return reg
@@ -386,8 +430,45 @@ class _Run:
             for kf in self.expected_masks()
         )
 
-    def details(self) -> MaskOptimizationDetails:
-        r"""Counterfactuals drawn from the final distribution, scored."""
+    def region_log_odds(self, regions: Masks) -> Tensor:
+        r"""``(N,)`` target log-odds with binary ``regions`` kept (SSR) or
+        dropped (SDR) and the rest in-filled, one row per image."""
+        keep = [r if self.problem.objective == "ssr" else 1.0 - r for r in regions]
+        refs = self.references.per_row(keep, 1)
+        scores = [s for _, _, s in self.scored_chunks(keep, refs, 1)]
+        return torch.cat(scores).float().cpu()
+
+    def binarise(self, maps: Tuple[Tensor, ...], level: Tensor) -> _Binary:
+        r"""Per image, the map's largest superlevel set ``{map > t}`` (``t``
+        from :data:`HARD_THRESHOLDS`, so the mode when it suffices) whose
+        in-fill reaches ``level`` (SSR: log-odds at least ``level``, SDR: at
+        most); where none does, the one that comes closest."""
+        n = self.problem.n
+        out = [torch.zeros_like(m) for m in maps]
+        score, threshold = torch.zeros(n), torch.zeros(n)
+        met = torch.zeros(n, dtype=torch.bool)
+        best = torch.full((n,), float("inf"))
+        for t in HARD_THRESHOLDS:
+            regions = [(m > t).to(m.dtype) for m in maps]
+            s = self.region_log_odds(regions)
+            # Lower is better for the objective: -s for SSR, +s for SDR.
+            meets = self.sign * s <= self.sign * level
+            take = (meets & ~met) | (~met & (self.sign * s < best))
+            best = torch.where(take, self.sign * s, best)
+            score, threshold = (
+                torch.where(take, s, score),
+                threshold.masked_fill(take, t),
+            )
+            for o, r in zip(out, regions):
+                o[take.to(o.device)] = r[take.to(o.device)]
+            met |= meets
+            if bool(met.all()):
+                break
+        return _Binary(tuple(out), score, threshold, met)
+
+    def counterfactuals(self) -> _Samples:
+        r"""``n_counterfactuals`` binary masks per image drawn from the final
+        distribution, the in-filled images and the target's log-odds."""
         n, k_cf = self.problem.n, self.options.n_counterfactuals
         coarse = self.keep_probability()
         masks, observed = self.sample(
@@ -400,8 +481,19 @@ class _Run:
             for store, p in zip(counterfactuals, phi):
                 store.append(p)
             scores.append(s)
-        cf_log_odds = torch.cat(scores).view(n, k_cf).float().cpu()
-        steps = self.steps_run
+        return _Samples(
+            tuple(torch.cat(c).view(n, k_cf, *c[0].shape[1:]) for c in counterfactuals),
+            tuple(m.view(n, k_cf, *m.shape[1:]) for m in masks),
+            torch.cat(scores).view(n, k_cf).float().cpu(),
+        )
+
+    def details(
+        self, samples: _Samples, binary: Optional[_Binary]
+    ) -> MaskOptimizationDetails:
+        r"""The run's record, with its counterfactual ``samples`` and, with
+        ``hard``, the binary maps' scores."""
+        steps, cf_log_odds = self.steps_run, samples.log_odds
+        hard = None if binary is None else binary.log_odds
         return MaskOptimizationDetails(
             method=self.dist.name,
             objective=self.problem.objective,
@@ -411,13 +503,15 @@ class _Run:
             log_odds_history=self.score_history[:, :steps].clone(),
             clean_log_odds=self.problem.clean_log_odds.detach().float().cpu(),
             final_log_odds=cf_log_odds.mean(dim=1),
-            counterfactuals=tuple(
-                torch.cat(c).view(n, k_cf, *c[0].shape[1:]) for c in counterfactuals
-            ),
-            counterfactual_masks=tuple(m.view(n, k_cf, *m.shape[1:]) for m in masks),
+            counterfactuals=samples.images,
+            counterfactual_masks=samples.masks,
             counterfactual_log_odds=cf_log_odds,
             counterfactual_probs=torch.sigmoid(cf_log_odds),
             steps_run=steps,
+            hard_log_odds=hard,
+            hard_probs=None if hard is None else torch.sigmoid(hard),
+            hard_threshold=None if binary is None else binary.threshold,
+            hard_met=None if binary is None else binary.met,
         )
 
 

@@ -90,6 +90,15 @@ class MaskDistribution(ABC):
     def project(self, params: Tensor) -> None:  # noqa: B027 (optional hook)
         r"""Bring parameters back into their domain after an update."""
 
+    def anneal(self, progress: float) -> None:  # noqa: B027 (optional hook)
+        r"""Set schedule-dependent state for the step at ``progress`` in
+        ``[0, 1]`` (0: first step, 1: last)."""
+
+    def pixel_std(self, keep_prob: Tensor) -> Tensor:
+        r"""Per-pixel standard deviation of the keep-mask given its full-
+        resolution keep probability (zero for a deterministic mask)."""
+        return torch.zeros_like(keep_prob)
+
 
 class RelaxedBernoulliMask(MaskDistribution):
     r"""FIDO's factorised Bernoulli keep-mask, relaxed with Concrete samples.
@@ -97,13 +106,26 @@ class RelaxedBernoulliMask(MaskDistribution):
     Parameters are logits on the coarse grid, initialised to 0 (p = 0.5 as in
     the paper). The upsampled probabilities are relaxed per pixel at
     ``temperature``; the infiller observes the rounded sample, as the
-    reference implementation does.
+    reference implementation does. With ``temperature_final`` the
+    temperature falls geometrically (linearly in log) from ``temperature``
+    at the first step to ``temperature_final`` at the last (:meth:`anneal`).
     """
 
     name = "FIDO"
 
-    def __init__(self, temperature: float = 0.1) -> None:
-        self.temperature = float(temperature)
+    def __init__(
+        self, temperature: float = 0.1, temperature_final: Optional[float] = None
+    ) -> None:
+        self.start = float(temperature)
+        self.final = self.start if temperature_final is None else temperature_final
+        self.temperature = self.start
+
+    def anneal(self, progress: float) -> None:
+        self.temperature = self.start * (self.final / self.start) ** progress
+
+    def pixel_std(self, keep_prob: Tensor) -> Tensor:
+        # Each pixel is one Bernoulli draw (or its segment's): sqrt(p (1 - p)).
+        return (keep_prob * (1.0 - keep_prob)).clamp_min(0.0).sqrt()
 
     def init_params(self, n: int, grid: Tuple[int, ...], like: Tensor) -> Tensor:
         return torch.zeros((n, 1, *grid), dtype=like.dtype, device=like.device)

@@ -26,6 +26,8 @@ __all__ = [
     "MaskOptions",
     "MaskSize",
     "FeatureMask",
+    "RegionMasks",
+    "resolve_regions",
     "FIDO_DEFAULTS",
     "BBMP_DEFAULTS",
     "METHOD_DEFAULTED",
@@ -40,6 +42,7 @@ __all__ = [
 
 MaskSize = Union[None, int, Tuple[int, int]]
 FeatureMask = Union[None, torch.Tensor, Tuple[torch.Tensor, ...]]
+RegionMasks = Union[None, torch.Tensor, Tuple[torch.Tensor, ...]]
 
 #: The paper's schedule: lr 0.05 decayed linearly to 0 over 300 steps.
 PAPER_LR, PAPER_STEPS = 0.05, 300
@@ -82,6 +85,70 @@ def _check_mask_size(value: Any, name: str) -> MaskSize:
         return None
     grid = V.resolve_mask_size(value, 2**31, 2**31, name)
     return grid[0] if isinstance(value, numbers.Integral) else grid
+
+
+def _check_region(value: Any, name: str) -> torch.Tensor:
+    if not isinstance(value, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(value).__name__}")
+    if not value.is_floating_point():
+        raise TypeError(f"{name} must be a floating-point tensor, got {value.dtype}")
+    if value.dim() != 4:
+        raise ValueError(f"{name} must have 4 dimensions, got {tuple(value.shape)}")
+    if not bool(((value >= 0) & (value <= 1)).all()):
+        raise ValueError(f"{name} must hold values in [0, 1] (and no NaN)")
+    return value.detach()
+
+
+def _check_regions(value: Any, name: str) -> RegionMasks:
+    r"""``avoid_regions``' kind and values (shapes are checked against each
+    input by :func:`resolve_regions`)."""
+    if value is None:
+        return None
+    if isinstance(value, (tuple, list)):
+        if len(value) == 0:
+            raise ValueError(f"{name} must not be an empty tuple")
+        return tuple(_check_region(v, f"{name}[{i}]") for i, v in enumerate(value))
+    return _check_region(value, name)
+
+
+def resolve_regions(
+    regions: RegionMasks, inputs: Tuple[torch.Tensor, ...], name: str
+) -> Optional[Tuple[torch.Tensor, ...]]:
+    r"""Per input, ``regions`` as an ``(N, 1, H, W)`` tensor on the input's
+    device and dtype, or ``None``.
+
+    Each must have the input's shape ``(N, C, H, W)`` with equal channels
+    (an attribution) or ``(N, 1, H, W)``; anything else raises.
+
+    Examples::
+
+        >>> x = torch.rand(2, 3, 8, 8)
+        >>> resolve_regions(torch.zeros(2, 3, 8, 8), (x,), "r")[0].shape
+        torch.Size([2, 1, 8, 8])
+    """
+    if regions is None:
+        return None
+    if isinstance(regions, torch.Tensor):
+        regions = (regions,)
+    if len(regions) != len(inputs):
+        raise ValueError(
+            f"{name} holds {len(regions)} tensors for {len(inputs)} inputs"
+        )
+    resolved = []
+    for i, (r, x) in enumerate(zip(regions, inputs)):
+        label = name if len(inputs) == 1 else f"{name}[{i}]"
+        if x.dim() != 4:
+            raise ValueError(f"{label} is supported for (N, C, H, W) images only")
+        n, _, h, w = x.shape
+        if tuple(r.shape) not in (tuple(x.shape), (n, 1, h, w)):
+            raise ValueError(
+                f"{label} must have shape {tuple(x.shape)} or {(n, 1, h, w)}, "
+                f"got {tuple(r.shape)}"
+            )
+        if not bool((r == r[:, :1]).all()):
+            raise ValueError(f"{label} must be equal across channels")
+        resolved.append(r[:, :1].to(device=x.device, dtype=x.dtype))
+    return tuple(resolved)
 
 
 @dataclass(frozen=True)
@@ -216,6 +283,53 @@ class MaskOptions:
         _flag,
         "Hand the classifier its inputs in ``torch.channels_last`` memory "
         "format (convert the model yourself; it is never changed).",
+    )
+    temperature_final: Optional[float] = _option(
+        None,
+        _optional(V.check_positive),
+        "Anneal the Concrete temperature geometrically from ``temperature`` "
+        "at the first step to ``temperature_final`` at the last (e.g. 0.01); "
+        "``None`` keeps it constant. Colder relaxed samples are closer to "
+        "binary masks, so the loss approaches the expected loss over binary "
+        "masks, which is multilinear in the keep probabilities and so is "
+        "smallest at a binary mask: annealing drives the probabilities "
+        "towards 0 and 1. Use with ``hard=True``.",
+        applies_to="FIDO",
+    )
+    hard: bool = _option(
+        False,
+        _flag,
+        "Return a binary map, ``{map > t}``, that still meets the objective: "
+        "``t = 0.5``, the mode of the learned distribution (its single most "
+        "probable mask), when the in-fill under it scores at least as well as "
+        "masks drawn from the distribution (SSR: the target's mean log-odds "
+        "over ``n_counterfactuals`` draws or more; SDR: or less); otherwise "
+        "the next lower ``t`` of 0.4, 0.3, 0.2, 0.1, 0.05, 0.02, 0 that does "
+        "(the smallest region of this map's order that is as sufficient, or "
+        "as destructive, as the distribution), or the closest one. Costs "
+        "``n_counterfactuals`` plus up to 8 classifier rows per image. The "
+        "details report ``hard_probs`` (target probability under the binary "
+        "map), ``hard_threshold`` and ``hard_met`` next to "
+        "``counterfactual_probs``. Best with ``temperature_final``.",
+    )
+    avoid_regions: RegionMasks = _option(
+        None,
+        lambda value, name: _check_regions(value, name),
+        "Regions a new explanation should not reuse, values in ``[0, 1]`` "
+        "(e.g. earlier maps; see "
+        ":func:`~captum_fido.attr.alternative_explanations`): per input a "
+        "tensor of the input's shape (equal across channels) or "
+        "``(N, 1, H, W)``; a tuple for tuple inputs. Adds ``avoid_coeff * "
+        "mean(region * avoid_regions) * 224 * 224`` to each image's loss, "
+        "``region`` being the expected kept (SSR) or dropped (SDR) mask. "
+        "Default ``None``: no penalty.",
+    )
+    avoid_coeff: float = _option(
+        0.01,
+        V.check_nonnegative,
+        "Weight of the ``avoid_regions`` overlap penalty, on the scale of "
+        "``l1_coeff`` (an avoided pixel costs ``l1_coeff + avoid_coeff`` "
+        "instead of ``l1_coeff``). Ignored without ``avoid_regions``.",
     )
 
     def __post_init__(self) -> None:
