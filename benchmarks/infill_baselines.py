@@ -51,14 +51,14 @@ from captum_fido.metrics import DEFAULT_ALPHAS
 
 #: (key, label, lower is better) of the paired tables.
 METRICS: Tuple[Tuple[str, str, bool], ...] = (
-    ("deletion_road", "deletion area, ROAD in-fill", True),
-    ("deletion_inpainter", "deletion area, in-painter in-fill", True),
-    ("insertion_road", "insertion area, ROAD in-fill", False),
-    ("insertion_inpainter", "insertion area, in-painter in-fill", False),
-    ("wsl_error", "WSL error (alpha chosen on val)", True),
+    ("deletion_road", "deletion (ROAD)", True),
+    ("deletion_inpainter", "deletion (in-painter)", True),
+    ("insertion_road", "insertion (ROAD)", False),
+    ("insertion_inpainter", "insertion (in-painter)", False),
+    ("wsl_error", "WSL error", True),
     ("saliency_metric", "Saliency Metric", True),
     ("pointing", "pointing game", False),
-    ("outside_mass", "map mass outside the box", True),
+    ("outside_mass", "map mass outside box", True),
 )
 FILLS = ("inpainter", "local")
 #: Settings a resumed run must share with the rows already written.
@@ -175,8 +175,16 @@ def _fmt(mean: float, low: float, high: float, signed: bool = False) -> str:
     return f"{f.format(mean)} [{f.format(low)}, {f.format(high)}]"
 
 
-def verdict(low: float, high: float, lower_is_better: bool) -> str:
+#: Table cells for the verdicts.
+SHORT = {"no significant difference": "n.s.", "too few images": "too few"}
+#: Fewer paired images than this give no verdict (the interval means little).
+MIN_IMAGES = 5
+
+
+def verdict(low: float, high: float, lower_is_better: bool, n: int) -> str:
     r"""``helped`` / ``hurt`` when the paired interval excludes 0."""
+    if n < MIN_IMAGES:
+        return "too few images"
     if math.isnan(low) or low <= 0 <= high:
         return "no significant difference"
     better = high < 0 if lower_is_better else low > 0
@@ -204,13 +212,50 @@ def paired_lines(rows: Rows) -> List[str]:
                 finite = [x for x in v.values() if not math.isnan(x)]
                 cells.append(_fmt(*bootstrap_ci(finite)))
             for v in values[1:]:
-                mean, low, high, _ = paired_difference(v, values[0])
+                mean, low, high, n = paired_difference(v, values[0])
                 cells.append(
-                    f"{_fmt(mean, low, high, True)} {verdict(low, high, lower)}"
+                    f"{_fmt(mean, low, high, True)} (n={n}) "
+                    f"{verdict(low, high, lower, n)}"
                 )
             lines.append("| " + " | ".join(cells) + " |")
         lines.append("")
     return lines
+
+
+def verdict_lines(rows: Rows) -> List[str]:
+    r"""A table and one sentence per Captum method and in-filler: on which
+    metrics the in-fill baseline helped, hurt or made no significant
+    difference (paired interval of in-fill minus zero)."""
+    by_name = {s.method: s for s in summarise(rows)}
+    labels = {"inpainter": "in-painter", "local": "Local"}
+    table = [
+        "| method | in-fill | " + " | ".join(m[1] for m in METRICS) + " |",
+        "|---|---|" + "---|" * len(METRICS),
+    ]
+    sentences: List[str] = []
+    for method in PERTURBATION_METHODS:
+        zero = by_name.get(f"{method} (zero)")
+        for fill in FILLS:
+            other = by_name.get(f"{method} ({fill})")
+            if zero is None or other is None:
+                continue
+            words = []
+            for key, _, lower in METRICS:
+                diff = paired_difference(
+                    _values(rows, other, key), _values(rows, zero, key)
+                )
+                words.append(verdict(diff[1], diff[2], lower, diff[3]))
+            short = [SHORT.get(w, w) for w in words]
+            table.append(f"| {method} | {labels[fill]} | " + " | ".join(short) + " |")
+            parts = [
+                f"{word}: "
+                + ", ".join(m[1] for m, w in zip(METRICS, words) if w == word)
+                for word in dict.fromkeys(words)
+            ]
+            sentences.append(
+                f"- **{method}**, {labels[fill]}: " + "; ".join(parts) + "."
+            )
+    return table + [""] + sentences
 
 
 def report(a: argparse.Namespace) -> None:
@@ -228,10 +273,15 @@ def report(a: argparse.Namespace) -> None:
         "",
         "Means over test images with 95% bootstrap intervals; differences are "
         "paired over the same images (2,000 resamples). helped / hurt: the "
-        "interval of the difference excludes 0.",
+        "interval of the difference in-fill minus zero excludes 0 on the better "
+        "/ worse side; n.s.: it contains 0 (no significant difference). "
+        "Deletion and insertion areas average the images whose fully in-filled "
+        "image moves the log-odds by more than 1.",
         "",
     ]
-    (a.out / "paired.md").write_text("\n".join(intro + paired_lines(rows)))
+    verdicts = ["## In-fill minus zero, per method", "", *verdict_lines(rows), ""]
+    tables = ["## Per metric", "", *paired_lines(rows)]
+    (a.out / "paired.md").write_text("\n".join(intro + verdicts + tables))
     domain = load_domain("scenes")
     images, _, boxes = domain.load_split("test", 4)
     plot_map_grid(
