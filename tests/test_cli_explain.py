@@ -68,7 +68,7 @@ def test_demo_fido_on_a_folder(scenes, tmp_path, capsys):
     out = tmp_path / "out"
     assert explain.main([str(scenes), *FAST, "--out", str(out)]) == 0
     text = capsys.readouterr().out
-    assert "3 image(s); 1 not 64x64" in text and "resized" in text
+    assert "note: 1 image(s) are not 64x64; each is resized" in text
     data, rows = _results(out)
     assert data["settings"]["infiller"] == "inpainter"  # the demo's default
     assert [Path(r["file"]).name for r in data["images"]] == [

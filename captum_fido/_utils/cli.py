@@ -40,10 +40,18 @@ CAPTUM_NOISE = (
 )
 
 
-class _Formatter(
-    argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter
-):
-    r"""Show every option's default and keep the description's line breaks."""
+class _Formatter(argparse.ArgumentDefaultsHelpFormatter):
+    r"""Show every option's default.
+
+    An option whose help already explains its default (``"... (default:
+    the method's)"``) is left as written, rather than followed by a second,
+    literal ``(default: None)``.
+    """
+
+    def _get_help_string(self, action: argparse.Action) -> Optional[str]:
+        if action.help and "(default" in action.help:
+            return action.help
+        return super()._get_help_string(action)
 
 
 def make_parser(

@@ -120,29 +120,41 @@ class LoadedModel:
 def _parser(prog: Optional[str]) -> argparse.ArgumentParser:
     p = make_parser(
         "explain",
-        __doc__.split("\n\n")[1] + "\n\nOutputs in --out: <image>.png (figure), "
-        "<image>.npy (map), results.json, results.csv.",
+        "Explain PNG/JPEG files (or every such file directly inside the "
+        "folders given) with FIDO, BBMP or a Captum method. Writes into "
+        "--out: <image>.png (image, map, counterfactuals), <image>.npy (the "
+        "map), results.json and results.csv.",
         prog,
     )
     p.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders")
-    p.add_argument("--method", choices=METHODS, default="fido-ssr", help="method")
+    p.add_argument(
+        "--method",
+        choices=METHODS,
+        default="fido-ssr",
+        metavar="NAME",
+        help=f"one of {', '.join(METHODS)}",
+    )
     p.add_argument(
         "--infiller",
         choices=INFILLERS,
         default=None,
-        help="in-filler of fido-ssr/fido-sdr/bbmp (default: inpainter with "
-        "--model demo, blur otherwise; inpainter and vae are the demo's "
-        "networks, trained on its 64 px scenes)",
+        metavar="NAME",
+        help=f"in-filler of {', '.join(MASK_METHODS)}: one of "
+        f"{', '.join(INFILLERS)}; inpainter and vae are the demo's networks, "
+        "trained on its 64 px scenes (default: inpainter with --model demo, "
+        "blur otherwise)",
     )
     p.add_argument(
         "--target",
         default=None,
+        metavar="CLASS",
         help="class to explain: an index, or a class name where the model has "
         "names (default: each image's predicted class)",
     )
     p.add_argument(
         "--model",
         default="demo",
+        metavar="MODEL",
         help="'demo' (the shipped 64 px scenes classifier) or "
         "'torchvision:NAME' with --weights",
     )
@@ -150,7 +162,9 @@ def _parser(prog: Optional[str]) -> argparse.ArgumentParser:
         "--weights",
         type=Path,
         default=None,
-        help="state_dict file for --model torchvision:NAME (nothing is downloaded)",
+        metavar="FILE",
+        help="state_dict file for --model torchvision:NAME; nothing is "
+        "downloaded (default: none)",
     )
     p.add_argument(
         "--steps",
@@ -177,7 +191,11 @@ def _parser(prog: Optional[str]) -> argparse.ArgumentParser:
         "--device", default="cpu", help="torch device, e.g. cpu, cuda, cuda:1, mps"
     )
     p.add_argument(
-        "--out", type=Path, default=Path("outputs/explain"), help="output folder"
+        "--out",
+        type=Path,
+        default=Path("outputs/explain"),
+        metavar="DIR",
+        help="output folder",
     )
     p.add_argument(
         "--threads",
@@ -642,11 +660,12 @@ def main(argv: Optional[Sequence[str]] = None, prog: Optional[str] = None) -> in
         loaded.gradcam_layer = lambda model: layer
     side = f"{loaded.crop}x{loaded.crop}"
     changed = sum(size != (loaded.crop, loaded.crop) for _, size in files)
-    print(
-        f"explain: {len(files)} image(s); {changed} not {side}: each image is "
-        f"resized (shorter side {loaded.resize}) and centre-cropped to {side}, "
-        f"the input size of {loaded.name}"
-    )
+    print(f"explain: {len(files)} image(s) with {loaded.name}, input {side}")
+    if changed:
+        print(
+            f"note: {changed} image(s) are not {side}; each is resized (shorter "
+            f"side {loaded.resize}) and centre-cropped to {side}"
+        )
     return _run(a, files, out, device, loaded, infiller, infiller_name, target)
 
 
