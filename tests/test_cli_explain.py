@@ -18,7 +18,7 @@ import torch
 import torchvision
 from PIL import Image
 
-from captum_fido.cli import explain
+from captum_fido.cli import _models, explain
 from captum_fido.cli import main as cli_main
 from captum_fido.demo.domains import load_domain
 from captum_fido.demo.photos import NormalizedClassifier
@@ -71,6 +71,7 @@ def test_demo_fido_on_a_folder(scenes, tmp_path, capsys):
     assert "note: 1 image(s) are not 64x64; each is resized" in text
     data, rows = _results(out)
     assert data["settings"]["infiller"] == "inpainter"  # the demo's default
+    assert data["settings"]["l1_coeff"] == 1e-4  # the demo model's FIDO weight
     assert [Path(r["file"]).name for r in data["images"]] == [
         "odd.jpg",
         "s0.png",
@@ -150,7 +151,7 @@ def test_torchvision_model_with_a_weights_file(resnet_weights, tmp_path, capsys)
 
 def test_torchvision_gradcam_finds_the_last_feature_map(resnet_weights):
     model = torchvision.models.resnet18(weights=None)
-    assert explain._last_spatial_layer(NormalizedClassifier(model), 64) is model.layer4
+    assert _models._last_spatial_layer(NormalizedClassifier(model), 64) is model.layer4
 
 
 def _fails_before_work(monkeypatch, capsys, argv, message):
@@ -250,11 +251,11 @@ def test_weights_that_do_not_fit_are_named(
 
 
 def test_a_model_that_cannot_take_the_images(scenes, monkeypatch, capsys):
-    def flat_model() -> explain.LoadedModel:
+    def flat_model() -> _models.LoadedModel:
         model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(10, 2))
-        return explain.LoadedModel("demo", model, 64, 64, None, lambda m: m)
+        return _models.LoadedModel("demo", model, 64, 64, None, lambda m: m)
 
-    monkeypatch.setattr(explain, "_demo_model", flat_model)
+    monkeypatch.setattr(_models, "_demo_model", flat_model)
     argv = [str(scenes / "s0.png"), "--method", "saliency"]
     _fails_before_work(
         monkeypatch, capsys, argv, "demo cannot take a (1, 3, 64, 64) image"

@@ -41,7 +41,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from captum_fido import __version__
 from captum_fido._utils.cli import (
@@ -50,6 +50,8 @@ from captum_fido._utils.cli import (
     make_parser,
     output_folder,
 )
+from captum_fido.cli._models import LoadedModel, load_image, load_model
+from captum_fido.infillers import Infiller
 
 __all__ = ["METHODS", "INFILLERS", "main"]
 
@@ -93,28 +95,6 @@ N_COUNTERFACTUALS = 3
 #: The demo classifier's log-odds are a few units, so it needs a smaller
 #: sparsity weight than the paper's ImageNet 1e-3 (BBMP: five times FIDO's).
 DEMO_L1 = {"fido-ssr": 1e-4, "fido-sdr": 1e-4, "bbmp": 5e-4}
-
-
-@dataclass
-class LoadedModel:
-    r"""A classifier ready for the images, and how they are prepared for it.
-
-    Attributes:
-        name: ``"demo"`` or ``"torchvision:NAME"``.
-        model: Takes ``(N, 3, crop, crop)`` RGB in ``[0, 1]``; eval mode,
-            parameters frozen.
-        resize: Shorter side the images are resized to.
-        crop: Side of the centre crop (the model's input size).
-        classes: Class names in label order, when known.
-        gradcam_layer: Picks the layer of ``model`` to give ``LayerGradCam``.
-    """
-
-    name: str
-    model: nn.Module
-    resize: int
-    crop: int
-    classes: Optional[Sequence[str]]
-    gradcam_layer: Callable[[nn.Module], nn.Module]
 
 
 def _parser(prog: Optional[str]) -> argparse.ArgumentParser:
@@ -261,151 +241,10 @@ def _device(p: argparse.ArgumentParser, text: str) -> torch.device:
     return device
 
 
-# -- models -------------------------------------------------------------------
-
-
-def _demo_model() -> LoadedModel:
-    from captum_fido.demo.domains import load_domain
-
-    domain = load_domain("scenes")
-    model = domain.load_classifier()
-    return LoadedModel("demo", model, 64, 64, domain.classes, domain.gradcam_layer)
-
-
-def _state_dict(p: argparse.ArgumentParser, path: Optional[Path]) -> Dict[str, Tensor]:
-    if path is None:
-        p.error("--model torchvision:NAME needs --weights FILE (a saved state_dict)")
-    if not path.is_file():
-        p.error(f"--weights {path}: no such file")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # torch raises several types for a bad file
-        p.error(f"--weights {path}: not a loadable state_dict ({err})")
-    if not isinstance(state, dict) or not all(
-        isinstance(v, Tensor) for v in state.values()
-    ):
-        p.error(
-            f"--weights {path}: expected a state_dict (torch.save(model."
-            f"state_dict(), FILE)), got a {type(state).__name__}"
-        )
-    return state
-
-
-def _mismatch(model: nn.Module, state: Dict[str, Tensor]) -> str:
-    r"""What differs between ``model``'s parameters and ``state``, briefly."""
-    own = model.state_dict()
-    missing = [k for k in own if k not in state]
-    unexpected = [k for k in state if k not in own]
-    shapes = [
-        f"{k} {tuple(state[k].shape)} (needs {tuple(v.shape)})"
-        for k, v in own.items()
-        if k in state and state[k].shape != v.shape
-    ]
-    parts = []
-    for label, items in (
-        ("missing", missing),
-        ("unexpected", unexpected),
-        ("wrong shape", shapes),
-    ):
-        if items:
-            more = f" and {len(items) - 3} more" if len(items) > 3 else ""
-            parts.append(f"{len(items)} {label}: {', '.join(items[:3])}{more}")
-    return "; ".join(parts)
-
-
-def _torchvision_model(
-    p: argparse.ArgumentParser, name: str, weights: Optional[Path]
-) -> LoadedModel:
-    import torchvision
-    from torchvision.models import get_model, get_model_weights, list_models
-
-    from captum_fido.demo.photos import NormalizedClassifier
-
-    known = list_models(module=torchvision.models)
-    if name not in known:
-        close = difflib.get_close_matches(name, known, n=3)
-        hint = f"; did you mean {', '.join(close)}?" if close else ""
-        p.error(f"--model torchvision:{name}: not a torchvision classifier{hint}")
-    state = _state_dict(p, weights)
-    # The classifier head's width is the last weight's output size, so a
-    # fine-tuned model with its own number of classes loads too.
-    n_classes = [v for k, v in state.items() if k.endswith("weight") and v.dim() >= 2]
-    kwargs = {"num_classes": int(n_classes[-1].shape[0])} if n_classes else {}
-    try:
-        model = get_model(name, weights=None, **kwargs)
-    except (TypeError, ValueError):
-        model = get_model(name, weights=None)
-    problem = _mismatch(model, state)
-    if problem:
-        p.error(f"--weights {weights} does not fit torchvision:{name}: {problem}")
-    model.load_state_dict(state)
-    try:
-        enum = list(get_model_weights(name))[0]
-    except (ValueError, KeyError, IndexError):
-        enum = None
-    if enum is None:
-        resize, crop = 256, 224
-        mean: Sequence[float] = (0.485, 0.456, 0.406)
-        std: Sequence[float] = (0.229, 0.224, 0.225)
-        categories = None
-    else:
-        t = enum.transforms()
-        resize, crop, mean, std = t.resize_size[0], t.crop_size[0], t.mean, t.std
-        categories = enum.meta.get("categories")
-    wrapped = NormalizedClassifier(model, mean, std).eval().requires_grad_(False)
-    n_out = kwargs.get("num_classes")
-    classes = categories if categories and len(categories) == n_out else None
-    return LoadedModel(
-        f"torchvision:{name}",
-        wrapped,
-        resize,
-        crop,
-        classes,
-        lambda module: _last_spatial_layer(module, crop),
-    )
-
-
-def _last_spatial_layer(model: nn.Module, size: int) -> nn.Module:
-    r"""The module whose output is the last spatial ``(N, C, h, w)`` map
-    (``h > 1``) of a forward pass on a ``size`` px image: the layer Grad-CAM
-    explains (``layer4`` of a ResNet). ``ValueError`` when there is none."""
-    found: List[nn.Module] = []
-
-    def hook(module: nn.Module, inputs: Any, output: Any) -> None:
-        if isinstance(output, Tensor) and output.dim() == 4 and output.shape[2] > 1:
-            found.append(module)
-
-    param = next(model.parameters())
-    x = torch.rand(1, 3, size, size, device=param.device, dtype=param.dtype)
-    handles = [m.register_forward_hook(hook) for m in model.modules()]
-    try:
-        with torch.no_grad():
-            model(x)
-    finally:
-        for h in handles:
-            h.remove()
-    if not found:
-        raise ValueError("the model has no spatial feature map for Grad-CAM")
-    return found[-1]
-
-
-def _load_model(p: argparse.ArgumentParser, a: argparse.Namespace) -> LoadedModel:
-    if a.model == "demo":
-        if a.weights is not None:
-            p.error("--weights goes with --model torchvision:NAME, not demo")
-        return _demo_model()
-    kind, _, name = a.model.partition(":")
-    if kind != "torchvision" or not name:
-        p.error(f"--model {a.model!r}: expected 'demo' or 'torchvision:NAME'")
-    return _torchvision_model(p, name, a.weights)
-
-
 # -- in-fillers, targets, images ---------------------------------------------
 
 
-def _infiller(
-    p: argparse.ArgumentParser, name: str, loaded: LoadedModel
-) -> Callable[..., Tensor]:
+def _infiller(p: argparse.ArgumentParser, name: str, loaded: LoadedModel) -> Infiller:
     from captum_fido.demo.compare import paper_infillers
 
     if name in DEMO_INFILLERS:
@@ -468,19 +307,6 @@ def _target(
     p.error(f"--target {text!r}: unknown class; {hint}")
 
 
-def _load_image(path: Path, loaded: LoadedModel) -> Tuple[Tensor, Tuple[int, int]]:
-    r"""``(1, 3, crop, crop)`` in ``[0, 1]`` and the file's ``(width, height)``."""
-    from PIL import Image
-    from torchvision.transforms import v2 as T
-
-    with Image.open(path) as im:
-        rgb = im.convert("RGB")
-    x = T.functional.pil_to_tensor(rgb).float() / 255.0
-    x = T.functional.resize(x, [loaded.resize], antialias=True)
-    x = T.functional.center_crop(x, [loaded.crop])
-    return x[None].clamp(0, 1), rgb.size
-
-
 # -- explaining ---------------------------------------------------------------
 
 
@@ -492,6 +318,13 @@ class Explanation:
     counterfactuals: Optional[Tensor]
     counterfactual_probs: List[float]
     seconds: float
+
+
+def _l1_coeff(a: argparse.Namespace, loaded: LoadedModel) -> Optional[float]:
+    r"""``--l1-coeff``, else the demo model's, else ``None`` (the method's)."""
+    if a.l1_coeff is None and loaded.name == "demo" and a.method in DEMO_L1:
+        return DEMO_L1[a.method]
+    return a.l1_coeff
 
 
 def _explainer(
@@ -507,10 +340,11 @@ def _explainer(
             if a.method == "bbmp"
             else FIDO(loaded.model, infiller, objective=a.method[5:])
         )
-        l1 = a.l1_coeff
-        if l1 is None and loaded.name == "demo":
-            l1 = DEMO_L1[a.method]
-        options = {"n_steps": a.steps, "n_samples": a.n_samples, "l1_coeff": l1}
+        options = {
+            "n_steps": a.steps,
+            "n_samples": a.n_samples,
+            "l1_coeff": _l1_coeff(a, loaded),
+        }
 
         def explain_mask(x: Tensor, target: int) -> Explanation:
             start = time.perf_counter()
@@ -641,11 +475,11 @@ def main(argv: Optional[Sequence[str]] = None, prog: Optional[str] = None) -> in
     device = _device(p, a.device)
     if a.threads:
         torch.set_num_threads(a.threads)
-    loaded = _load_model(p, a)
+    loaded = load_model(p, a)
     infiller_name = a.infiller or ("inpainter" if loaded.name == "demo" else "blur")
     infiller = _infiller(p, infiller_name, loaded) if a.method in MASK_METHODS else None
     loaded.model.to(device)
-    first, _ = _load_image(files[0][0], loaded)
+    first = load_image(files[0][0], loaded)
     try:
         with torch.no_grad():
             n_out = int(loaded.model(first.to(device)).shape[1])
@@ -689,6 +523,8 @@ def _run(
         "method": a.method,
         "infiller": infiller_name if infiller is not None else None,
         "steps": a.steps,
+        "n_samples": a.n_samples,
+        "l1_coeff": _l1_coeff(a, loaded),
         "seed": a.seed,
         "device": str(device),
         "input_size": [loaded.crop, loaded.crop],
@@ -697,7 +533,7 @@ def _run(
     out.mkdir(parents=True, exist_ok=True)
     paths = [f for f, _ in files]
     for f, stem in tqdm(list(zip(paths, _stems(paths))), desc=method, unit="image"):
-        x, _ = _load_image(f, loaded)
+        x = load_image(f, loaded)
         x = x.to(device)
         with torch.no_grad():
             probs = loaded.model(x).softmax(1)[0].cpu()
