@@ -5,6 +5,7 @@ defaults, bad values refused in one line before any work, real paths in the
 from __future__ import annotations
 
 import configparser
+import importlib
 import re
 import runpy
 import sys
@@ -119,6 +120,16 @@ def test_bad_values_are_one_line_errors_before_work(argv, message, no_work, caps
     assert lines[-1].startswith(f"captum-fido {argv[0]}: error: "), err
     assert message in lines[-1], err
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("script", ["train_classifier", "train_inpainters"])
+def test_training_scripts_refuse_a_zero_batch_size(script, capsys):
+    module = importlib.import_module(f"captum_fido.demo.{script}")
+    with pytest.raises(SystemExit) as info:
+        module.main(["--batch-size", "0"])
+    err = capsys.readouterr().err
+    assert info.value.code == 2
+    assert "argument --batch-size: must be >= 1, got 0" in err
 
 
 def test_unwritable_out_is_refused_before_work(tmp_path, no_work, capsys):
