@@ -14,7 +14,9 @@ from captum_fido.attr import (
     MaskExplainerNet,
     train_explainer,
 )
-from captum_fido.attr._amortised import WarmStartMask
+from captum_fido.attr._amortised import WarmStartMask, fido_objective
+from captum_fido.attr._loop import MaskProblem, _Run
+from captum_fido.attr._masks import GridLayout, RelaxedBernoulliMask
 from captum_fido.infillers import MeanInfiller
 
 FILL = MeanInfiller([0.0, 0.0, 0.0])
@@ -68,6 +70,35 @@ def test_training_lowers_the_loss_and_leaves_the_classifier_untouched():
     assert all(torch.equal(before[0][k], after[0][k]) for k in before[0])
     assert after[1] == [None] and after[2] == before[2] and not after[3]
     assert not net.training
+
+
+def test_objective_is_the_loops_own_loss():
+    # The same run state scored by the per-image loop's step and by
+    # fido_objective on its keep probabilities gives the same per-image loss
+    # and the same gradients.
+    model = _model()
+    x, y = _data(3)
+    options = OPTIONS.replace(temperature_final=0.05)
+
+    def run() -> _Run:
+        layout = GridLayout((8, 8), (32, 32))
+        clean = torch.zeros(3)
+        problem = MaskProblem(
+            model, (x,), y, None, FILL, "logits", "ssr", (layout,), 7, clean
+        )
+        return _Run(problem, RelaxedBernoulliMask(0.1, 0.05), options)
+
+    with torch.no_grad():
+        init = torch.randn(3, 1, 8, 8)
+    looped, ours = run(), run()
+    for r in (looped, ours):
+        with torch.no_grad():
+            r.params[0].copy_(init)
+    looped.step(2)  # its Adam step leaves the gradient in .grad
+    loss, _ = fido_objective(ours, ours.keep_probability(), 2, ours.params)
+    assert torch.allclose(loss, looped.loss_history[:, 2], atol=1e-5)
+    assert torch.allclose(ours.params[0].grad, looped.params[0].grad, atol=1e-6)
+    assert ours.dist.temperature == looped.dist.temperature < 0.1
 
 
 def test_training_is_seeded():
@@ -151,6 +182,10 @@ def test_bad_inputs_raise():
         AmortisedFIDO(model, object(), FILL)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="mask_size"):
         train_explainer(model, (x, y), FILL, options=OPTIONS.replace(mask_size=4))
+    with pytest.raises(ValueError, match="hard must be False"):
+        train_explainer(model, (x, y), FILL, options=OPTIONS.replace(hard=True))
+    with pytest.raises(ValueError, match="seed must be None"):
+        train_explainer(model, (x, y), FILL, options=OPTIONS.replace(seed=1))
     with pytest.raises(ValueError, match="same number of rows"):
         train_explainer(model, (x, y[:1]), FILL, options=OPTIONS)
     with pytest.raises(TypeError, match="data must be"):

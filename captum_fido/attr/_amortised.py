@@ -178,7 +178,8 @@ def fido_objective(
 ) -> Tuple[Tensor, Tensor]:
     r"""Back-propagate FIDO's loss on keep probabilities that come from
     elsewhere (a network) into ``params``, with the loop's own pieces and in
-    its order (:meth:`_Run.step`): expected masks, relaxed samples, in-fill
+    its order (:meth:`_Run.step`): the temperature schedule, expected masks,
+    relaxed samples, in-fill
     references, the target's log-odds chunk by chunk (each chunk
     back-propagated at once, so ``internal_batch_size`` bounds memory), then
     the warmed-up L1 and TV terms.
@@ -199,6 +200,7 @@ def fido_objective(
         over the samples.
     """
     b = run.options.n_samples
+    run.dist.anneal(step / max(1, run.options.n_steps - 1))
     keep_full = run.expected_masks(keep_prob)
     masks, observed = run.sample(keep_prob, keep_full, b, hard=False)
     refs = run.references.per_row(observed, b)
@@ -269,12 +271,15 @@ def _forever(batches: Iterable[Tuple[Tensor, Tensor]]) -> Iterator[Any]:
 def _check_training_options(options: MaskOptions) -> None:
     if not isinstance(options, MaskOptions):
         raise TypeError(f"options must be a MaskOptions, got {type(options).__name__}")
-    for name in ("mask_size", "feature_mask", "stop_tol"):
+    # Per-call choices of per-image FIDO, meaningless for a data set: the
+    # explainer decides the grid, trains for n_steps and returns soft maps.
+    unset = ("lr", "seed", "mask_size", "feature_mask", "stop_tol", "avoid_regions")
+    for name in unset:
         if getattr(options, name) is not None:
-            raise ValueError(
-                f"options.{name} must be None for training: the explainer "
-                "decides the grid and trains for options.n_steps steps"
-            )
+            raise ValueError(f"options.{name} must be None for training")
+    for name in ("hard", "return_details", "show_progress"):
+        if getattr(options, name):
+            raise ValueError(f"options.{name} must be False for training")
 
 
 def train_explainer(
@@ -316,10 +321,13 @@ def train_explainer(
         options (MaskOptions, optional): FIDO's options for the loss:
             ``n_steps`` is the number of training steps (and sets the
             regularisers' warm-up), ``n_samples``, ``l1_coeff``, ``tv_coeff``,
-            ``temperature``, ``internal_batch_size``, ``autocast_dtype``
-            apply as in :class:`~captum_fido.FIDO`; ``seed`` and
-            ``show_progress`` here are this function's own. ``mask_size``,
-            ``feature_mask`` and ``stop_tol`` must be ``None``.
+            ``temperature``, ``temperature_final``, ``internal_batch_size``,
+            ``autocast_dtype`` and ``channels_last`` apply as in
+            :class:`~captum_fido.FIDO`. The per-call choices of per-image
+            FIDO must keep their defaults (``lr``, ``seed``, ``mask_size``,
+            ``feature_mask``, ``stop_tol``, ``avoid_regions``: ``None``;
+            ``hard``, ``return_details``, ``show_progress``: ``False``); this
+            function's own ``lr``, ``seed`` and ``show_progress`` apply.
         batch_size (int, optional): Images per step when ``data`` is tensors.
         lr (float, optional): Adam learning rate of the explainer, decayed
             linearly to 0. Default 2e-3.
@@ -472,7 +480,9 @@ def _train_step(
         seed + step,
         clean,
     )
-    run = _Run(problem, RelaxedBernoulliMask(net.options.temperature), net.options)
+    options = net.options
+    dist = RelaxedBernoulliMask(options.temperature, options.temperature_final)
+    run = _Run(problem, dist, options)
     params: List[Tensor] = [p for p in net.parameters() if p.requires_grad]
     loss, scores = fido_objective(run, [keep], step, params, 1.0 / x.shape[0])
     optimizer.step()
@@ -489,12 +499,20 @@ class WarmStartMask(RelaxedBernoulliMask):
     Args:
         logits (Tensor): ``(N, 1, h, w)`` initial logits on the grid.
         temperature (float, optional): Concrete temperature. Default 0.1.
+        temperature_final (float, optional): The temperature at the last
+            step (annealed as :class:`RelaxedBernoulliMask` does). Default
+            ``None``: constant.
     """
 
     name = "FIDO (warm start)"
 
-    def __init__(self, logits: Tensor, temperature: float = 0.1) -> None:
-        super().__init__(temperature)
+    def __init__(
+        self,
+        logits: Tensor,
+        temperature: float = 0.1,
+        temperature_final: Optional[float] = None,
+    ) -> None:
+        super().__init__(temperature, temperature_final)
         self.logits = logits.detach()
 
     def init_params(self, n: int, grid: Tuple[int, ...], like: Tensor) -> Tensor:
@@ -521,7 +539,9 @@ class _WarmStartFIDO(FIDO):
         self.logits = logits
 
     def mask_distribution(self, options: MaskOptions) -> MaskDistribution:
-        return WarmStartMask(self.logits, options.temperature)
+        return WarmStartMask(
+            self.logits, options.temperature, options.temperature_final
+        )
 
 
 class AmortisedFIDO(PerturbationAttribution):
