@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from captum_fido import __version__
+from captum_fido import __version__, cli
 from captum_fido._utils.cli import figure_path, make_parser, quiet_captum_warnings
 from captum_fido.cli import COMMANDS
 from captum_fido.cli import main as cli_main
@@ -175,3 +175,14 @@ def test_only_the_known_captum_warnings_are_hidden():
     assert [str(w.message) for w in caught] == ["something the user should see"]
     # outside the CLI nothing is filtered
     assert not any("require gradients" in str(f[1]) for f in warnings.filters if f[1])
+
+
+def test_a_missing_demo_dependency_says_how_to_install_it(monkeypatch, capsys):
+    def missing(name):
+        raise ModuleNotFoundError("No module named 'skimage'", name="skimage")
+
+    monkeypatch.setattr(cli.importlib, "import_module", missing)
+    code, _, err = _exit(["demo"], capsys)
+    assert code == 2 and "Traceback" not in err
+    assert "needs scikit-image (module 'skimage')" in err
+    assert "pip install 'captum-fido[demo]'" in err

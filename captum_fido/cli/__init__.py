@@ -45,6 +45,15 @@ COMMANDS = {
 }
 
 
+#: Import name -> distribution of the ``[demo]`` extra (setup.cfg), so a
+#: command that needs one says how to install it instead of a traceback.
+DEMO_EXTRA = {
+    "skimage": "scikit-image",
+    "sklearn": "scikit-learn",
+    "cv2": "opencv-python-headless",
+}
+
+
 def _parser(prog: str) -> argparse.ArgumentParser:
     width = max(len(name) for name in COMMANDS)
     listing = "\n".join(
@@ -93,6 +102,16 @@ def main(argv: Optional[List[str]] = None, prog: str = DEFAULT_PROG) -> int:
         parser.print_help()
         return 2
     args = parser.parse_args(argv)
-    module = importlib.import_module(COMMANDS[args.command][0])
-    with quiet_captum_warnings():
-        return int(module.main(args.args, prog=prog) or 0)
+    try:
+        module = importlib.import_module(COMMANDS[args.command][0])
+        with quiet_captum_warnings():
+            return int(module.main(args.args, prog=prog) or 0)
+    except ModuleNotFoundError as err:
+        if err.name not in DEMO_EXTRA:
+            raise
+        parser.exit(
+            2,
+            f"{prog} {args.command}: error: needs {DEMO_EXTRA[err.name]} "
+            f"(module {err.name!r}), part of the demo extra: "
+            "pip install 'captum-fido[demo]'\n",
+        )
