@@ -18,7 +18,21 @@ def draw_box(
     ax: Any, box: Sequence[float], colour: str = "lime", width: float = 0.8
 ) -> None:
     r"""Outline the pixel box ``(x0, y0, x1, y1)`` (``x1``/``y1`` exclusive)
-    on a matplotlib axis showing the image."""
+    on a matplotlib axis showing the image.
+
+    Args:
+        ax (matplotlib Axes): The axis showing the image.
+        box (sequence of float): ``(x0, y0, x1, y1)`` in pixels.
+        colour (str, optional): Edge colour. Default ``"lime"``.
+        width (float, optional): Line width. Default 0.8.
+
+    Examples::
+
+        >>> import matplotlib.pyplot as plt
+        >>> fig, ax = plt.subplots()
+        >>> _ = ax.imshow(torch.rand(16, 16))
+        >>> draw_box(ax, [2, 3, 10, 12])
+    """
     from matplotlib.patches import Rectangle
 
     x0, y0, x1, y1 = box

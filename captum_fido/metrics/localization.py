@@ -74,6 +74,22 @@ def salient_boxes(
     Give exactly one of ``alpha`` (threshold ``alpha * mean(map)`` after
     normalising each map to ``[0, 1]``, the paper's rule for gradient maps)
     or ``threshold`` (absolute, e.g. 0.5 for FIDO's probabilities).
+
+    Args:
+        maps (Tensor): ``(N, H, W)`` maps or ``(N, C, H, W)`` attributions.
+        alpha (float, optional): Relative threshold, ``alpha * mean``.
+        threshold (float, optional): Absolute threshold.
+
+    Returns:
+        Tensor: ``(N, 4)`` boxes ``(x0, y0, x1, y1)`` around the pixels above
+        the threshold (:func:`salient_box` per map).
+
+    Examples::
+
+        >>> maps = torch.zeros(1, 8, 8)
+        >>> maps[0, 2:4, 1:6] = 1.0
+        >>> salient_boxes(maps, threshold=0.5)
+        tensor([[1., 2., 6., 4.]])
     """
     if (alpha is None) == (threshold is None):
         raise ValueError("give exactly one of alpha or threshold")
@@ -90,12 +106,40 @@ def salient_boxes(
 
 
 def max_box(height: int, width: int) -> Tensor:
-    r"""The "Max" baseline: the whole image."""
+    r"""The "Max" baseline: the whole image.
+
+    Args:
+        height (int): Image height in pixels.
+        width (int): Image width in pixels.
+
+    Returns:
+        Tensor: ``(4,)`` box ``(0, 0, width, height)``.
+
+    Examples::
+
+        >>> max_box(64, 32)
+        tensor([ 0.,  0., 32., 64.])
+    """
     return torch.tensor([0.0, 0.0, float(width), float(height)])
 
 
 def center_box(height: int, width: int) -> Tensor:
-    r"""The "Center" baseline: a centred box of half the image's area."""
+    r"""The "Center" baseline: a centred box of half the image's area.
+
+    Args:
+        height (int): Image height in pixels.
+        width (int): Image width in pixels.
+
+    Returns:
+        Tensor: ``(4,)`` box ``(x0, y0, x1, y1)``, each side ``1 / sqrt(2)``
+        of the image's.
+
+    Examples::
+
+        >>> box = center_box(64, 64)
+        >>> round(float((box[2] - box[0]) * (box[3] - box[1])) / 64**2, 4)
+        0.5
+    """
     s = math.sqrt(0.5)
     bw, bh = width * s, height * s
     x0, y0 = (width - bw) / 2, (height - bh) / 2
@@ -131,6 +175,22 @@ def wsl_correct(pred_boxes: Tensor, gt_boxes: BoxList, iou: float = 0.5) -> Tens
     r"""Whether each predicted box overlaps some ground-truth box with IoU > ``iou``.
 
     ``correct_i = max_k IoU(pred_i, gt_ik) > iou`` (``torchvision.ops.box_iou``).
+
+    Args:
+        pred_boxes (Tensor): ``(N, 4)`` predicted boxes ``(x0, y0, x1, y1)``.
+        gt_boxes (sequence): One ``(4,)`` or ``(K, 4)`` box tensor per image,
+            or an ``(N, 4)`` tensor.
+        iou (float, optional): The IoU to exceed. Default 0.5.
+
+    Returns:
+        Tensor: ``(N,)`` booleans.
+
+    Examples::
+
+        >>> pred = torch.tensor([[0.0, 0.0, 10.0, 10.0], [0.0, 0.0, 4.0, 4.0]])
+        >>> gt = torch.tensor([[1.0, 1.0, 10.0, 10.0], [0.0, 0.0, 10.0, 10.0]])
+        >>> wsl_correct(pred, gt)
+        tensor([ True, False])
     """
     if not isinstance(pred_boxes, Tensor):
         raise TypeError(

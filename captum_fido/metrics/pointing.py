@@ -49,7 +49,22 @@ class PointingGameResult:
 def default_pointing_tolerance(height: int, width: int) -> float:
     r"""TorchRay's 15 pixels at 224, scaled with the image:
     ``15 * min(height, width) / 224`` (ImageNet images are resized so that
-    their shorter side is 224)."""
+    their shorter side is 224).
+
+    Args:
+        height (int): Image height in pixels.
+        width (int): Image width in pixels.
+
+    Returns:
+        float: The tolerance in pixels.
+
+    Examples::
+
+        >>> default_pointing_tolerance(224, 300)
+        15.0
+        >>> round(default_pointing_tolerance(64, 64), 3)
+        4.286
+    """
     return 15.0 * min(int(height), int(width)) / 224.0
 
 

@@ -66,7 +66,20 @@ def randomisable_layers(model: nn.Module) -> List[str]:
     r"""Names of the modules that own parameters, in registration order
     (taken as input-to-output order; pass ``layers=`` to
     :func:`model_randomisation` when a model registers its layers in another
-    order). The root module is named ``""``."""
+    order). The root module is named ``""``.
+
+    Args:
+        model (nn.Module): The model.
+
+    Returns:
+        list of str: Module names, as in ``model.named_modules()``.
+
+    Examples::
+
+        >>> model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.Linear(4, 2))
+        >>> randomisable_layers(model)
+        ['0', '2']
+    """
     return [
         name
         for name, module in model.named_modules()
@@ -79,6 +92,19 @@ def spearman_correlation(a: Tensor, b: Tensor) -> Tensor:
 
     ``rho = corr(rank(a), rank(b))`` with tied values given their average
     rank; NaN for a constant row.
+
+    Args:
+        a (Tensor): ``(N, ...)`` values, e.g. maps.
+        b (Tensor): ``(N, ...)`` values of the same shape.
+
+    Returns:
+        Tensor: ``(N,)`` correlations in ``[-1, 1]`` (NaN for constant rows).
+
+    Examples::
+
+        >>> a = torch.tensor([[1.0, 2.0, 3.0, 4.0]])
+        >>> spearman_correlation(a, a ** 3), spearman_correlation(a, -a)
+        (tensor([1.]), tensor([-1.]))
     """
     if a.shape != b.shape:
         raise ValueError(
