@@ -41,7 +41,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from captum_fido import __version__
 from captum_fido._utils.cli import (
@@ -479,6 +479,10 @@ def main(argv: Optional[Sequence[str]] = None, prog: Optional[str] = None) -> in
     infiller_name = a.infiller or ("inpainter" if loaded.name == "demo" else "blur")
     infiller = _infiller(p, infiller_name, loaded) if a.method in MASK_METHODS else None
     loaded.model.to(device)
+    # The demo's in-filling networks (ours, loaded above) run beside the model.
+    for part in vars(infiller).values() if infiller is not None else ():
+        if isinstance(part, nn.Module):
+            part.to(device)
     first = load_image(files[0][0], loaded)
     try:
         with torch.no_grad():
