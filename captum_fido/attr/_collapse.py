@@ -65,8 +65,9 @@ def warn_if_collapsed(
 ) -> None:
     r"""Warn (``UserWarning``) when some images' maps collapsed.
 
-    Collapsed: every keep probability of the image, over all its inputs, is
-    below :data:`COLLAPSE_TOLERANCE` or above ``1 - COLLAPSE_TOLERANCE``. For
+    Collapsed: every value of the image's map (keep probability for SSR,
+    drop probability for SDR), over all its inputs, is below
+    :data:`COLLAPSE_TOLERANCE` or above ``1 - COLLAPSE_TOLERANCE``. For
     those images one more forward pass (only then) scores the fully in-filled
     inputs, and the warning gives the clean and in-filled log-odds, the
     ``l1_coeff`` in use with its whole-input cost, and
@@ -78,6 +79,14 @@ def warn_if_collapsed(
             for SSR, drop probability for SDR), ``(N, 1, H, W)`` each.
         l1_coeff (float): The sparsity weight used.
         method (str): ``"FIDO"`` or ``"BBMP"``, for the message.
+
+    Returns:
+        None; the warning is the result.
+
+    Examples::
+
+        >>> importance, _ = optimize_masks(problem, distribution, options)
+        >>> warn_if_collapsed(problem, importance, options.l1_coeff, "FIDO")
     """
     # The region: kept (SSR) or dropped (SDR), the maps' own probabilities.
     region = torch.cat([m.flatten(1) for m in importance], dim=1)

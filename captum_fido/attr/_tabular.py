@@ -59,6 +59,13 @@ def tabular_view(
 
     Returns:
         :class:`TabularView` for feature rows, ``None`` for images.
+
+    Examples::
+
+        >>> fill = GaussianConditionalInfiller().fit(x_train)
+        >>> view = tabular_view((x_test,), fill, FIDO_DEFAULTS, FIDO_DEFAULTS)
+        >>> view.layouts[0].shape  # a (1, F) grid: one parameter per feature
+        (1, 30)
     """
     if inputs[0].dim() != 2:
         if infiller.tabular:
