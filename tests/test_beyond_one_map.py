@@ -201,7 +201,7 @@ def test_sample_spread_is_zero_where_certain_and_high_where_ignored(
         seeds=(0, 1),
         l1_coeff=0.0,
         tv_coeff=0.0,
-        n_steps=60,
+        n_steps=40,
         n_samples=4,
     )
     assert _inside(u.sample_std, BOX).max() < 0.15
@@ -211,20 +211,20 @@ def test_sample_spread_is_zero_where_certain_and_high_where_ignored(
 
 def test_seed_spread_is_high_where_the_model_is_indifferent(two_patch_x, tmp_path):
     # Either patch suffices: the runs keep one or the other depending on the
-    # seed; the background is dropped by every run.
+    # seed (here B, A, B); the background is dropped by every run.
     u = map_uncertainty(
         FIDO(TwoPatches("max"), DARK),
         two_patch_x,
         target=1,
-        seeds=(0, 1, 2, 3),
+        seeds=(0, 1, 2),
         l1_coeff=3e-3,
-        n_steps=60,
+        n_steps=40,
         n_samples=4,
     )
     for patch in (PATCH_A, PATCH_B):
         assert _inside(u.seed_std, patch).mean() > 0.3
     assert _outside(u.seed_std, [PATCH_A, PATCH_B]).mean() < 0.02
-    assert u.maps.shape == (4, 1, 3, 64, 64)
+    assert u.maps.shape == (3, 1, 3, 64, 64)
     torch.testing.assert_close(u.mean, u.maps.mean(dim=0))
     plot_uncertainty(two_patch_x, u, path=tmp_path / "u.png")
     assert (tmp_path / "u.png").stat().st_size > 0

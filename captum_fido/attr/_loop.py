@@ -294,7 +294,10 @@ class _Run:
                 )
             score_sum.index_add_(0, image_rows, s.detach().to(torch.float64))
         with record_function("fido.regularisers"):
+            # The overlap term is a constraint, not sparsity: it applies in
+            # full from the first step, before the score favours old regions.
             reg = self.warmup(step) * self.regularisers(keep_full)
+            reg = reg + self.overlap(keep_full)
             reg.sum().backward(inputs=self.params)
         with record_function("fido.optimizer"):
             self.optimizer.step()
@@ -407,21 +410,25 @@ class _Run:
         on the gathered full-resolution mask: the area weights each segment by
         its pixel count (still the expected kept or dropped fraction), and TV
         sums squared differences between adjacent segments, weighted by the
-        length of their shared border (zero inside a segment). With
-        ``avoid_regions``, the area inside them is charged ``avoid_coeff``
-        more."""
+        length of their shared border (zero inside a segment)."""
         l1, tv = self.options.l1_coeff, self.options.tv_coeff
-        avoid = self.problem.avoid or [None] * len(keep_full)
         reg = keep_full[0].new_zeros(keep_full[0].shape[0])
-        for kf, av in zip(keep_full, avoid):
+        for kf in keep_full:
             region = kf if self.problem.objective == "ssr" else 1.0 - kf
             reg = reg + l1 * region.mean(dim=(1, 2, 3)) * REFERENCE_PIXELS
-            if av is not None:
-                overlap = (region * av).mean(dim=(1, 2, 3))
-                reg = reg + self.options.avoid_coeff * overlap * REFERENCE_PIXELS
             if tv > 0:
                 reg = reg + tv * _total_variation(kf) * REFERENCE_PIXELS
         return reg
+
+    def overlap(self, keep_full: Masks) -> Tensor:
+        r"""``avoid_coeff * mean(region * avoid_regions) * REFERENCE_PIXELS``
+        per image, ``(N,)`` (zeros without ``avoid_regions``): the area kept
+        (SSR) or dropped (SDR) inside regions to avoid."""
+        cost = keep_full[0].new_zeros(keep_full[0].shape[0])
+        for kf, avoid in zip(keep_full, self.problem.avoid or ()):
+            region = kf if self.problem.objective == "ssr" else 1.0 - kf
+            cost = cost + (region * avoid).mean(dim=(1, 2, 3))
+        return self.options.avoid_coeff * REFERENCE_PIXELS * cost
 
     def importance(self) -> Tuple[Tensor, ...]:
         r"""The maps: keep probability (SSR) or drop probability (SDR)."""
