@@ -321,8 +321,9 @@ class MaskOptions:
         "tensor of the input's shape (equal across channels) or "
         "``(N, 1, H, W)``; a tuple for tuple inputs. Adds ``avoid_coeff * "
         "mean(region * avoid_regions) * 224 * 224`` to each image's loss, "
-        "``region`` being the expected kept (SSR) or dropped (SDR) mask. "
-        "Default ``None``: no penalty.",
+        "``region`` being the expected kept (SSR) or dropped (SDR) mask, in "
+        "full from the first step (not warmed up). Default ``None``: no "
+        "penalty.",
     )
     avoid_coeff: float = _option(
         0.01,
