@@ -3,7 +3,9 @@ r"""Every script in ``examples/`` runs, found automatically.
 A new example runs with no arguments unless :data:`QUICK_ARGS` gives it a
 quick mode (fewer steps, output in the test's folder). None is skipped
 except ``readme_snippet.py``, which ``tests/test_readme.py`` runs with few
-steps (the skip says so in pytest's summary).
+steps (the skip says so in pytest's summary). Each example is a fresh
+process (imports, data, sometimes a small training run), so the runs are
+marked slow: CI runs them with ``pytest -m slow``.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ def test_examples_are_found() -> None:
     assert not stale, f"the argument table names examples that are gone: {stale}"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", all_examples())
 def test_example_runs(name: str, tmp_path: Path) -> None:
     if name in RUN_ELSEWHERE:
