@@ -12,12 +12,15 @@ one parameter per segment of a ``feature_mask``: :class:`SegmentLayout`), where
 (SSR) or dropped (SDR) times 224*224, and ``w_t`` warms the regularisers up.
 FIDO and BBMP differ only in ``q`` (:mod:`captum_fido.attr._masks`).
 
-Each step, read top-down in :meth:`_Run.step`: take the expected masks, draw
-``n_samples`` masks per image, get the references, score every row (in chunks
-of ``internal_batch_size`` rows, back-propagating each chunk), add the
-regularisers, and take one Adam step. The ``N`` images of a call are optimised
-together; each draws its random numbers from its own generator seeded with
-the run's seed, so a batched call equals separate calls.
+Each step, read top-down in :meth:`_Run.step`: set the Concrete temperature
+(``temperature_final``), take the expected masks, draw ``n_samples`` masks per
+image, get the references, score every row (in chunks of
+``internal_batch_size`` rows, back-propagating each chunk), add the
+regularisers and the overlap with ``avoid_regions``, and take one Adam step.
+The ``N`` images of a call are optimised together; each draws its random
+numbers from its own generator seeded with the run's seed, so a batched call
+equals separate calls. After the last step, ``hard`` cuts the map into a
+binary one that meets the objective (:meth:`_Run.binarise`).
 """
 
 from __future__ import annotations
@@ -87,7 +90,8 @@ def optimize_masks(
 
     Returns:
         ``(importance, details)``: per input an ``(N, 1, H, W)`` map in
-        ``[0, 1]`` (keep probability for SSR, drop probability for SDR), and
+        ``[0, 1]`` (keep probability for SSR, drop probability for SDR; with
+        ``options.hard`` the binary map of :meth:`_Run.binarise`), and
         :class:`MaskOptimizationDetails` when ``options.return_details``.
     """
     run = _Run(problem, distribution, options)
