@@ -19,7 +19,9 @@ from typing import Any, List
 DOCS = Path(__file__).resolve().parent
 sys.path.insert(0, str(DOCS.parent))  # the package, when not installed
 sys.path.insert(0, str(DOCS / "_scripts"))
-os.environ.setdefault("MPLBACKEND", "Agg")
+# The tutorials' kernels must draw with IPython's inline backend so that
+# their figures end up in the pages; CI exports MPLBACKEND=Agg for the rest.
+os.environ.pop("MPLBACKEND", None)
 
 from check_code_blocks import check_docs_code_blocks  # noqa: E402
 
