@@ -196,6 +196,18 @@ def test_bad_inputs_raise():
         )
 
 
+def test_demo_training_script_writes_loadable_weights(tmp_path):
+    from captum_fido.demo.pretrained import load_explainer
+    from captum_fido.demo.train_explainer import main
+
+    out = tmp_path / "explainer.pt"
+    assert main(["--tiny", "--no-progress", "--threads", "1", "--out", str(out)]) == 0
+    net = load_explainer(out)
+    assert net.n_classes == 6 and net.width == 4 and not net.training
+    with pytest.raises(SystemExit):
+        main(["--steps", "0"])
+
+
 @pytest.mark.slow
 def test_shipped_scenes_explainer_keeps_the_object():
     from captum_fido.demo.compare import demo_infillers

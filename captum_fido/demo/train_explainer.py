@@ -24,13 +24,13 @@ directly::
 
 from __future__ import annotations
 
-import argparse
 import time
 from pathlib import Path
 from typing import Any, Dict, Optional, Sequence
 
 import numpy as np
 
+from captum_fido._utils.cli import float_at_least, int_at_least, make_parser
 from captum_fido.attr import FIDO_DEFAULTS, train_explainer
 from captum_fido.demo._training import WEIGHTS_DIR, save_state, set_threads
 
@@ -128,33 +128,41 @@ def train_scenes_explainer(
     return summary
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    r"""Command line of :func:`train_scenes_explainer`; returns the exit status."""
+def main(argv: Optional[Sequence[str]] = None, prog: Optional[str] = None) -> int:
+    r"""Command line of :func:`train_scenes_explainer`.
+
+    Args:
+        argv (list of str, optional): The arguments (default ``sys.argv``).
+        prog (str, optional): The program name for ``usage:`` lines.
+
+    Returns:
+        int, the exit status (0).
+    """
     s = EXPLAINER_SETTINGS
-    p = argparse.ArgumentParser(
-        description="Train the amortised FIDO-SSR explainer on the scenes domain.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    p = make_parser(
+        "train-explainer",
+        "Train the amortised FIDO-SSR explainer on the scenes domain.",
+        prog,
     )
-    p.add_argument("--steps", type=int, default=s["steps"])
-    p.add_argument("--batch-size", type=int, default=s["batch_size"])
-    p.add_argument("--n-samples", type=int, default=s["n_samples"])
-    p.add_argument("--l1-coeff", type=float, default=s["l1_coeff"])
-    p.add_argument("--n-scenes", type=int, default=s["n_scenes"])
-    p.add_argument("--lr", type=float, default=s["lr"])
-    p.add_argument("--width", type=int, default=s["width"])
-    p.add_argument("--seed", type=int, default=s["seed"])
+    at_least_1 = int_at_least(1)
+    p.add_argument("--steps", type=at_least_1, default=s["steps"])
+    p.add_argument("--batch-size", type=at_least_1, default=s["batch_size"])
+    p.add_argument("--n-samples", type=at_least_1, default=s["n_samples"])
+    p.add_argument("--l1-coeff", type=float_at_least(0.0), default=s["l1_coeff"])
+    p.add_argument("--n-scenes", type=at_least_1, default=s["n_scenes"])
+    p.add_argument("--lr", type=float_at_least(1e-12), default=s["lr"])
+    p.add_argument("--width", type=at_least_1, default=s["width"])
+    p.add_argument("--seed", type=int_at_least(0), default=s["seed"])
     p.add_argument(
-        "--threads", type=int, default=None, help="default $OMP_NUM_THREADS or 1"
+        "--threads",
+        type=at_least_1,
+        default=None,
+        help="torch threads (default: $OMP_NUM_THREADS or 1)",
     )
     p.add_argument("--out", type=Path, default=WEIGHTS_DIR / "explainer_scenes.pt")
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("--tiny", action="store_true", help="smoke run: 3 steps, 32 scenes")
     a = p.parse_args(argv)
-    for name in ("steps", "batch_size", "n_samples", "n_scenes", "width"):
-        if getattr(a, name) < 1:
-            p.error(f"--{name.replace('_', '-')} must be >= 1")
-    if not (a.lr > 0 and a.l1_coeff >= 0):
-        p.error("--lr must be > 0 and --l1-coeff >= 0")
     set_threads(a.threads)
     started = time.time()
     train_scenes_explainer(
