@@ -9,12 +9,14 @@ or dropping it (SDR) can change. When ``l1_coeff * REFERENCE_PIXELS`` is far
 above ``delta`` nothing pays for itself and every probability goes to "keep
 nothing" (SSR) or "drop nothing" (SDR); far below, the opposite.
 
-The suggestion puts the whole input's L1 cost at half of ``delta`` for SSR
-(so keeping the input pays, and a region under half of it that keeps the
-class pays most) and at twice ``delta`` for SDR (so dropping everything does
-not pay, and a region under half of it that removes the class does). The
-clean log-odds alone do not set the scale: an untrained 1000-class network
-has clean log-odds near ``-6.9`` and a ``delta`` near 0.
+The suggestion puts the whole input's L1 cost at twice ``delta``: keeping
+(SSR) or dropping (SDR) the whole input then does not pay, and a region
+under half of it that keeps (SSR) or removes (SDR) the class does. On the
+demo classifier this gives 9.7e-5, where its documentation chose 1e-4 by
+hand (``docs/results/collapse_suggestion.json``; half of ``delta`` was tried
+first and left maps four times larger). The clean log-odds alone do not set
+the scale: an untrained 1000-class network has clean log-odds near ``-6.9``
+and a ``delta`` near 0.
 """
 
 from __future__ import annotations
@@ -28,33 +30,37 @@ from torch import Tensor
 from captum_fido._utils.scores import log_odds
 from captum_fido.attr._loop import REFERENCE_PIXELS, MaskProblem
 
-__all__ = ["warn_if_collapsed", "COLLAPSE_TOLERANCE", "suggested_l1_coeff"]
+__all__ = [
+    "warn_if_collapsed",
+    "COLLAPSE_TOLERANCE",
+    "COST_PER_DELTA",
+    "suggested_l1_coeff",
+]
 
 #: A map is collapsed when every keep probability is within this of 0 (or 1).
 COLLAPSE_TOLERANCE = 0.1
 
 #: Whole-input L1 cost over ``delta`` that the suggestion aims for.
-_COST_PER_DELTA = {"ssr": 0.5, "sdr": 2.0}
+COST_PER_DELTA = 2.0
 
 
-def suggested_l1_coeff(delta: float, objective: str) -> float:
-    r"""The ``l1_coeff`` whose whole-input L1 cost is half (SSR) or twice
-    (SDR) the log-odds ``delta`` that in-filling everything removes.
+def suggested_l1_coeff(delta: float) -> float:
+    r"""The ``l1_coeff`` whose whole-input L1 cost is twice the log-odds
+    ``delta`` that in-filling everything removes (both objectives).
 
     Args:
         delta (float): Clean log-odds minus log-odds with everything in-filled
             (positive when the in-fill lowers the target).
-        objective (str): ``"ssr"`` or ``"sdr"``.
 
     Returns:
-        float: ``delta * {0.5, 2} / REFERENCE_PIXELS``.
+        float: ``COST_PER_DELTA * delta / REFERENCE_PIXELS``.
 
     Examples::
 
-        >>> suggested_l1_coeff(10.0, "ssr") * 224 * 224
-        5.0
+        >>> suggested_l1_coeff(10.0) * 224 * 224
+        20.0
     """
-    return _COST_PER_DELTA[objective] * delta / REFERENCE_PIXELS
+    return COST_PER_DELTA * delta / REFERENCE_PIXELS
 
 
 def warn_if_collapsed(
@@ -159,13 +165,12 @@ def _message(
             "in-filler here (an untrained or weak model, a target it does not "
             "predict, or an in-fill too close to the input)."
         )
-    suggestion = suggested_l1_coeff(delta, objective)
+    suggestion = suggested_l1_coeff(delta)
     # An empty region (nothing kept or dropped) calls for a lighter L1 term,
     # the whole input for a heavier one.
     if empty == (suggestion < l1_coeff):
-        ratio = "half" if objective == "ssr" else "twice"
         return head + (
-            f" Try l1_coeff={suggestion:.2g} (its whole-input cost is {ratio} the "
+            f" Try l1_coeff={suggestion:.2g} (its whole-input cost is twice the "
             "log-odds the in-fill removes)."
         )
     return head + (
