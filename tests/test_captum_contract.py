@@ -42,6 +42,7 @@ def test_is_perturbation_attribution(cnn):
 
 
 @pytest.mark.parametrize("method_index", [0, 1, 2])
+@pytest.mark.filterwarnings("ignore:.*returned collapsed maps:UserWarning")
 def test_noise_tunnel(cnn, small_x, method_index):
     method = methods(cnn)[method_index]
     nt = NoiseTunnel(method)
@@ -58,6 +59,7 @@ def test_noise_tunnel(cnn, small_x, method_index):
     assert torch.isfinite(attr).all()
 
 
+@pytest.mark.filterwarnings("ignore:.*returned collapsed maps:UserWarning")
 def test_infidelity_and_sensitivity(cnn, small_x):
     def perturb(inputs):
         noise = torch.randn_like(inputs) * 0.01

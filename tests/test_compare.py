@@ -64,6 +64,7 @@ def test_writes_every_output(one_run):
     assert "| FIDO-SSR (Blur) |" in table and "WSL err %" in table
 
 
+@pytest.mark.filterwarnings("ignore:.*returned collapsed maps:UserWarning")
 def test_resumes_where_it_stopped(one_run, tmp_path):
     out = tmp_path / "resumed"
     out.mkdir()

@@ -46,6 +46,7 @@ def test_signature_defaults_come_from_the_declaration():
         assert default is None or default == getattr(FIDO_DEFAULTS, name)
 
 
+@pytest.mark.filterwarnings("ignore:.*returned collapsed maps:UserWarning")
 def test_method_defaults_are_data(region_model, region_x):
     assert FIDO_DEFAULTS.n_samples == 8 and BBMP_DEFAULTS.n_samples == 1
     assert BBMP_DEFAULTS.l1_coeff == pytest.approx(5 * FIDO_DEFAULTS.l1_coeff)

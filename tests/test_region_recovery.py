@@ -87,6 +87,7 @@ def test_bbmp_mass_inside_region(region_model, region_x, objective, n_steps):
     assert (mass > MASS_THRESHOLD).all(), mass
 
 
+@pytest.mark.filterwarnings("ignore:.*returned collapsed maps:UserWarning")
 def test_target_changes_the_story(region_model, region_x):
     # Class 2 is evidence *against* a bright box: SDR for class 2 finds nothing
     # to delete that lowers it (deleting the bright box raises it), so its

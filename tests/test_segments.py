@@ -63,6 +63,7 @@ def test_maps_are_constant_within_segments():
         assert float(values.max() - values.min()) == 0.0
 
 
+@pytest.mark.filterwarnings("ignore:.*returned collapsed maps:UserWarning")
 def test_per_image_masks_and_details():
     model, x = RegionClassifier().eval(), region_images(2)
     seg = torch.cat([_segments(), torch.zeros(1, 1, 64, 64, dtype=torch.long)])
