@@ -42,6 +42,10 @@ COMMANDS = {
         "captum_fido.demo.digits.run_demo",
         "latent-space criticisms and prototypes on handwritten digits",
     ),
+    "train-explainer": (
+        "captum_fido.demo.train_explainer",
+        "train the amortised FIDO-SSR explainer on the scenes domain; write weights",
+    ),
 }
 
 

@@ -145,22 +145,50 @@ def main(argv: Optional[Sequence[str]] = None, prog: Optional[str] = None) -> in
         prog,
     )
     at_least_1 = int_at_least(1)
-    p.add_argument("--steps", type=at_least_1, default=s["steps"])
-    p.add_argument("--batch-size", type=at_least_1, default=s["batch_size"])
-    p.add_argument("--n-samples", type=at_least_1, default=s["n_samples"])
-    p.add_argument("--l1-coeff", type=float_at_least(0.0), default=s["l1_coeff"])
-    p.add_argument("--n-scenes", type=at_least_1, default=s["n_scenes"])
-    p.add_argument("--lr", type=float_at_least(1e-12), default=s["lr"])
-    p.add_argument("--width", type=at_least_1, default=s["width"])
-    p.add_argument("--seed", type=int_at_least(0), default=s["seed"])
+    p.add_argument("--steps", type=at_least_1, default=s["steps"], help="Adam steps")
+    p.add_argument(
+        "--batch-size", type=at_least_1, default=s["batch_size"], help="images a step"
+    )
+    p.add_argument(
+        "--n-samples",
+        type=at_least_1,
+        default=s["n_samples"],
+        help="mask samples per image a step",
+    )
+    p.add_argument(
+        "--l1-coeff",
+        type=float_at_least(0.0),
+        default=s["l1_coeff"],
+        help="FIDO's sparsity weight",
+    )
+    p.add_argument(
+        "--n-scenes",
+        type=at_least_1,
+        default=s["n_scenes"],
+        help="training scenes generated",
+    )
+    p.add_argument(
+        "--lr", type=float_at_least(1e-12), default=s["lr"], help="Adam learning rate"
+    )
+    p.add_argument(
+        "--width", type=at_least_1, default=s["width"], help="network channels"
+    )
+    p.add_argument(
+        "--seed", type=int_at_least(0), default=s["seed"], help="random seed"
+    )
     p.add_argument(
         "--threads",
         type=at_least_1,
         default=None,
         help="torch threads (default: $OMP_NUM_THREADS or 1)",
     )
-    p.add_argument("--out", type=Path, default=WEIGHTS_DIR / "explainer_scenes.pt")
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=WEIGHTS_DIR / "explainer_scenes.pt",
+        help="weights file to write (the default replaces the shipped weights)",
+    )
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--tiny", action="store_true", help="smoke run: 3 steps, 32 scenes")
     a = p.parse_args(argv)
     set_threads(a.threads)
