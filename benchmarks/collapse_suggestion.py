@@ -5,7 +5,8 @@ For each setting, FIDO-SSR and BBMP-SSR run with the method's default
 is read from its text and the call is repeated with it. Recorded: whether
 each map collapsed, its value range, mean (area kept) and, on the demo
 scenes, the share of the map's mass inside the object's box (``box_mass``;
-the box covers about 10-20% of the image).
+the box covers about 10-20% of the image). ``--reference-l1 1e-4`` also runs
+the demo at the ``l1_coeff`` its documentation chose by hand.
 
 Settings: the shipped demo classifier on 4 test scenes (64 px) with its
 in-painter; a randomly initialised torchvision ResNet-18 on scikit-image's
@@ -66,6 +67,7 @@ def _setting(
     target: Tensor,
     boxes: Optional[Tensor],
     kwargs: Dict[str, Any],
+    reference_l1: Optional[float] = None,
 ) -> List[Dict[str, Any]]:
     rows = []
     for cls in (FIDO, BBMP):
@@ -89,6 +91,13 @@ def _setting(
                 suggested=_summary(maps2, boxes),
                 warning_after=text2,
             )
+        if reference_l1 is not None:
+            maps3, text3 = _run(method, x, target, l1_coeff=reference_l1, **kwargs)
+            row.update(
+                reference_l1=reference_l1,
+                reference=_summary(maps3, boxes),
+                warning_reference=text3,
+            )
         print(json.dumps(row, indent=1), flush=True)
         rows.append(row)
     return rows
@@ -99,16 +108,35 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=100)
     parser.add_argument("--resnet-steps", type=int, default=30)
     parser.add_argument("--n-images", type=int, default=4)
+    parser.add_argument(
+        "--settings", nargs="+", default=["demo", "resnet"], choices=["demo", "resnet"]
+    )
+    parser.add_argument(
+        "--reference-l1",
+        type=float,
+        default=None,
+        help="also run the demo at this l1_coeff (the demo's own choice is 1e-4)",
+    )
     parser.add_argument("--out", default="docs/results/collapse_suggestion.json")
     args = parser.parse_args()
     torch.set_num_threads(1)
     rows: List[Dict[str, Any]] = []
+    if "demo" in args.settings:
+        rows += _demo(args)
+    if "resnet" in args.settings:
+        rows += _resnet(args)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"args": vars(args), "runs": rows}, indent=1) + "\n")
+    print(f"wrote {out}")
 
+
+def _demo(args: argparse.Namespace) -> List[Dict[str, Any]]:
     from captum_fido.demo.pretrained import load_classifier, load_inpainter_infiller
     from captum_fido.demo.scenes import load_split
 
     images, labels, _, _, boxes = load_split("test", args.n_images, with_details=True)
-    rows += _setting(
+    return _setting(
         "demo classifier, 64 px, in-painter",
         load_classifier(),
         load_inpainter_infiller(),
@@ -116,8 +144,11 @@ def main() -> None:
         labels,
         boxes,
         dict(n_steps=args.steps),
+        args.reference_l1,
     )
 
+
+def _resnet(args: argparse.Namespace) -> List[Dict[str, Any]]:
     import torchvision
     from skimage.data import chelsea
 
@@ -129,7 +160,7 @@ def main() -> None:
     photo = photo_to_tensor(chelsea())
     with torch.no_grad():
         top = resnet(photo).argmax(1)
-    rows += _setting(
+    return _setting(
         "untrained resnet18, 224 px, chelsea, BlurInfiller(10), top class",
         resnet,
         BlurInfiller(sigma=10.0),
@@ -138,10 +169,6 @@ def main() -> None:
         None,
         dict(n_steps=args.resnet_steps, n_samples=4),
     )
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"args": vars(args), "runs": rows}, indent=1) + "\n")
-    print(f"wrote {out}")
 
 
 if __name__ == "__main__":
