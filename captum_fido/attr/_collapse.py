@@ -13,10 +13,10 @@ The suggestion puts the whole input's L1 cost at twice ``delta``: keeping
 (SSR) or dropping (SDR) the whole input then does not pay, and a region
 under half of it that keeps (SSR) or removes (SDR) the class does. On the
 demo classifier this gives 9.7e-5, where its documentation chose 1e-4 by
-hand (``docs/results/collapse_suggestion.json``; half of ``delta`` was tried
-first and left maps four times larger). The clean log-odds alone do not set
-the scale: an untrained 1000-class network has clean log-odds near ``-6.9``
-and a ``delta`` near 0.
+hand (``docs/results/collapse_suggestion.json``; half of ``delta`` was
+tried first and left kept areas about three times larger). The clean
+log-odds alone do not set the scale: an untrained 1000-class network has
+clean log-odds near ``-6.9`` and a ``delta`` near 0.
 """
 
 from __future__ import annotations
