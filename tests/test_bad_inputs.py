@@ -236,3 +236,17 @@ def test_additional_args_with_wrong_rows():
 def test_blur_infiller_rejects_bad_sigma():
     with pytest.raises(ValueError, match="sigma must be positive"):
         BlurInfiller(sigma=0)
+
+
+@pytest.mark.parametrize("method", [FIDO, BBMP])
+def test_model_without_gradient_to_inputs(method):
+    # A model that ignores (or detaches) its input cannot steer a mask: the
+    # run says so instead of failing inside backward().
+    def detached(x):
+        score = x.mean(dim=(1, 2, 3)).detach()
+        return torch.stack([score, -score], dim=1)
+
+    with pytest.raises(ValueError, match="does not depend differentiably"):
+        method(detached, BlurInfiller()).attribute(
+            torch.rand(2, 3, 16, 16), target=0, n_steps=2, seed=0
+        )

@@ -123,15 +123,16 @@ def warn_if_collapsed(
 def _infilled_log_odds(problem: MaskProblem) -> Tensor:
     r"""The target's log-odds with every pixel (feature) in-filled, ``(N,)``."""
     refs = []
-    for x in problem.inputs:
-        nothing = torch.zeros_like(x[:, :1])
-        gen: Optional[torch.Generator] = None
-        if problem.infiller.stochastic:
-            gen = torch.Generator(device=x.device).manual_seed(problem.seed)
-        refs.append(problem.infiller(x, nothing, gen))
     with torch.no_grad():
-        output = problem.forward_func(*refs, *(problem.additional_forward_args or ()))
-    return log_odds(output, problem.target, problem.output_type).double()
+        for x in problem.inputs:
+            nothing = torch.zeros_like(x[:, :1])
+            gen: Optional[torch.Generator] = None
+            if problem.infiller.stochastic:
+                gen = torch.Generator(device=x.device).manual_seed(problem.seed)
+            refs.append(problem.infiller(x, nothing, gen))
+        args = problem.additional_forward_args or ()
+        output = problem.forward_func(*refs, *args)
+        return log_odds(output, problem.target, problem.output_type).detach().double()
 
 
 def _message(

@@ -401,7 +401,20 @@ class _Run:
             with torch.autocast(problem.device.type, dtype=options.autocast_dtype):
                 output = problem.forward_func(*phi, *args)
             output = output.float()
-        return log_odds(output, problem.target[image_rows], problem.output_type)
+        scores = log_odds(output, problem.target[image_rows], problem.output_type)
+        if (
+            torch.is_grad_enabled()
+            and phi[0].requires_grad
+            and not scores.requires_grad
+        ):
+            # Fail here with the cause rather than inside backward().
+            raise ValueError(
+                "forward_func's output does not depend differentiably on the "
+                "inputs (no gradient reaches them from the target's score): the "
+                "mask cannot be optimised. FIDO and BBMP need a differentiable "
+                "model that uses its input (no detach, argmax or NumPy inside)."
+            )
+        return scores
 
     def warmup(self, step: int) -> float:
         r"""Weight of the regularisers: linear from 0 over the warm-up."""
