@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Any, List
+from typing import Any
 
 DOCS = Path(__file__).resolve().parent
 sys.path.insert(0, str(DOCS.parent))  # the package, when not installed
@@ -41,10 +41,6 @@ extensions = [
 exclude_patterns = ["_build", "_scripts", "results", "Thumbs.db", ".DS_Store"]
 source_suffix = {".rst": "restructuredtext", ".md": "myst-nb"}
 
-# Guides that other work adds: index.md lists them by glob pattern; a pattern
-# with no page yet is dropped from the toctree (Sphinx would warn on it).
-OPTIONAL_PAGES = ("cli*", "beyond_one_map*", "tabular*", "amortised*")
-
 # autodoc + napoleon: the package's r""" docstrings are Google style
 # (Args / Returns / Examples); types come from the signatures.
 autodoc_default_options = {"members": True, "show-inheritance": True}
@@ -70,16 +66,7 @@ html_title = f"captum_fido {release}"
 html_static_path: list[str] = []
 
 
-def _drop_missing_optional_pages(app: Any, docname: str, source: List[str]) -> None:
-    if docname != "index":
-        return
-    missing = [p for p in OPTIONAL_PAGES if not any(DOCS.glob(p + ".md"))]
-    lines = source[0].splitlines(keepends=True)
-    source[0] = "".join(line for line in lines if line.strip() not in missing)
-
-
 def setup(app: Any) -> None:
     # Code blocks in the guides are not executed; check at least that each
     # one defines every name it uses (or says which ones it takes from above).
     check_docs_code_blocks(DOCS)
-    app.connect("source-read", _drop_missing_optional_pages)
