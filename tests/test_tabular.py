@@ -304,7 +304,7 @@ def test_bad_tabular_inputs(inputs, infiller, kwargs, exc, match):
 
 def test_tv_coeff_zero_and_default_accepted():
     fill = FeatureMeanInfiller().fit(_train_rows())
-    for tv in (0.0, 0.01):
+    for tv in (0.0, None):
         attr = FIDO(LinearRows(), fill).attribute(
             _rows(1), target=1, n_steps=2, tv_coeff=tv
         )

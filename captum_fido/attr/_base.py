@@ -122,7 +122,7 @@ class MaskAttribution(PerturbationAttribution):
         temperature: Optional[float] = ...,
         tau: Optional[float] = ...,
         l1_coeff: Optional[float] = ...,
-        tv_coeff: float = ...,
+        tv_coeff: Optional[float] = ...,
         reg_warmup_steps: Optional[int] = ...,
         seed: Optional[int] = ...,
         show_progress: bool = ...,
@@ -154,7 +154,7 @@ class MaskAttribution(PerturbationAttribution):
         temperature: Optional[float] = ...,
         tau: Optional[float] = ...,
         l1_coeff: Optional[float] = ...,
-        tv_coeff: float = ...,
+        tv_coeff: Optional[float] = ...,
         reg_warmup_steps: Optional[int] = ...,
         seed: Optional[int] = ...,
         show_progress: bool = ...,
@@ -187,7 +187,7 @@ class MaskAttribution(PerturbationAttribution):
         temperature: Optional[float] = None,
         tau: Optional[float] = None,
         l1_coeff: Optional[float] = None,
-        tv_coeff: float = _D.tv_coeff,
+        tv_coeff: Optional[float] = _D.tv_coeff,
         reg_warmup_steps: Optional[int] = _D.reg_warmup_steps,
         seed: Optional[int] = _D.seed,
         show_progress: bool = _D.show_progress,
@@ -214,7 +214,7 @@ class MaskAttribution(PerturbationAttribution):
                 each tensor gets its own mask and all share ``N``. Or feature
                 rows ``(N, F)`` of a tabular classifier, with a tabular
                 infiller: one mask parameter per feature (or per
-                ``feature_mask`` group), ``tv_coeff`` unused
+                ``feature_mask`` group), no total variation
                 (``docs/tabular.md``).
             target (int, list, or Tensor): The class to explain: one int for
                 all images, or ``N`` of them as a list or tensor. Required
@@ -267,7 +267,7 @@ class MaskAttribution(PerturbationAttribution):
         inputs_tuple = V.check_inputs(
             format_tensor_into_tuples(inputs), allow_tabular=True
         )
-        tabular = tabular_view(inputs_tuple, self.infiller, options, self.defaults)
+        tabular = tabular_view(inputs_tuple, self.infiller, options)
         options = options if tabular is None else tabular.options
         n, device = inputs_tuple[0].shape[0], inputs_tuple[0].device
         targets = V.check_targets(target, n, device)

@@ -37,7 +37,7 @@ from tqdm.auto import tqdm
 from captum_fido._utils.rows import row_chunks, select_rows
 from captum_fido._utils.scores import log_odds
 from captum_fido.attr._details import MaskOptimizationDetails
-from captum_fido.attr._masks import MaskDistribution, MaskLayout
+from captum_fido.attr._masks import GridLayout, MaskDistribution, MaskLayout
 from captum_fido.attr._options import MaskOptions
 from captum_fido.infillers import Infiller
 
@@ -427,12 +427,14 @@ class _Run:
         on the gathered full-resolution mask: the area weights each segment by
         its pixel count (still the expected kept or dropped fraction), and TV
         sums squared differences between adjacent segments, weighted by the
-        length of their shared border (zero inside a segment)."""
-        l1, tv = self.options.l1_coeff, self.options.tv_coeff
+        length of their shared border (zero inside a segment; its default
+        weight there is 0, see ``MaskOptions.tv_coeff``)."""
+        l1 = self.options.l1_coeff
         reg = keep_full[0].new_zeros(keep_full[0].shape[0])
-        for kf in keep_full:
+        for kf, layout in zip(keep_full, self.problem.layouts):
             region = kf if self.problem.objective == "ssr" else 1.0 - kf
             reg = reg + l1 * region.mean(dim=(1, 2, 3)) * REFERENCE_PIXELS
+            tv = self.options.effective_tv(on_grid=isinstance(layout, GridLayout))
             if tv > 0:
                 reg = reg + tv * _total_variation(kf) * REFERENCE_PIXELS
         return reg

@@ -38,6 +38,7 @@ __all__ = [
     "options_from_call",
     "PAPER_LR",
     "PAPER_STEPS",
+    "PAPER_TV",
 ]
 
 MaskSize = Union[None, int, Tuple[int, int]]
@@ -46,6 +47,8 @@ RegionMasks = Union[None, torch.Tensor, Tuple[torch.Tensor, ...]]
 
 #: The paper's schedule: lr 0.05 decayed linearly to 0 over 300 steps.
 PAPER_LR, PAPER_STEPS = 0.05, 300
+#: The paper's total-variation weight, ``tv_coeff``'s default on the grid.
+PAPER_TV = 0.01
 
 Check = Callable[[Any, str], Any]
 
@@ -222,12 +225,16 @@ class MaskOptions:
         "penalty, appendix A.1). Models whose log-odds are a few units need "
         "less (the demo uses 1e-4).",
     )
-    tv_coeff: float = _option(
-        0.01,
-        V.check_nonnegative,
+    tv_coeff: Optional[float] = _option(
+        None,
+        _optional(V.check_nonnegative),
         "Weight of the total-variation term (squared differences between "
-        "neighbouring mask values, mean over pixels times 224 * 224; paper: "
-        "0.01).",
+        "neighbouring mask values, mean over pixels times 224 * 224). Default: "
+        "the paper's 0.01 on the grid; 0 with a ``feature_mask``, whose "
+        "segments already follow the image's edges (on 16 demo scenes the "
+        "paper's weight on the sharp segment borders halved the share of the "
+        "map on the object, ``docs/infill_baselines.md``), and on feature "
+        "rows, which have no neighbours. A value given is used as it is.",
     )
     reg_warmup_steps: Optional[int] = _option(
         None,
@@ -353,6 +360,13 @@ class MaskOptions:
         if self.lr is not None:
             return self.lr
         return min(0.5, PAPER_LR * PAPER_STEPS / self.n_steps)
+
+    def effective_tv(self, on_grid: bool) -> float:
+        r"""``tv_coeff``, or its default: :data:`PAPER_TV` for a mask on the
+        grid (``on_grid``), 0 on segments and feature rows."""
+        if self.tv_coeff is not None:
+            return self.tv_coeff
+        return PAPER_TV if on_grid else 0.0
 
     @property
     def effective_warmup(self) -> int:

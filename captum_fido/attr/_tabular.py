@@ -13,9 +13,9 @@ The regularisers keep their meaning where features have one:
 - ``l1_coeff`` charges the expected *fraction* of features kept (SSR) or
   dropped (SDR), times ``REFERENCE_PIXELS`` as for images (with a
   ``feature_mask``, each group counts by its number of features);
-- ``tv_coeff`` has none: features have no neighbours. It is not used on
-  feature rows; its default is accepted (and ignored), 0 is accepted, and
-  any other value raises, so a user's explicit choice is never ignored.
+- ``tv_coeff`` has none: features have no neighbours. Its default is 0 on
+  feature rows, 0 is accepted, and any other value raises, so a user's
+  explicit choice is never ignored.
 """
 
 from __future__ import annotations
@@ -40,7 +40,6 @@ def tabular_view(
     inputs: Tuple[Tensor, ...],
     infiller: Infiller,
     options: MaskOptions,
-    defaults: MaskOptions,
 ) -> Optional[TabularView]:
     r"""The tabular view of checked ``inputs``, or ``None`` for images.
 
@@ -54,8 +53,6 @@ def tabular_view(
             ``(N, F)`` or all ``(N, C, H, W)``.
         infiller (Infiller): The method's infiller.
         options (MaskOptions): The call's options.
-        defaults (MaskOptions): The method's defaults (``tv_coeff``'s default
-            is accepted on feature rows and ignored).
 
     Returns:
         :class:`TabularView` for feature rows, ``None`` for images.
@@ -63,7 +60,7 @@ def tabular_view(
     Examples::
 
         >>> fill = GaussianConditionalInfiller().fit(x_train)
-        >>> view = tabular_view((x_test,), fill, FIDO_DEFAULTS, FIDO_DEFAULTS)
+        >>> view = tabular_view((x_test,), fill, FIDO_DEFAULTS)
         >>> view.layouts[0].shape  # a (1, F) grid: one parameter per feature
         (1, 30)
     """
@@ -92,11 +89,11 @@ def tabular_view(
             "avoid_regions is not supported for feature rows (N, F) yet; "
             "group or leave out features with feature_mask instead"
         )
-    if options.tv_coeff not in (0.0, defaults.tv_coeff):
+    if options.tv_coeff not in (None, 0.0):
         raise ValueError(
             f"tv_coeff={options.tv_coeff} has no meaning for feature rows (N, F): "
             "features have no neighbours, so there is no total variation; leave "
-            "it at its default (ignored on feature rows) or pass 0"
+            "it at its default (0 on feature rows) or pass 0"
         )
     return TabularView(inputs, options.replace(tv_coeff=0.0))
 
@@ -127,7 +124,7 @@ class TabularView:
 
     Examples::
 
-        >>> view = tabular_view((x,), infiller, options, FIDO_DEFAULTS)
+        >>> view = tabular_view((x,), infiller, options)
         >>> problem = view.loop_problem(problem)  # the loop sees images
         >>> rows = view.rows(importance)          # maps back to (N, F)
     """

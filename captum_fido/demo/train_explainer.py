@@ -111,7 +111,7 @@ def train_scenes_explainer(
             batch_size=batch_size,
             n_samples=n_samples,
             l1_coeff=l1_coeff,
-            tv_coeff=options.tv_coeff,
+            tv_coeff=options.effective_tv(on_grid=True),
             temperature=options.temperature,
             n_scenes=n_scenes,
             lr=lr,
