@@ -86,6 +86,14 @@ def log_odds(output: Tensor, target: Tensor, output_type: str = "logits") -> Ten
 
     Returns:
         ``(N,)`` log-odds ``log p(c) - log(1 - p(c))``.
+
+    Examples::
+
+        >>> from captum_fido import log_odds
+        >>> log_odds(torch.tensor([[2.0, 0.0, 0.0]]), torch.tensor([0]))
+        tensor([1.3069])
+        >>> log_odds(torch.tensor([0.8]), torch.tensor([1]), output_type="probs")
+        tensor([1.3863])
     """
     tiny = torch.finfo(output.dtype).tiny
     if is_single_output(output):

@@ -49,6 +49,15 @@ class MaskOptimizationDetails:
         hard_met: With ``hard=True``, ``(N,)`` whether the binary map reaches
             the counterfactuals' mean log-odds (SSR: at least, SDR: at most);
             where it does not, the map is the closest candidate.
+
+    Examples::
+
+        >>> fido = FIDO(model, BlurInfiller())
+        >>> attr, details = fido.attribute(
+        ...     images, target=labels, n_steps=100, return_details=True
+        ... )
+        >>> details.loss_history.shape  # (N, steps_run)
+        >>> details.counterfactual_probs.mean(dim=1)  # confidence on the in-fills
     """
 
     method: str

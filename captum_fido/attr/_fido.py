@@ -87,6 +87,20 @@ class FIDOSSR(_FixedObjectiveFIDO):
     r"""FIDO with the smallest-sufficient-region objective.
 
     Same as ``FIDO(forward_func, infiller, objective="ssr", ...)``.
+
+    Args:
+        forward_func (Callable or torch.nn.Module): The classifier, as for
+            :class:`~captum_fido.FIDO`.
+        infiller (Infiller or callable): What replaces the dropped pixels, as
+            for :class:`~captum_fido.FIDO`.
+        output_type (str, optional): ``"logits"`` (default), ``"probs"`` or
+            ``"log_probs"``.
+
+    Examples::
+
+        >>> from captum_fido import FIDOSSR
+        >>> from captum_fido.infillers import BlurInfiller
+        >>> attr = FIDOSSR(model, BlurInfiller()).attribute(images, target=labels)
     """
 
     _objective = "ssr"
@@ -96,6 +110,20 @@ class FIDOSDR(_FixedObjectiveFIDO):
     r"""FIDO with the smallest-deletion-region objective.
 
     Same as ``FIDO(forward_func, infiller, objective="sdr", ...)``.
+
+    Args:
+        forward_func (Callable or torch.nn.Module): The classifier, as for
+            :class:`~captum_fido.FIDO`.
+        infiller (Infiller or callable): What replaces the dropped pixels, as
+            for :class:`~captum_fido.FIDO`.
+        output_type (str, optional): ``"logits"`` (default), ``"probs"`` or
+            ``"log_probs"``.
+
+    Examples::
+
+        >>> from captum_fido import FIDOSDR
+        >>> from captum_fido.infillers import BlurInfiller
+        >>> attr = FIDOSDR(model, BlurInfiller()).attribute(images, target=labels)
     """
 
     _objective = "sdr"

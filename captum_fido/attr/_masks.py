@@ -59,7 +59,21 @@ def relaxed_bernoulli_sample(
 
 
 class MaskDistribution(ABC):
-    r"""Interface of a distribution over keep-masks, parameterised on a grid."""
+    r"""Interface of a distribution over keep-masks, parameterised on a grid.
+
+    A method's ``mask_distribution(options)`` returns one per ``attribute`` call;
+    the shared loop calls :meth:`init_params`, :meth:`keep_probability`,
+    :meth:`sample`, :meth:`observed` and :meth:`hard_sample`, and the optional
+    hooks :meth:`project` and :meth:`anneal`; :meth:`pixel_std` serves the map
+    uncertainty. Subclasses implement the five abstract methods.
+
+    Examples::
+
+        >>> dist = RelaxedBernoulliMask(temperature=0.1)
+        >>> params = dist.init_params(2, (14, 14), like=images)
+        >>> dist.keep_probability(params).shape
+        torch.Size([2, 1, 14, 14])
+    """
 
     #: Human-readable name used in progress bars and errors.
     name: str = "mask"
@@ -109,6 +123,21 @@ class RelaxedBernoulliMask(MaskDistribution):
     reference implementation does. With ``temperature_final`` the
     temperature falls geometrically (linearly in log) from ``temperature``
     at the first step to ``temperature_final`` at the last (:meth:`anneal`).
+
+    Args:
+        temperature (float, optional): Concrete relaxation temperature.
+            Default 0.1 (the paper's).
+        temperature_final (float, optional): Temperature at the last step;
+            ``None`` (default) keeps ``temperature`` throughout.
+
+    Examples::
+
+        >>> dist = RelaxedBernoulliMask(temperature=0.1, temperature_final=0.01)
+        >>> dist.anneal(1.0)  # the last step
+        >>> keep_prob = torch.full((2, 1, 32, 32), 0.5)
+        >>> soft = dist.sample(keep_prob, torch.rand(2, 1, 32, 32))
+        >>> dist.observed(soft, None).unique()  # what the infiller sees
+        tensor([0., 1.])
     """
 
     name = "FIDO"
@@ -153,6 +182,17 @@ class ContinuousMask(MaskDistribution):
     Initialised to 1 (keep everything) and clamped to ``[0, 1]`` after each
     step (Fong & Vedaldi 2017). The infiller observes ``mask > tau``, the
     BBMP-CA thresholding of Chang et al. (section 4.4).
+
+    Args:
+        tau (float, optional): Threshold of the observed mask: infillers see
+            the pixels with ``mask > tau``. Default 0.5.
+
+    Examples::
+
+        >>> dist = ContinuousMask(tau=0.3)
+        >>> mask = torch.tensor([[[[0.2, 0.5]]]])
+        >>> dist.observed(dist.sample(mask, None), None)
+        tensor([[[[0., 1.]]]])
     """
 
     name = "BBMP"

@@ -162,6 +162,62 @@ class MaskOptions:
     :data:`BBMP_DEFAULTS`; every field is documented in
     :meth:`captum_fido.FIDO.attribute`. Invalid values raise ``TypeError`` or
     ``ValueError`` naming the option.
+
+    Args:
+        n_steps (int, optional): Adam steps. Default 300.
+        n_samples (int, optional): Mask samples per image per step. Default 8
+            (1 in :data:`BBMP_DEFAULTS`).
+        lr (float, optional): Adam learning rate; ``None`` (default): the
+            paper's total step size spread over ``n_steps``.
+        mask_size (int or tuple[int, int], optional): Grid of the mask
+            parameters. Default ``None``: a quarter of each side.
+        feature_mask (Tensor or tuple[Tensor, ...], optional): Segments
+            instead of the grid; excludes ``mask_size``. Default ``None``.
+        temperature (float, optional): Concrete temperature (FIDO only).
+            Default 0.1.
+        tau (float, optional): Threshold of the observed mask (BBMP only).
+            Default 0.5.
+        l1_coeff (float, optional): Sparsity weight. Default 1e-3 (5e-3 in
+            :data:`BBMP_DEFAULTS`).
+        tv_coeff (float, optional): Total-variation weight; ``None``
+            (default): 0.01 on the grid, 0 on segments and feature rows.
+        reg_warmup_steps (int, optional): Regulariser ramp-up; ``None``
+            (default): a tenth of ``n_steps``.
+        seed (int, optional): Seed of every image's random stream. Default
+            ``None``.
+        show_progress (bool, optional): Show a progress bar. Default ``False``.
+        internal_batch_size (int, optional): Most classifier rows at once.
+            Default ``None``: all rows in one pass.
+        return_details (bool, optional): Also return the details. Default
+            ``False``.
+        n_counterfactuals (int, optional): Counterfactual samples per image
+            in the details. Default 4.
+        stop_tol (float, optional): Early-stopping tolerance. Default
+            ``None``: run all ``n_steps``.
+        stop_patience (int, optional): Window of ``stop_tol``, in steps.
+            Default 10.
+        autocast_dtype (torch.dtype, optional): Mixed-precision dtype of the
+            classifier. Default ``None``.
+        channels_last (bool, optional): Hand the classifier channels-last
+            inputs. Default ``False``.
+        temperature_final (float, optional): Final annealed temperature (FIDO
+            only). Default ``None``: constant.
+        hard (bool, optional): Return a binary map. Default ``False``.
+        avoid_regions (Tensor or tuple[Tensor, ...], optional): Regions a new
+            explanation should not reuse. Default ``None``.
+        avoid_coeff (float, optional): Weight of the ``avoid_regions``
+            penalty. Default 0.01.
+
+    Examples::
+
+        >>> from captum_fido.attr import FIDO_DEFAULTS
+        >>> options = FIDO_DEFAULTS.replace(n_steps=100, seed=0)
+        >>> options.effective_lr, options.effective_warmup
+        (0.15, 10)
+        >>> FIDO_DEFAULTS.replace(n_steps=0)
+        Traceback (most recent call last):
+        ...
+        ValueError: n_steps must be >= 1, got 0
     """
 
     n_steps: int = _option(300, V.check_positive_int, "Adam steps (paper: 300).")

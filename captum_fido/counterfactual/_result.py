@@ -50,6 +50,15 @@ class CounterfactualResult:
         top_latent_dims: ``(N, k)`` indices (into the flattened latent) of the
             entries that changed most, largest ``|A* - E(I)|`` first.
         top_latent_changes: ``(N, k)`` their signed changes ``A* - E(I)``.
+
+    Examples::
+
+        >>> method = LatentCounterfactual(classifier, decoder, encoder)
+        >>> result = method.explain(images, target=7)
+        >>> result.success_rate  # share of rows classified as 7
+        >>> found = result.select(result.success)  # the successful rows
+        >>> found.counterfactual.shape == found.reconstruction.shape
+        True
     """
 
     counterfactual: TensorOrTuple

@@ -99,7 +99,25 @@ def paper_infillers(size: int, mean: Sequence[float]) -> Dict[str, Infiller]:
 def demo_infillers(size: int = 64) -> Dict[str, Infiller]:
     r"""The paper's in-fillers at the demo's resolution (:func:`paper_infillers`,
     Mean filling with the training scenes' per-channel mean), plus the trained
-    ones."""
+    ones.
+
+    Args:
+        size (int, optional): Image side in pixels, used to scale the heuristic
+            in-fillers and to load the training scenes for the mean. The
+            trained in-fillers work at 64 px. Default 64.
+
+    Returns:
+        dict with ``"Mean"``, ``"Blur"``, ``"Random"``, ``"Local"``, ``"VAE"``
+        (:func:`~captum_fido.demo.pretrained.load_vae_infiller`) and
+        ``"Inpainter"``
+        (:func:`~captum_fido.demo.pretrained.load_inpainter_infiller`).
+
+    Examples::
+
+        >>> fills = demo_infillers()
+        >>> sorted(fills)
+        ['Blur', 'Inpainter', 'Local', 'Mean', 'Random', 'VAE']
+    """
     from captum_fido.demo.pretrained import load_inpainter_infiller, load_vae_infiller
     from captum_fido.demo.scenes import load_split
 
@@ -267,6 +285,14 @@ def main(argv: Optional[Sequence[str]] = None, prog: Optional[str] = None) -> in
 
     Returns:
         int, the exit status (0).
+
+    Examples::
+
+        >>> main(["--n-images", "4", "--n-val", "0", "--steps", "20",
+        ...       "--methods", "saliency,fido-ssr", "--out", "/tmp/cmp"])
+        0
+        >>> main(["--list-methods"])  # prints one "name  [family]" per line
+        0
     """
     parser = _parser(prog)
     a = parser.parse_args(argv)

@@ -62,6 +62,17 @@ def observed_fill(
 
     Returns:
         ``(N, 3, H, W)`` tensor like ``masked_image``.
+
+    Examples::
+
+        >>> x = torch.rand(2, 3, 64, 64)
+        >>> keep = torch.ones(2, 1, 64, 64)
+        >>> keep[:, :, 16:48, 16:48] = 0
+        >>> coarse = observed_fill(x * keep, keep)
+        >>> coarse.shape
+        torch.Size([2, 3, 64, 64])
+        >>> bool((coarse * keep == x * keep).all())
+        True
     """
     if method not in _FLAGS:
         raise ValueError(f"method must be one of {sorted(_FLAGS)}, got {method!r}")
@@ -108,6 +119,15 @@ class RefineUNet(nn.Module):
 
     Args:
         width (int, optional): Channels of the first stage. Default 24.
+
+    Examples::
+
+        >>> net = RefineUNet(width=8).eval()
+        >>> x = torch.rand(2, 3, 64, 64)
+        >>> keep = (torch.rand(2, 1, 64, 64) > 0.5).float()
+        >>> completed = net(x * keep, keep)
+        >>> completed.shape
+        torch.Size([2, 3, 64, 64])
     """
 
     def __init__(self, width: int = 24) -> None:
@@ -163,6 +183,15 @@ class CoarseRefineInfiller(Infiller):
         net (RefineUNet): The refinement network (put it in eval mode).
         internal_batch_size (int, optional): Images per network call
             (bounds memory). Default 256.
+
+    Examples::
+
+        >>> infiller = CoarseRefineInfiller(RefineUNet(width=8).eval())
+        >>> x = torch.rand(2, 3, 64, 64)
+        >>> keep = (torch.rand(2, 1, 64, 64) > 0.5).float()
+        >>> reference = infiller(x, keep)
+        >>> reference.shape
+        torch.Size([2, 3, 64, 64])
     """
 
     uses_mask = True

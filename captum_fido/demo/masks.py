@@ -144,6 +144,19 @@ def sample_keep_masks(
 
     Returns:
         ``(n, 1, size, size)`` float tensor in ``{0, 1}``, 1 = keep.
+
+    Examples::
+
+        >>> import numpy as np
+        >>> rng = np.random.default_rng(0)
+        >>> keep = sample_keep_masks(8, 64, rng, kinds=("grid", "blobs", "boxes"))
+        >>> keep.shape
+        torch.Size([8, 1, 64, 64])
+        >>> from captum_fido.demo.scenes import load_split
+        >>> images, labels, backgrounds, masks, boxes = load_split(
+        ...     "train", 8, with_details=True
+        ... )
+        >>> keep = sample_keep_masks(8, 64, rng, object_masks=masks)
     """
     bad = [k for k in kinds if k not in MASK_KINDS]
     if bad or not kinds:
@@ -182,8 +195,30 @@ def infill_targets(
     the target is the background plate (the object is *removed*, not
     re-drawn from fragments); otherwise it is the full scene.
 
+    Args:
+        images (Tensor): ``(N, 3, H, W)`` scenes.
+        backgrounds (Tensor): ``(N, 3, H, W)`` the same scenes without their
+            objects.
+        object_masks (Tensor): ``(N, 1, H, W)`` object masks in ``{0, 1}``.
+        keep_masks (Tensor): ``(N, 1, H, W)`` keep-masks in ``{0, 1}``,
+            1 = observed.
+        min_kept_fraction (float, optional): Share of the object's pixels
+            that must be kept for the target to be the scene. Default 0.5.
+
     Returns:
         ``(N, 3, H, W)`` target images.
+
+    Examples::
+
+        >>> import numpy as np
+        >>> from captum_fido.demo.scenes import load_split
+        >>> images, labels, backgrounds, masks, boxes = load_split(
+        ...     "train", 8, with_details=True
+        ... )
+        >>> keep = sample_keep_masks(8, 64, np.random.default_rng(0), masks)
+        >>> targets = infill_targets(images, backgrounds, masks, keep)
+        >>> targets.shape
+        torch.Size([8, 3, 64, 64])
     """
     area = object_masks.sum((1, 2, 3)).clamp_min(1.0)
     kept = (object_masks * keep_masks).sum((1, 2, 3)) / area

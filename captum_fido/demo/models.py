@@ -87,7 +87,25 @@ class GatedConv2d(nn.Module):
     r"""Gated convolution (Yu et al. 2019): ``act(conv_f(x)) * sigmoid(conv_g(x))``.
 
     The learned gate lets the network treat observed and missing pixels
-    differently at every layer, which plain convolutions do poorly.
+    differently at every layer, which plain convolutions do poorly. Both
+    convolutions are one ``nn.Conv2d`` with ``2 * c_out`` outputs, padded so
+    that a stride of 1 keeps the spatial size.
+
+    Args:
+        c_in (int): Input channels.
+        c_out (int): Output channels.
+        kernel_size (int, optional): Side of the square kernel. Default 3.
+        stride (int, optional): Stride. Default 1.
+        dilation (int, optional): Dilation. Default 1.
+        activation (bool, optional): Apply ELU to the feature branch
+            (``act``); if False the features pass through unchanged.
+            Default True.
+
+    Examples::
+
+        >>> layer = GatedConv2d(4, 16, 3, stride=2)
+        >>> layer(torch.rand(2, 4, 64, 64)).shape
+        torch.Size([2, 16, 32, 32])
     """
 
     def __init__(
@@ -135,6 +153,15 @@ class InpaintingUNet(nn.Module):
         width (int, optional): Channels of the first stage. Default 16.
         coarse_window (int, optional): Odd side of the coarse stage's
             window. Default 15.
+
+    Examples::
+
+        >>> model = InpaintingUNet().eval()
+        >>> image = torch.rand(2, 3, 64, 64)
+        >>> keep = (torch.rand(2, 1, 64, 64) > 0.5).float()
+        >>> completed = model(image * keep, keep)
+        >>> completed.shape
+        torch.Size([2, 3, 64, 64])
     """
 
     def __init__(self, width: int = 16, coarse_window: int = 15) -> None:
@@ -202,6 +229,20 @@ class PatchDiscriminator(nn.Module):
 
     Sees the completed image and the keep-mask; returns one score per
     8 x 8 patch.
+
+    Call: ``model(image, keep_mask) -> scores`` with ``image``
+    ``(N, 3, H, W)``, ``keep_mask`` ``(N, 1, H, W)`` and ``scores``
+    ``(N, 1, H / 8, W / 8)`` (unbounded logits).
+
+    Args:
+        width (int, optional): Channels of the first layer; later layers use
+            2x and 4x. Default 32.
+
+    Examples::
+
+        >>> disc = PatchDiscriminator()
+        >>> disc(torch.rand(2, 3, 64, 64), torch.ones(2, 1, 64, 64)).shape
+        torch.Size([2, 1, 8, 8])
     """
 
     def __init__(self, width: int = 32) -> None:
@@ -237,6 +278,17 @@ class CompletionVAE(nn.Module):
     Args:
         width (int, optional): Channels of the first stage. Default 32.
         latent_dim (int, optional): Size of ``z``. Default 32.
+
+    Examples::
+
+        >>> vae = CompletionVAE().eval()
+        >>> target = torch.rand(2, 3, 64, 64)
+        >>> keep = (torch.rand(2, 1, 64, 64) > 0.5).float()
+        >>> vae(target * keep, keep).shape
+        torch.Size([2, 3, 64, 64])
+        >>> recon, kl = vae.elbo_terms(target, target * keep, keep)
+        >>> kl.shape
+        torch.Size([2])
     """
 
     def __init__(self, width: int = 32, latent_dim: int = 32) -> None:

@@ -48,8 +48,18 @@ class NormalizedClassifier(nn.Module):
 
     Args:
         model (nn.Module): The classifier (e.g. a torchvision ResNet).
-        mean (sequence of float): Per-channel mean of its normalisation.
-        std (sequence of float): Per-channel std of its normalisation.
+        mean (sequence of float, optional): Per-channel mean of its
+            normalisation. Default :data:`IMAGENET_MEAN`.
+        std (sequence of float, optional): Per-channel std of its
+            normalisation. Default :data:`IMAGENET_STD`.
+
+    Examples::
+
+        >>> import torchvision
+        >>> resnet = torchvision.models.resnet18(weights=None).eval()
+        >>> model = NormalizedClassifier(resnet)
+        >>> model(torch.rand(1, 3, 224, 224)).shape
+        torch.Size([1, 1000])
     """
 
     def __init__(
@@ -85,6 +95,22 @@ def photo_to_tensor(image: Any, size: int = 224) -> Tensor:
     Uses torchvision's ``Resize(round(size * 256 / 224))`` then
     ``CenterCrop(size)``, the ImageNet evaluation transform, without
     normalisation. Values end in ``[0, 1]``.
+
+    Args:
+        image (numpy array, PIL image or Tensor): The photo, as above.
+        size (int, optional): Side of the centre crop (>= 8). Default 224.
+
+    Returns:
+        ``(1, 3, size, size)`` float32 tensor in ``[0, 1]``.
+
+    Examples::
+
+        >>> from skimage.data import chelsea
+        >>> x = photo_to_tensor(chelsea())
+        >>> x.shape
+        torch.Size([1, 3, 224, 224])
+        >>> photo_to_tensor(torch.rand(3, 100, 150), size=64).shape
+        torch.Size([1, 3, 64, 64])
     """
     from torchvision.transforms import v2 as T
 
@@ -134,6 +160,17 @@ class PhotoExplanation:
         target: The explained class.
         probability: The classifier's confidence in ``target`` on the photo.
         details: FIDO's :class:`~captum_fido.MaskOptimizationDetails`.
+
+    Examples::
+
+        >>> import torchvision
+        >>> from skimage.data import chelsea
+        >>> model = torchvision.models.resnet18(weights=None)
+        >>> res = explain_photo(chelsea(), model, size=64, n_steps=5)
+        >>> res.image.shape, res.attribution.shape
+        (torch.Size([3, 64, 64]), (64, 64))
+        >>> res.save_figure("outputs/chelsea_fido.png")
+        PosixPath('outputs/chelsea_fido.png')
     """
 
     image: Tensor

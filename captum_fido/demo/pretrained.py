@@ -77,7 +77,23 @@ def _settings(path: Path) -> Dict[str, Any]:
 
 
 def training_summary(name: str) -> Dict[str, Any]:
-    r"""The JSON summary written next to ``weights/<name>.pt`` by training."""
+    r"""The JSON summary written next to ``weights/<name>.pt`` by training.
+
+    Args:
+        name (str): The weights' stem in the shipped folder: ``"classifier"``,
+            ``"classifier_context"``, ``"inpainter"``, ``"vae"`` or
+            ``"explainer_scenes"``.
+
+    Returns:
+        dict, the parsed JSON: the training ``settings`` and what training
+        recorded (losses, accuracies, seconds, ...).
+
+    Examples::
+
+        >>> summary = training_summary("classifier")
+        >>> summary["settings"]["width"], summary["test_accuracy"] > 0.9
+        (32, True)
+    """
     path = WEIGHTS_DIR / f"{name}.json"
     if not path.is_file():
         raise FileNotFoundError(f"no training summary at {path}")
@@ -90,7 +106,18 @@ def load_classifier(path: Optional[PathLike] = None) -> SceneClassifier:
 
     Args:
         path (str or Path, optional): A state_dict to load instead of the
-            shipped ``weights/classifier.pt``.
+            shipped ``weights/classifier.pt``. Its width is read from the JSON
+            summary beside it (default 32).
+
+    Returns:
+        :class:`~captum_fido.demo.models.SceneClassifier`
+
+    Examples::
+
+        >>> model = load_classifier()
+        >>> model(torch.rand(2, 3, 64, 64)).shape
+        torch.Size([2, 6])
+        >>> context = load_classifier(WEIGHTS_DIR / "classifier_context.pt")
     """
     p = Path(path) if path is not None else WEIGHTS_DIR / "classifier.pt"
     width = int(_settings(p).get("width", 32))
@@ -105,6 +132,25 @@ def load_inpainter(
     A :class:`~captum_fido.demo.inpainting.RefineUNet` for the shipped
     weights (its JSON summary names the architecture); an
     :class:`~captum_fido.demo.models.InpaintingUNet` for older weights.
+    Parameters are frozen.
+
+    Args:
+        path (str or Path, optional): A state_dict to load instead of the
+            shipped ``weights/inpainter.pt``; the architecture and width come
+            from the JSON summary beside it.
+
+    Returns:
+        :class:`~captum_fido.demo.inpainting.RefineUNet` or
+        :class:`~captum_fido.demo.models.InpaintingUNet`, called as
+        ``net(masked_image, keep_mask) -> completed``.
+
+    Examples::
+
+        >>> net = load_inpainter()
+        >>> image = torch.rand(2, 3, 64, 64)
+        >>> keep = (torch.rand(2, 1, 64, 64) > 0.5).float()
+        >>> net(image * keep, keep).shape
+        torch.Size([2, 3, 64, 64])
     """
     p = Path(path) if path is not None else WEIGHTS_DIR / "inpainter.pt"
     s = _settings(p)
@@ -114,7 +160,24 @@ def load_inpainter(
 
 
 def load_vae(path: Optional[PathLike] = None) -> CompletionVAE:
-    r"""The trained completion VAE in eval mode."""
+    r"""The trained completion VAE in eval mode (parameters frozen).
+
+    Args:
+        path (str or Path, optional): A state_dict to load instead of the
+            shipped ``weights/vae.pt``; width and latent size come from the
+            JSON summary beside it.
+
+    Returns:
+        :class:`~captum_fido.demo.models.CompletionVAE`
+
+    Examples::
+
+        >>> vae = load_vae()
+        >>> image = torch.rand(2, 3, 64, 64)
+        >>> keep = (torch.rand(2, 1, 64, 64) > 0.5).float()
+        >>> vae(image * keep, keep).shape
+        torch.Size([2, 3, 64, 64])
+    """
     p = Path(path) if path is not None else WEIGHTS_DIR / "vae.pt"
     s = _settings(p)
     vae = CompletionVAE(
@@ -139,6 +202,17 @@ def load_inpainter_infiller(
             ``weights/inpainter.pt``.
         internal_batch_size (int, optional): Images per network call.
             Default 256.
+
+    Returns:
+        :class:`~captum_fido.infillers.Infiller`
+
+    Examples::
+
+        >>> infiller = load_inpainter_infiller()
+        >>> x = torch.rand(2, 3, 64, 64)
+        >>> keep = (torch.rand(2, 1, 64, 64) > 0.5).float()
+        >>> infiller(x, keep).shape
+        torch.Size([2, 3, 64, 64])
     """
     net = load_inpainter(path)
     if isinstance(net, RefineUNet):
@@ -149,7 +223,23 @@ def load_inpainter_infiller(
 
 
 def load_vae_infiller(path: Optional[PathLike] = None) -> VAEInfiller:
-    r"""The shipped completion VAE as a :class:`VAEInfiller` (predictive mean)."""
+    r"""The shipped completion VAE as a :class:`VAEInfiller` (predictive mean).
+
+    Args:
+        path (str or Path, optional): Weights to load instead of the shipped
+            ``weights/vae.pt`` (see :func:`load_vae`).
+
+    Returns:
+        :class:`~captum_fido.infillers.VAEInfiller`
+
+    Examples::
+
+        >>> infiller = load_vae_infiller()
+        >>> x = torch.rand(2, 3, 64, 64)
+        >>> keep = (torch.rand(2, 1, 64, 64) > 0.5).float()
+        >>> infiller(x, keep).shape
+        torch.Size([2, 3, 64, 64])
+    """
     return VAEInfiller(load_vae(path))
 
 
@@ -160,6 +250,15 @@ def load_explainer(path: Optional[PathLike] = None) -> MaskExplainerNet:
     Args:
         path (str or Path, optional): Weights to load instead of the shipped
             ``weights/explainer_scenes.pt`` (a JSON summary must sit beside).
+
+    Returns:
+        :class:`~captum_fido.attr.MaskExplainerNet`, with parameters frozen.
+
+    Examples::
+
+        >>> net = load_explainer()
+        >>> net(torch.rand(2, 3, 64, 64), torch.tensor([0, 3])).shape
+        torch.Size([2, 1, 16, 16])
     """
     p = Path(path) if path is not None else WEIGHTS_DIR / "explainer_scenes.pt"
     s = _settings(p)

@@ -86,8 +86,26 @@ def explain_scenes(
     paper's 1e-3, tuned for ImageNet ResNets, makes dropping everything
     cheaper than keeping the object; 1e-4 keeps the object.
 
+    Args:
+        n_images (int, optional): How many test scenes. Default 4.
+        n_steps (int, optional): FIDO's optimisation steps. Default 300.
+        seed (int, optional): FIDO's seed. Default 0.
+        n_samples (int, optional): FIDO's mask samples per image per step.
+            Default 8.
+        offset (int, optional): Index of the first test scene. Default 0.
+        l1_coeff (float, optional): FIDO's sparsity weight. Default 1e-4.
+
     Returns:
-        :class:`DemoResult`
+        :class:`DemoResult`, with maps ``"Saliency"``, ``"GradCAM"``,
+        ``"Deconvolution"`` and ``"FIDO-SSR (inpainter)"``.
+
+    Examples::
+
+        >>> result = explain_scenes(n_images=2, n_steps=50)
+        >>> sorted(result.maps)
+        ['Deconvolution', 'FIDO-SSR (inpainter)', 'GradCAM', 'Saliency']
+        >>> result.maps["GradCAM"].shape
+        torch.Size([2, 64, 64])
     """
     from captum.attr import Deconvolution, LayerAttribution, LayerGradCam, Saliency
 
@@ -250,6 +268,11 @@ def main(argv: Optional[List[str]] = None, prog: Optional[str] = None) -> int:
 
     Returns:
         int, the exit status (0).
+
+    Examples::
+
+        >>> main(["--n-images", "2", "--steps", "50", "--out", "/tmp/demo.png"])
+        0
     """
     from captum_fido.demo.scenes import SPLITS
 

@@ -150,6 +150,14 @@ class Scene:
         seed: the seed the scene was made from.
         background_name: which scikit-image picture the background comes from.
         variant: the generator variant, one of :data:`VARIANTS`.
+
+    Examples::
+
+        >>> scene = make_scene(scene_seed("test", 0))
+        >>> scene.image.shape, scene.mask.shape
+        ((64, 64, 3), (64, 64))
+        >>> scene.background_name in background_names()
+        True
     """
 
     image: np.ndarray
@@ -164,7 +172,18 @@ class Scene:
 
 
 def background_names() -> Tuple[str, ...]:
-    r"""Names of the scikit-image pictures used as backgrounds."""
+    r"""Names of the scikit-image pictures used as backgrounds.
+
+    Returns:
+        tuple of str, the ``skimage.data`` picture names, in the order the
+        default variant draws from.
+
+    Examples::
+
+        >>> names = background_names()
+        >>> "brick" in names, len(names)
+        (True, 14)
+    """
     return _BACKGROUNDS
 
 
@@ -529,6 +548,14 @@ class SceneDataset(Dataset):
         offset (int, optional): Index of the first scene in the split.
         variant (str, optional): Generator variant, one of :data:`VARIANTS`.
             Default ``"default"``.
+
+    Examples::
+
+        >>> ds = SceneDataset("val", 32)
+        >>> item = ds[0]
+        >>> item["image"].shape, item["mask"].shape, item["box"].shape
+        (torch.Size([3, 64, 64]), torch.Size([1, 64, 64]), torch.Size([4]))
+        >>> loader = torch.utils.data.DataLoader(ds, batch_size=8)
     """
 
     def __init__(

@@ -65,10 +65,36 @@ def train_scenes_explainer(
     r"""Train the scenes explainer with the shipped classifier and the
     demo's Blur in-filler; write it (and its JSON summary) to ``out``.
 
+    The shipped weights were trained with :data:`EXPLAINER_SETTINGS`.
+
+    Args:
+        steps (int): Adam steps (FIDO's ``n_steps``).
+        batch_size (int): Images a step.
+        n_samples (int): Mask samples per image a step.
+        l1_coeff (float): FIDO's sparsity weight.
+        n_scenes (int): Training scenes generated.
+        lr (float): Adam's learning rate.
+        width (int): Channels of the
+            :class:`~captum_fido.attr.MaskExplainerNet`'s first block.
+        seed (int): Random seed.
+        out (Path, optional): Weights file to write (a ``.json`` summary goes
+            beside it); ``None`` writes nothing.
+        show_progress (bool, optional): Show a progress bar. Default True.
+
     Returns:
         The summary: settings, first and last losses (means of 20 steps),
         mean keep fraction at the end, ``seconds`` (wall) and
         ``classifier_rows``.
+
+    Examples::
+
+        >>> summary = train_scenes_explainer(
+        ...     steps=3, batch_size=4, n_samples=1, l1_coeff=1e-4, n_scenes=32,
+        ...     lr=3e-3, width=4, seed=0, out=None, show_progress=False,
+        ... )
+        >>> summary["settings"]["architecture"]
+        'MaskExplainerNet'
+        >>> shipped = train_scenes_explainer(**EXPLAINER_SETTINGS, out=None)
     """
     from captum_fido.demo.compare import demo_infillers
     from captum_fido.demo.domains import load_domain
@@ -137,6 +163,11 @@ def main(argv: Optional[Sequence[str]] = None, prog: Optional[str] = None) -> in
 
     Returns:
         int, the exit status (0).
+
+    Examples::
+
+        >>> main(["--tiny", "--no-progress", "--out", "/tmp/explainer.pt"])
+        0
     """
     s = EXPLAINER_SETTINGS
     p = make_parser(

@@ -21,13 +21,27 @@ __all__ = ["Shard", "init_shard", "gather_rows", "finish_shard"]
 
 @dataclass(frozen=True)
 class Shard:
-    r"""This process's place: ``rank`` of ``world`` processes."""
+    r"""This process's place: ``rank`` of ``world`` processes.
+
+    Attributes:
+        rank: This process's rank, from 0. Default 0.
+        world: The number of processes. Default 1 (a plain run).
+
+    Examples::
+
+        >>> shard = Shard(rank=1, world=3)
+        >>> shard.take(range(7))
+        [1, 4]
+        >>> shard.is_main
+        False
+    """
 
     rank: int = 0
     world: int = 1
 
     @property
     def is_main(self) -> bool:
+        r"""Whether this is rank 0, the process that writes the tables."""
         return self.rank == 0
 
     def take(self, items: Sequence[Any]) -> List[Any]:
@@ -37,7 +51,20 @@ class Shard:
 
 def init_shard() -> Shard:
     r"""Join the process group that ``torchrun`` describes in the environment
-    (``WORLD_SIZE`` > 1); a plain run is the single shard ``Shard(0, 1)``."""
+    (``WORLD_SIZE`` > 1); a plain run is the single shard ``Shard(0, 1)``.
+
+    The backend is nccl when CUDA is available, else gloo; a process group
+    that is already initialised is joined as it is.
+
+    Returns:
+        Shard: This process's rank and the number of processes.
+
+    Examples::
+
+        >>> shard = init_shard()  # plain ``python``: no WORLD_SIZE
+        >>> shard
+        Shard(rank=0, world=1)
+    """
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world <= 1:
         return Shard()
@@ -48,7 +75,26 @@ def init_shard() -> Shard:
 
 
 def gather_rows(shard: Shard, rows: List[Any]) -> List[Any]:
-    r"""Every process's rows, on every process (its own rows when alone)."""
+    r"""Every process's rows, on every process (its own rows when alone).
+
+    With more than one process the rows travel by ``all_gather_object``, so
+    every process of the group must call it.
+
+    Args:
+        shard (Shard): This process's place, from :func:`init_shard`.
+        rows (list): This process's rows (any picklable objects).
+
+    Returns:
+        list: The rows of rank 0, then of rank 1, and so on; ``rows`` itself
+        when ``shard.world == 1``.
+
+    Examples::
+
+        >>> shard = init_shard()
+        >>> rows = [{"image_id": i} for i in shard.take(range(8))]
+        >>> len(gather_rows(shard, rows))  # every rank's rows
+        8
+    """
     if shard.world == 1:
         return rows
     gathered: List[List[Any]] = [[] for _ in range(shard.world)]
@@ -57,7 +103,20 @@ def gather_rows(shard: Shard, rows: List[Any]) -> List[Any]:
 
 
 def finish_shard(shard: Shard) -> None:
-    r"""Wait for every process, then leave the process group."""
+    r"""Wait for every process, then leave the process group.
+
+    Does nothing for a single process or when no process group is
+    initialised.
+
+    Args:
+        shard (Shard): This process's place, from :func:`init_shard`.
+
+    Examples::
+
+        >>> shard = init_shard()
+        >>> rows = gather_rows(shard, rows)
+        >>> finish_shard(shard)
+    """
     if shard.world > 1 and dist.is_initialized():
         dist.barrier()
         dist.destroy_process_group()

@@ -70,7 +70,18 @@ def plot_map_grid(
         titles (sequence of str, optional): One per image row.
 
     Returns:
-        Path or None
+        Path or None: ``out``, or ``None`` when no map of ``methods`` was saved.
+
+    Examples::
+
+        >>> from pathlib import Path
+        >>> rows = run_comparison(model, data, specs, fills, Path("out/rows.csv"),
+        ...                       preview_dir=Path("out/preview"))
+        >>> sub = data.subset([0, 1])  # images whose maps were saved (low ids)
+        >>> plot_map_grid(sub.images, sub.boxes, sub.image_ids,
+        ...               [s.name for s in specs], Path("out/preview"),
+        ...               Path("out/maps.png"))
+        PosixPath('out/maps.png')
     """
     import matplotlib
 

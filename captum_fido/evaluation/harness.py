@@ -60,6 +60,21 @@ class EvalData:
         boxes: ``(N, 4)`` ground-truth boxes ``(x0, y0, x1, y1)``.
         image_ids: ``N`` ints, unique; seeds derive from them.
         splits: ``N`` of ``"val"`` (chooses WSL thresholds) or ``"test"``.
+
+    Raises:
+        ValueError: for inconsistent shapes, repeated ids or another split.
+
+    Examples::
+
+        >>> data = EvalData(
+        ...     images=torch.rand(2, 3, 64, 64),
+        ...     labels=torch.tensor([0, 3]),
+        ...     boxes=torch.tensor([[8.0, 8.0, 40.0, 40.0], [0.0, 16.0, 32.0, 64.0]]),
+        ...     image_ids=[0, 1],
+        ...     splits=["val", "test"],
+        ... )
+        >>> data.subset([1]).image_ids
+        [1]
     """
 
     images: Tensor
@@ -87,6 +102,7 @@ class EvalData:
             raise ValueError("splits must hold 'val' or 'test' for every image")
 
     def subset(self, rows: Sequence[int]) -> EvalData:
+        r"""The images at positions ``rows`` (not ids), in that order."""
         index = torch.as_tensor(list(rows), dtype=torch.long)
         return EvalData(
             self.images[index],
@@ -112,6 +128,14 @@ class ComparisonSettings:
             then all its blocks (top-level children), cascading.
         preview: Images (the lowest ids) whose maps are kept for the figure.
         show_progress: tqdm bars.
+        output_type: What the model returns: ``"logits"`` (default),
+            ``"probs"`` or ``"log_probs"``.
+
+    Examples::
+
+        >>> settings = ComparisonSettings(seed=1, chunk_size=4, show_progress=False)
+        >>> settings.fractions[:3]
+        (0.0, 0.1, 0.2)
     """
 
     seed: int = 0
@@ -151,7 +175,18 @@ def run_comparison(
             another process's file); their (image, method) pairs are skipped.
 
     Returns:
-        The rows of ``out_csv``, old and new.
+        list of dict: The rows of ``out_csv``, old and new.
+
+    Examples::
+
+        >>> from pathlib import Path
+        >>> from captum_fido.infillers import NoisyLinearInfiller
+        >>> specs = captum_methods(lambda m: m.layer4)  # e.g. a torchvision ResNet
+        >>> rows = run_comparison(model.eval(), data, specs,
+        ...                       {"road": NoisyLinearInfiller()},
+        ...                       Path("out/per_image.csv"),
+        ...                       ComparisonSettings(show_progress=False))
+        >>> summaries = summarise(rows)
     """
     done = {
         (int(str(r["image_id"])), str(r["method"]))

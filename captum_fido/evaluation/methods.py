@@ -74,6 +74,18 @@ class MethodSpec:
             0.5 for localisation (the paper's rule for FIDO); other maps get
             a threshold ``alpha * mean`` chosen on a held-out split.
         tau: BBMP-CA's threshold, if any.
+
+    Examples::
+
+        >>> spec = captum_methods(lambda m: m.layer4)[0]
+        >>> spec.name, spec.family, spec.probabilistic
+        ('Saliency', 'captum', False)
+        >>> maps = spec.explain(model, x, y, 0)  # (N, H, W) in [0, 1]
+        >>> def centre(model, x, y, seed):  # a map that ignores the model
+        ...     maps = torch.zeros(x.shape[0], *x.shape[2:])
+        ...     maps[:, 16:48, 16:48] = 1.0
+        ...     return maps
+        >>> custom = MethodSpec("Centre", "captum", None, centre, probabilistic=False)
     """
 
     name: str
@@ -98,7 +110,27 @@ def captum_methods(
 ) -> List[MethodSpec]:
     r"""Captum's Saliency, IntegratedGradients (zero baseline), LayerGradCam
     (upsampled, positive part), Deconvolution and Occlusion (zero baseline,
-    ``occlusion_window`` square patches at half-window strides)."""
+    ``occlusion_window`` square patches at half-window strides).
+
+    Args:
+        gradcam_layer (callable): ``model -> layer``: the layer of GradCAM,
+            picked from the classifier itself (not from the
+            :class:`RowCounter` around it).
+        occlusion_window (int, optional): Side of Occlusion's square
+            patches; the stride is half of it. Default 8.
+        ig_steps (int, optional): IntegratedGradients' ``n_steps``.
+            Default 32.
+
+    Returns:
+        list of MethodSpec: Five specs, family ``"captum"``, whose maps are
+        not probabilities.
+
+    Examples::
+
+        >>> specs = captum_methods(lambda model: model.layer4)
+        >>> [s.name for s in specs]
+        ['Saliency', 'IntegratedGradients', 'GradCAM', 'Deconvolution', 'Occlusion']
+    """
 
     def saliency(model: nn.Module, x: Tensor, y: Tensor, seed: int) -> Tensor:
         return _scaled(Saliency(model).attribute(x, target=y))
@@ -136,6 +168,14 @@ def captum_methods(
 def patch_mask(height: int, width: int, patch: int) -> Tensor:
     r"""Captum ``feature_mask`` of ``patch`` x ``patch`` squares, row-major
     ids, shape ``(1, 1, height, width)`` (edge patches may be smaller).
+
+    Args:
+        height (int): Image height in pixels.
+        width (int): Image width in pixels.
+        patch (int): Side of the squares in pixels.
+
+    Returns:
+        Tensor: ``(1, 1, height, width)`` integer ids, from 0.
 
     Examples::
 
@@ -339,6 +379,34 @@ def mask_methods(
     heuristics, and BBMP-CA over ``taus`` with the ``generative`` in-filler.
 
     BBMP's sparsity weight is five times FIDO's, as its defaults are.
+
+    Args:
+        infillers (mapping): name -> in-filler; FIDO-SSR and FIDO-SDR run
+            with each.
+        n_steps (int): Optimisation steps of every method.
+        l1_coeff (float): FIDO's sparsity weight (BBMP's is ``5 * l1_coeff``).
+        generative (str, optional): The key in ``infillers`` of BBMP-CA's
+            in-filler; ``None`` (default) leaves BBMP-CA out.
+        bbmp_infillers (sequence of str, optional): The keys in ``infillers``
+            BBMP runs with. Default ``("Mean", "Blur", "Random")``.
+        taus (sequence of float, optional): BBMP-CA's thresholds. Default
+            :data:`BBMP_CA_TAUS`.
+        n_samples (int, optional): FIDO's mask samples per image per step.
+            Default 8.
+
+    Returns:
+        list of MethodSpec: ``"FIDO-SSR (<name>)"`` and ``"FIDO-SDR (<name>)"``
+        for every in-filler, ``"BBMP (<name>)"`` for every ``bbmp_infillers``
+        key, then ``"BBMP-CA tau=<tau>"`` for every tau; all probabilistic.
+
+    Examples::
+
+        >>> from captum_fido.infillers import BlurInfiller, MeanInfiller, RandomInfiller
+        >>> fills = {"Mean": MeanInfiller(), "Blur": BlurInfiller(),
+        ...          "Random": RandomInfiller()}
+        >>> specs = mask_methods(fills, n_steps=300, l1_coeff=1e-3)
+        >>> len(specs), specs[0].name, specs[-1].name
+        (9, 'FIDO-SSR (Mean)', 'BBMP (Random)')
     """
     specs: List[MethodSpec] = []
     fido_options = {"n_steps": n_steps, "l1_coeff": l1_coeff, "n_samples": n_samples}
@@ -395,7 +463,35 @@ def standard_methods(
     :func:`mask_methods`; then, opt-in (:data:`OPT_IN_FAMILIES`, left out by
     ``select_methods(specs, None)``), :func:`perturbation_methods` with the
     ``generative`` and ``local`` in-fillers (keys lower-cased) when both are
-    in ``infillers``."""
+    in ``infillers``.
+
+    Args:
+        gradcam_layer (callable): ``model -> layer`` of GradCAM (see
+            :func:`captum_methods`).
+        infillers (mapping): name -> in-filler (see :func:`mask_methods`).
+        n_steps (int): Optimisation steps of FIDO and BBMP.
+        l1_coeff (float): FIDO's sparsity weight.
+        generative (str or None): The key in ``infillers`` of the generative
+            in-filler (BBMP-CA and the perturbation methods); ``None`` leaves
+            both out.
+        occlusion_window (int, optional): Occlusion's patch side. Default 8.
+        n_samples (int, optional): FIDO's mask samples per image per step.
+            Default 8.
+        local (str, optional): The key in ``infillers`` of the local
+            in-filler of the perturbation methods. Default ``"Local"``.
+
+    Returns:
+        list of MethodSpec: Captum's methods, then those of
+        :func:`mask_methods`, then the opt-in perturbation methods.
+
+    Examples::
+
+        >>> from captum_fido.demo.compare import demo_infillers
+        >>> specs = standard_methods(lambda m: m.last_conv, demo_infillers(),
+        ...                          n_steps=300, l1_coeff=1e-3,
+        ...                          generative="Inpainter")
+        >>> default = select_methods(specs, None)  # the opt-in families left out
+    """
     specs = captum_methods(gradcam_layer, occlusion_window) + mask_methods(
         infillers, n_steps, l1_coeff, generative, n_samples=n_samples
     )
@@ -417,8 +513,26 @@ def select_methods(
     ``fido-ssr``), in the given order; when ``wanted`` is ``None``, all but
     the :data:`OPT_IN_FAMILIES` (``captum-perturbation``).
 
+    Args:
+        specs (sequence of MethodSpec): The candidates.
+        wanted (sequence of str or None): Method names or families, in any
+            case (e.g. ``"saliency"``, ``"fido-ssr"``); ``None`` for all but
+            the opt-in families.
+
+    Returns:
+        list of MethodSpec: The chosen specs in the order of ``wanted`` (a
+        family's in the order of ``specs``), each once.
+
     Raises:
         ValueError: for a name that matches no method, listing the known ones.
+
+    Examples::
+
+        >>> specs = captum_methods(lambda m: m.layer4)
+        >>> [s.name for s in select_methods(specs, ["gradcam", "Saliency"])]
+        ['GradCAM', 'Saliency']
+        >>> len(select_methods(specs, ["captum"]))
+        5
     """
     if wanted is None:
         return [s for s in specs if s.family not in OPT_IN_FAMILIES]
@@ -440,7 +554,21 @@ def select_methods(
 
 class RowCounter(nn.Module):
     r"""A transparent wrapper counting the rows (images) the classifier sees,
-    so every method's cost is measured in classifier passes per image."""
+    so every method's cost is measured in classifier passes per image.
+
+    The count is the ``rows`` attribute; set it to 0 to start again.
+
+    Args:
+        model (nn.Module): The classifier; its forward receives the same
+            arguments.
+
+    Examples::
+
+        >>> counter = RowCounter(model)
+        >>> _ = counter(torch.rand(4, 3, 64, 64))
+        >>> counter.rows
+        4
+    """
 
     def __init__(self, model: nn.Module) -> None:
         super().__init__()
@@ -466,7 +594,34 @@ def amortised_methods(
     explainer pass, no classifier pass) and the same refined per image with
     ``refine_options`` (``refine_steps``, ``n_samples``, ...). Opt-in: not
     part of :func:`standard_methods` (the explainer is trained for one
-    classifier); family ``fido-amortised`` (maps are probabilities)."""
+    classifier); family ``fido-amortised`` (maps are probabilities).
+
+    Args:
+        explainer (MaskExplainerNet): The trained explainer of the compared
+            classifier.
+        infiller (Infiller): The in-filler of
+            :class:`~captum_fido.attr.AmortisedFIDO` (and of the refinement).
+        infiller_name (str): Its name in the rows.
+        refine_options (mapping): ``refine_steps`` (int >= 1, required) and
+            any other refinement options of
+            :meth:`~captum_fido.attr.AmortisedFIDO.attribute` (``n_samples``,
+            ``lr``, ...); the seed is the comparison's.
+
+    Returns:
+        list of MethodSpec: ``"Amortised FIDO-<OBJ> (<infiller_name>)"`` and
+        the same with ``" + <refine_steps> steps"``.
+
+    Raises:
+        ValueError: when ``refine_options`` lacks an int ``refine_steps >= 1``.
+
+    Examples::
+
+        >>> from captum_fido.infillers import BlurInfiller
+        >>> specs = amortised_methods(explainer, BlurInfiller(), "Blur",
+        ...                           {"refine_steps": 20, "n_samples": 4})
+        >>> [s.name for s in specs]
+        ['Amortised FIDO-SSR (Blur)', 'Amortised FIDO-SSR (Blur) + 20 steps']
+    """
     refine = dict(refine_options)
     steps = refine.pop("refine_steps", 0)
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:

@@ -56,6 +56,12 @@ class MethodSummary:
         n_images: Test images.
         threshold: The WSL threshold used (``"theta=0.5"`` or ``"alpha=..."``).
         values: metric -> ``(mean, low, high, n)``.
+
+    Examples::
+
+        >>> summary = summarise(rows)[0]  # rows from run_comparison
+        >>> summary.method, summary.threshold
+        >>> mean, low, high, n = summary.values["wsl_error"]
     """
 
     method: str
@@ -151,7 +157,30 @@ def _threshold_index(val_rows: Sequence[Row], probabilistic: bool) -> Tuple[int,
 
 def per_image_values(rows: Sequence[Row], key: str, k: int = 0) -> Dict[int, float]:
     r"""image id -> value of ``key`` (``wsl_error`` and ``saliency_metric``
-    read threshold ``k``; deletion areas are NaN where suppression <= 1)."""
+    read threshold ``k``; deletion areas are NaN where suppression <= 1).
+
+    Insertion areas are NaN where suppression <= 1 too, and ``pointing``
+    reads the ``pointing_hit`` column.
+
+    Args:
+        rows (sequence of dict): One method's per-image rows (e.g. read from
+            ``per_image.csv``).
+        key (str): A metric, e.g. ``"wsl_error"``, ``"pointing"`` or
+            ``"deletion_road"``.
+        k (int, optional): The threshold's index in ``wsl_by_threshold``
+            and ``sm_by_threshold`` (into :data:`DEFAULT_ALPHAS`; 0 for
+            probabilistic maps). Default 0.
+
+    Returns:
+        dict: image id -> value (NaN where the row has none).
+
+    Examples::
+
+        >>> rows = [{"image_id": "0", "pointing_hit": "1"},
+        ...         {"image_id": "1", "pointing_hit": "0"}]
+        >>> per_image_values(rows, "pointing")
+        {0: 1.0, 1: 0.0}
+    """
     out: Dict[int, float] = {}
     for r in rows:
         image_id = int(str(r["image_id"]))
@@ -228,7 +257,21 @@ def summarise(rows: Sequence[Row], seed: int = 0) -> List[MethodSummary]:
 
 def write_results(summaries: Sequence[MethodSummary], path: Path) -> Path:
     r"""``results.csv``: one row per method, ``<metric>``, ``<metric>_low``,
-    ``<metric>_high`` and ``<metric>_n`` for every metric."""
+    ``<metric>_high`` and ``<metric>_n`` for every metric.
+
+    Args:
+        summaries (sequence of MethodSummary): From :func:`summarise`.
+        path (Path): The CSV file (its folder is created).
+
+    Returns:
+        Path: ``path``.
+
+    Examples::
+
+        >>> from pathlib import Path
+        >>> write_results(summarise(rows), Path("out/results.csv"))
+        PosixPath('out/results.csv')
+    """
     keys = list(summaries[0].values) if summaries else []
     header = ["method", "family", "n_images", "wsl_threshold"]
     for key in keys:
@@ -260,7 +303,25 @@ def write_table(
     summaries: Sequence[MethodSummary], path: Path, title: Optional[str] = None
 ) -> Path:
     r"""``table.md``: the paper's Table 1 layout (WSL error %, Saliency
-    Metric) extended with the curves, pointing game and cost."""
+    Metric) extended with the curves, pointing game and cost.
+
+    Metric cells are means with their 95% bootstrap intervals; the cost
+    cells (seconds and passes per image) are plain means.
+
+    Args:
+        summaries (sequence of MethodSummary): From :func:`summarise`.
+        path (Path): The markdown file (its folder is created).
+        title (str, optional): A ``# title`` heading above the table.
+
+    Returns:
+        Path: ``path``.
+
+    Examples::
+
+        >>> from pathlib import Path
+        >>> write_table(summarise(rows), Path("out/table.md"), "scenes: 64 images")
+        PosixPath('out/table.md')
+    """
     curves = (
         [k for k in summaries[0].values if k.startswith(("deletion_", "insertion_"))]
         if summaries

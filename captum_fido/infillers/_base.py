@@ -50,6 +50,17 @@ class Infiller(ABC):
     with ``x`` of shape ``(N, C, H, W)``, ``keep_mask`` of shape
     ``(N, 1, H, W)`` with values in ``{0, 1}`` (1 = observed), and
     ``reference`` of exactly ``x``'s shape, dtype and device.
+
+    Examples::
+
+        >>> class GreyInfiller(Infiller):
+        ...     uses_mask = False
+        ...
+        ...     def fill(self, x, keep_mask, generator):
+        ...         return torch.full_like(x, 0.5)
+        >>> x, keep = torch.rand(2, 3, 32, 32), torch.ones(2, 1, 32, 32)
+        >>> GreyInfiller()(x, keep).shape
+        torch.Size([2, 3, 32, 32])
     """
 
     uses_mask: bool = True
@@ -180,7 +191,21 @@ def as_infiller(infiller: Any, name: str = "infiller", **flags: bool) -> Infille
 
 
 def warn_if_dishonest(infiller: Infiller, purpose: str) -> None:
-    r"""Warn that an evaluation uses an infiller that reads what it replaces."""
+    r"""Warn that an evaluation uses an infiller that reads what it replaces.
+
+    Does nothing for an ``honest`` infiller; otherwise issues a
+    ``UserWarning`` naming ``purpose`` and the infiller.
+
+    Args:
+        infiller (Infiller): The infiller the evaluation uses.
+        purpose (str): What uses it, the start of the warning message.
+
+    Examples::
+
+        >>> from captum_fido.infillers import BlurInfiller, LocalInfiller
+        >>> warn_if_dishonest(LocalInfiller(), "deletion curve")  # no warning
+        >>> warn_if_dishonest(BlurInfiller(), "deletion curve")  # warns
+    """
     if not infiller.honest:
         warnings.warn(
             f"{purpose} uses {infiller!r}, which reads the pixels it replaces, "
@@ -243,6 +268,20 @@ def check_infill_output(reference: object, x: Tensor, name: str) -> None:
         reference: What the infiller returned.
         x: The image it was asked to fill.
         name: The infiller's name, used in the error message.
+
+    Raises:
+        TypeError: ``reference`` is not a tensor.
+        ValueError: its shape, dtype or device differs from ``x``'s, or it
+            holds NaN or infinite values.
+
+    Examples::
+
+        >>> x = torch.rand(2, 3, 8, 8)
+        >>> check_infill_output(torch.zeros_like(x), x, "zeros")  # passes
+        >>> check_infill_output(torch.zeros(2, 3, 4, 4), x, "small")
+        Traceback (most recent call last):
+        ...
+        ValueError: infiller small returned shape (2, 3, 4, 4), expected ...
     """
     if not isinstance(reference, Tensor):
         raise TypeError(

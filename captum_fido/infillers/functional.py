@@ -41,6 +41,16 @@ def mean_fill(x: Tensor, mean: Optional[Sequence[float]] = None) -> Tensor:
         mean: Per-channel values (e.g. the data set mean in the model's input
             space). ``None`` uses each image's own per-channel mean, which reads
             the pixels being filled.
+
+    Returns:
+        ``(N, C, H, W)`` tensor, constant within each channel of each image.
+
+    Examples::
+
+        >>> from captum_fido.infillers.functional import mean_fill
+        >>> ref = mean_fill(torch.rand(2, 3, 8, 8), mean=[0.5, 0.4, 0.3])
+        >>> ref[0, :, 0, 0]
+        tensor([0.5000, 0.4000, 0.3000])
     """
     if mean is None:
         return x.mean(dim=(2, 3), keepdim=True).expand_as(x).clone()
@@ -48,7 +58,25 @@ def mean_fill(x: Tensor, mean: Optional[Sequence[float]] = None) -> Tensor:
 
 
 def gaussian_kernel_size(sigma: float, height: int, width: int) -> int:
-    r"""Odd kernel size covering +-3 sigma, capped so reflect padding fits."""
+    r"""Odd kernel size covering +-3 sigma, capped so reflect padding fits.
+
+    Args:
+        sigma (float): Standard deviation of the Gaussian, in pixels.
+        height (int): Image height.
+        width (int): Image width.
+
+    Returns:
+        int: ``2 * ceil(3 * sigma) + 1``, capped at
+        ``2 * min(height, width) - 1`` and at least 1.
+
+    Examples::
+
+        >>> from captum_fido.infillers.functional import gaussian_kernel_size
+        >>> gaussian_kernel_size(10.0, 224, 224)
+        61
+        >>> gaussian_kernel_size(10.0, 16, 16)
+        31
+    """
     size = 2 * math.ceil(3.0 * sigma) + 1
     # Reflect padding needs pad < side, i.e. size <= 2 * side - 1.
     cap = 2 * min(height, width) - 1
@@ -76,6 +104,21 @@ def blur_fill(x: Tensor, sigma: float = 10.0) -> Tensor:
     Numerically torchvision's ``gaussian_blur`` (same kernel, same padding),
     computed as two 1-D convolutions: with sigma 10 the kernel is 61 wide, and
     the separable form does 122 instead of 3,721 multiply-adds per pixel.
+
+    Args:
+        x (Tensor): Images ``(N, C, H, W)``.
+        sigma (float, optional): Standard deviation in pixels. Default 10.
+            The kernel size is :func:`gaussian_kernel_size`; below 3 the
+            images are returned unchanged (a copy).
+
+    Returns:
+        Tensor: The blurred images, ``x``'s shape.
+
+    Examples::
+
+        >>> from captum_fido.infillers.functional import blur_fill
+        >>> blur_fill(torch.rand(2, 3, 64, 64), sigma=5.0).shape
+        torch.Size([2, 3, 64, 64])
     """
     size = gaussian_kernel_size(sigma, x.shape[-2], x.shape[-1])
     if size < 3:
@@ -101,6 +144,27 @@ def random_fill(
     standard deviation ``noise_std * (high - low)`` is added and the result is
     clipped to ``[low, high]`` (the reference implementation does this in
     ``[0, 1]`` pixel space).
+
+    Args:
+        x (Tensor): Images ``(N, C, H, W)``; only their shape, dtype and
+            device are used.
+        noise_std (float, optional): Noise standard deviation as a fraction
+            of ``high - low``. Default 0.2.
+        low (float, optional): Lowest pixel value. Default 0.
+        high (float, optional): Highest pixel value. Default 1.
+        generator (torch.Generator, optional): Source of the random numbers.
+            Default ``None``: torch's global generator.
+
+    Returns:
+        Tensor: Random images of ``x``'s shape, values in ``[low, high]``.
+
+    Examples::
+
+        >>> from captum_fido.infillers.functional import random_fill
+        >>> g = torch.Generator().manual_seed(0)
+        >>> ref = random_fill(torch.rand(2, 3, 32, 32), generator=g)
+        >>> bool((ref >= 0).all() and (ref <= 1).all())
+        True
     """
     n, c = x.shape[:2]
     span = high - low
@@ -117,6 +181,22 @@ def box_sum(x: Tensor, window: int) -> Tensor:
 
     Two separable sum-poolings (``avg_pool2d`` with ``divisor_override=1``):
     ``2 * window`` additions per pixel instead of ``window ** 2``.
+
+    Args:
+        x (Tensor): Values ``(N, C, H, W)``.
+        window (int): Odd window side.
+
+    Returns:
+        Tensor: The window sums, ``x``'s shape.
+
+    Examples::
+
+        >>> from captum_fido.infillers.functional import box_sum
+        >>> box_sum(torch.ones(1, 1, 4, 4), 3)
+        tensor([[[[4., 6., 6., 4.],
+                  [6., 9., 9., 6.],
+                  [6., 9., 9., 6.],
+                  [4., 6., 6., 4.]]]])
     """
     pad = window // 2
     rows = F.avg_pool2d(x, (window, 1), stride=1, padding=(pad, 0), divisor_override=1)
@@ -140,6 +220,18 @@ def local_mean_fill(
         fallback: Where a window holds no observed pixel: ``"image"`` uses the
             mean of all observed pixels of that image (0 if none is observed),
             ``"zero"`` uses 0 as the reference implementation did.
+
+    Returns:
+        ``(N, C, H, W)`` local means, defined at every pixel (observed ones
+        included).
+
+    Examples::
+
+        >>> from captum_fido.infillers.functional import local_mean_fill
+        >>> x = torch.rand(2, 3, 32, 32)
+        >>> keep = (torch.rand(2, 1, 32, 32) > 0.5).float()
+        >>> ref = local_mean_fill(x, keep, window=7)
+        >>> phi = keep * x + (1 - keep) * ref
     """
     if window < 1 or window % 2 == 0:
         raise ValueError(f"window must be a positive odd integer, got {window}")

@@ -47,6 +47,13 @@ class BlurInfiller(Infiller):
     Args:
         sigma (float, optional): Standard deviation in pixels (paper: 10).
             The kernel covers +-3 sigma, capped to fit the image.
+
+    Examples::
+
+        >>> fill = BlurInfiller(sigma=10.0)
+        >>> ref = fill(torch.rand(2, 3, 64, 64), torch.ones(2, 1, 64, 64))
+        >>> fill.honest  # the blur reads the pixels it replaces
+        False
     """
 
     uses_mask = False
@@ -80,6 +87,15 @@ class RandomInfiller(Infiller):
             subtracted after sampling.
         normalize_std (sequence of float, optional): Per-channel std divided
             by after sampling.
+
+    Examples::
+
+        >>> fill = RandomInfiller(
+        ...     normalize_mean=[0.485, 0.456, 0.406],
+        ...     normalize_std=[0.229, 0.224, 0.225],
+        ... )
+        >>> x, keep = torch.rand(2, 3, 32, 32), torch.ones(2, 1, 32, 32)
+        >>> ref = fill(x, keep, generator=torch.Generator().manual_seed(0))
     """
 
     uses_mask = False
@@ -133,6 +149,13 @@ class LocalInfiller(Infiller):
         fallback (str, optional): Fill for pixels whose window holds no
             observed pixel: ``"image"`` (default) uses the mean of the image's
             observed pixels, ``"zero"`` uses 0 like the reference code.
+
+    Examples::
+
+        >>> fill = LocalInfiller(window=15)
+        >>> x = torch.rand(2, 3, 64, 64)
+        >>> keep = (torch.rand(2, 1, 64, 64) > 0.5).float()
+        >>> phi = keep * x + (1 - keep) * fill(x, keep)
     """
 
     def __init__(self, window: int = 15, fallback: str = "image") -> None:

@@ -70,6 +70,14 @@ def noisy_linear_imputation(
     Returns:
         ``(N, C, H, W)`` float64 array: ``x`` at kept pixels, the imputation
         at removed ones.
+
+    Examples::
+
+        >>> from captum_fido.infillers.road import noisy_linear_imputation
+        >>> x = np.random.rand(2, 3, 16, 16)
+        >>> removed = np.random.rand(2, 16, 16) < 0.3
+        >>> noisy_linear_imputation(x, removed).shape
+        (2, 3, 16, 16)
     """
     removed = np.asarray(removed, dtype=bool)
     if (

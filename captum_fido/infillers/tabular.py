@@ -44,6 +44,19 @@ class TabularInfiller(Infiller):
     Subclasses implement :meth:`_fit` (store statistics of the training rows
     as float64 CPU tensors) and :meth:`_fill` (rows, keep mask and those
     statistics on the rows' device and dtype).
+
+    Examples::
+
+        >>> class MedianInfiller(TabularInfiller):
+        ...     uses_mask = False
+        ...
+        ...     def _fit(self, rows):
+        ...         self._median = rows.median(dim=0).values
+        ...
+        ...     def _fill(self, x, keep, generator):
+        ...         return self._median.to(x.device, x.dtype).expand_as(x)
+        >>> fill = MedianInfiller().fit(X_train)
+        >>> ref = fill(X_test, torch.ones_like(X_test))
     """
 
     tabular = True

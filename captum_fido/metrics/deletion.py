@@ -55,6 +55,15 @@ class DeletionCurve:
             normalisation divides by almost nothing and ``area`` is not
             meaningful; select images with ``suppression > 1`` before
             averaging, as the paper evaluates correctly classified images.
+
+    Examples::
+
+        >>> from captum_fido.infillers import NoisyLinearInfiller
+        >>> curve = deletion_curve(model, x, attr, target=y,
+        ...                        infiller=NoisyLinearInfiller())
+        >>> curve.normalized.shape == (x.shape[0], len(curve.fractions))
+        True
+        >>> curve.area[curve.suppression > 1].mean()  # lower is better
     """
 
     fractions: Tensor
@@ -77,6 +86,15 @@ class InsertionCurve:
         suppression: ``(N,)`` ``s_clean - s_all`` (see
             :class:`DeletionCurve`); select images with ``suppression > 1``
             before averaging.
+
+    Examples::
+
+        >>> from captum_fido.infillers import NoisyLinearInfiller
+        >>> curve = insertion_curve(model, x, attr, target=y,
+        ...                         infiller=NoisyLinearInfiller())
+        >>> curve.log_odds.shape == (x.shape[0], len(curve.fractions))
+        True
+        >>> curve.area[curve.suppression > 1].mean()  # higher is better
     """
 
     fractions: Tensor

@@ -45,6 +45,15 @@ class InfillQualityTable:
         rows: infiller name -> one mean confidence per drop fraction.
         stderr: infiller name -> standard error of each mean.
         n_images: Images per cell.
+
+    Examples::
+
+        >>> from captum_fido.infillers import BlurInfiller
+        >>> table = infiller_confidence(model, x, y, {"Blur": BlurInfiller()})
+        >>> table.drop_fractions
+        [0.1, 0.25, 0.5, 0.75]
+        >>> table.clean, table.rows["Blur"]  # one mean per drop fraction
+        >>> print(table.to_markdown())
     """
 
     drop_fractions: List[float]
@@ -91,6 +100,13 @@ def random_grid_masks(
 
     Returns:
         ``(n, 1, H, W)`` float masks in ``{0, 1}``, 1 = keep.
+
+    Examples::
+
+        >>> g = torch.Generator().manual_seed(0)
+        >>> masks = random_grid_masks(2, (64, 64), 0.25, g)
+        >>> masks.shape, float(1 - masks.mean())
+        (torch.Size([2, 1, 64, 64]), 0.25)
     """
     if not 0.0 <= float(drop_fraction) <= 1.0:
         raise ValueError(f"drop_fraction must be in [0, 1], got {drop_fraction!r}")
@@ -146,6 +162,14 @@ def confidence_under_masks(
 
     Returns:
         ``(N,)`` confidences.
+
+    Examples::
+
+        >>> from captum_fido.infillers import BlurInfiller
+        >>> keep = random_grid_masks(x.shape[0], x.shape[2:], 0.5)
+        >>> conf = confidence_under_masks(model, x, y, BlurInfiller(), keep)
+        >>> clean = confidence_under_masks(model, x, y, None, None)
+        >>> (clean - conf).mean()  # confidence lost to the in-fill
     """
     if output_type not in OUTPUT_TYPES:
         raise ValueError(

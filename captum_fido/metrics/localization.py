@@ -50,11 +50,18 @@ def salient_box(saliency: Tensor, threshold: float) -> Tensor:
     r"""Smallest box around the pixels with ``saliency > threshold``.
 
     Args:
-        saliency: ``(H, W)`` map.
-        threshold: Absolute threshold.
+        saliency (Tensor): ``(H, W)`` map.
+        threshold (float): Absolute threshold.
 
     Returns:
         ``(4,)`` float box; the whole image when no pixel passes.
+
+    Examples::
+
+        >>> saliency = torch.zeros(8, 8)
+        >>> saliency[2:4, 1:6] = 1.0
+        >>> salient_box(saliency, 0.5)
+        tensor([1., 2., 6., 4.])
     """
     h, w = saliency.shape
     ys, xs = torch.nonzero(saliency > threshold, as_tuple=True)

@@ -38,6 +38,17 @@ class PointingGameResult:
         points: ``(N, 2)`` ``(row, col)`` of each map's first maximum (in
             row-major order).
         tolerance: The tolerance used, in pixels.
+
+    Examples::
+
+        >>> maps = torch.zeros(2, 8, 8)
+        >>> maps[0, 3, 3] = maps[1, 7, 7] = 1.0
+        >>> box = torch.tensor([[2.0, 2.0, 5.0, 5.0]])
+        >>> res = pointing_game(maps, [box, box], tolerance=0)
+        >>> res.hits, res.accuracy
+        (tensor([ True, False]), 0.5)
+        >>> res.points.tolist()
+        [[3, 3], [7, 7]]
     """
 
     hits: Tensor

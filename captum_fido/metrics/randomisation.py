@@ -53,6 +53,18 @@ class RandomisationResult:
             (NaN where a map is constant).
         original_maps: ``(N, H, W)`` absolute maps of the trained model.
         mode: ``"cascading"`` or ``"independent"``.
+
+    Examples::
+
+        >>> from captum.attr import Saliency
+        >>> model = nn.Sequential(nn.Flatten(), nn.Linear(48, 8), nn.ReLU(),
+        ...                       nn.Linear(8, 3))
+        >>> explain = lambda m, x, t: Saliency(m).attribute(x, target=t)
+        >>> res = model_randomisation(model, torch.rand(2, 3, 4, 4), [0, 1], explain)
+        >>> res.layers, res.stages
+        (['3', '1'], [('3',), ('3', '1')])
+        >>> res.correlations.shape  # (stages, images)
+        torch.Size([2, 2])
     """
 
     layers: List[str]

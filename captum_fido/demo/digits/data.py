@@ -30,6 +30,12 @@ class DigitData:
         train_labels: ``(n_train,)`` int64.
         test_images: ``(n_test, 1, 16, 16)`` held-out digits.
         test_labels: ``(n_test,)``.
+
+    Examples::
+
+        >>> data = load_digit_data()
+        >>> data.train_images.shape, data.test_images.shape
+        (torch.Size([1438, 1, 16, 16]), torch.Size([359, 1, 16, 16]))
     """
 
     train_images: Tensor
@@ -48,6 +54,14 @@ def load_digit_data(test_share: float = 0.2, seed: int = 0) -> DigitData:
 
     Returns:
         DigitData: the training and held-out images and labels.
+
+    Examples::
+
+        >>> data = load_digit_data(test_share=0.2, seed=0)
+        >>> len(data.train_labels), len(data.test_labels)
+        (1438, 359)
+        >>> float(data.train_images.min()) >= 0.0
+        True
     """
     if not 0.0 < test_share < 1.0:
         raise ValueError(f"test_share must lie in (0, 1), got {test_share}")

@@ -33,7 +33,18 @@ LATENT_DIM = 10
 
 
 class DigitClassifier(nn.Module):
-    r"""Two conv blocks and a linear head: ``(N, 1, 16, 16)`` to 10 logits."""
+    r"""Two conv blocks and a linear head: ``(N, 1, 16, 16)`` to 10 logits.
+
+    Args:
+        width (int, optional): Channels of the first conv block (the second
+            has ``2 * width``). Default 16.
+
+    Examples::
+
+        >>> model = DigitClassifier()
+        >>> model(torch.rand(4, 1, 16, 16)).shape
+        torch.Size([4, 10])
+    """
 
     def __init__(self, width: int = 16) -> None:
         super().__init__()
@@ -58,7 +69,26 @@ class DigitClassifier(nn.Module):
 
 
 class DigitEncoder(nn.Module):
-    r"""Image to the mean (``forward``) or the full Gaussian posterior."""
+    r"""Image to the mean (``forward``) or the full Gaussian posterior.
+
+    An MLP on the flattened ``(N, 1, 16, 16)`` image; ``forward`` gives the
+    posterior mean ``(N, latent_dim)`` and :meth:`posterior` the mean and the
+    log-variance.
+
+    Args:
+        latent_dim (int, optional): Size of the latent code. Default
+            :data:`LATENT_DIM` (10).
+        hidden (int, optional): Width of the first hidden layer (the second
+            has ``hidden // 2``). Default 256.
+
+    Examples::
+
+        >>> encoder = DigitEncoder()
+        >>> x = torch.rand(4, 1, 16, 16)
+        >>> encoder(x).shape
+        torch.Size([4, 10])
+        >>> mean, log_var = encoder.posterior(x)
+    """
 
     def __init__(self, latent_dim: int = LATENT_DIM, hidden: int = 256) -> None:
         super().__init__()
@@ -83,7 +113,23 @@ class DigitEncoder(nn.Module):
 
 class DigitDecoder(nn.Module):
     r"""Latent code ``(N, latent_dim)`` to an image ``(N, 1, 16, 16)`` in
-    ``[0, 1]``."""
+    ``[0, 1]``.
+
+    An MLP whose output goes through a sigmoid in ``forward``; :meth:`logits`
+    gives the pixel logits before it.
+
+    Args:
+        latent_dim (int, optional): Size of the latent code. Default
+            :data:`LATENT_DIM` (10).
+        hidden (int, optional): Width of the last hidden layer (the first has
+            ``hidden // 2``). Default 256.
+
+    Examples::
+
+        >>> decoder = DigitDecoder()
+        >>> decoder(torch.randn(4, 10)).shape
+        torch.Size([4, 1, 16, 16])
+    """
 
     def __init__(self, latent_dim: int = LATENT_DIM, hidden: int = 256) -> None:
         super().__init__()
@@ -104,7 +150,25 @@ class DigitDecoder(nn.Module):
 
 
 class DigitVAE(nn.Module):
-    r"""A VAE on the 16x16 digits: :attr:`encoder` and :attr:`decoder`."""
+    r"""A VAE on the 16x16 digits: :attr:`encoder` and :attr:`decoder`.
+
+    ``encoder`` is a :class:`DigitEncoder` and ``decoder`` a
+    :class:`DigitDecoder` of the same sizes; ``forward`` is the deterministic
+    reconstruction ``decoder(encoder(x))``.
+
+    Args:
+        latent_dim (int, optional): Size of the latent code. Default
+            :data:`LATENT_DIM` (10).
+        hidden (int, optional): Hidden width of the encoder and decoder.
+            Default 256.
+
+    Examples::
+
+        >>> vae = DigitVAE()
+        >>> x = torch.rand(4, 1, 16, 16)
+        >>> vae.encoder(x).shape, vae(x).shape
+        (torch.Size([4, 10]), torch.Size([4, 1, 16, 16]))
+    """
 
     def __init__(self, latent_dim: int = LATENT_DIM, hidden: int = 256) -> None:
         super().__init__()

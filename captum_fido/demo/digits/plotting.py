@@ -63,6 +63,19 @@ def plot_paths(
 
     Returns:
         matplotlib.figure.Figure: the figure (closed when saved).
+
+    Examples::
+
+        >>> import torch
+        >>> from captum_fido.counterfactual import LatentCounterfactual
+        >>> from captum_fido.demo.digits import load_digit_data, load_pretrained
+        >>> models = load_pretrained()
+        >>> images = load_digit_data().test_images[:2]
+        >>> method = LatentCounterfactual(
+        ...     models.classifier, models.vae.decoder, models.vae.encoder
+        ... )
+        >>> result = method.explain(images, target=torch.tensor([4, 7]), n_steps=50)
+        >>> fig = plot_paths(result, images, out="outputs/paths.png")
     """
     import matplotlib
 

@@ -33,7 +33,24 @@ VAE_FILE = "digit_vae.pt"
 
 @dataclass(frozen=True)
 class DigitModels:
-    r"""The shipped digit models (eval mode) and their training metadata."""
+    r"""The shipped digit models (eval mode) and their training metadata.
+
+    Attributes:
+        classifier: the trained :class:`DigitClassifier`.
+        vae: the trained :class:`DigitVAE`.
+        classifier_info: metrics recorded when training the classifier
+            (``test_accuracy``, ``n_train``, ``n_test``, ...).
+        vae_info: metrics recorded when training the VAE (``test_l1``,
+            ``test_mse`` per pixel, ...).
+
+    Examples::
+
+        >>> models = load_pretrained()
+        >>> models.vae.latent_dim
+        10
+        >>> models.classifier(torch.rand(2, 1, 16, 16)).shape
+        torch.Size([2, 10])
+    """
 
     classifier: DigitClassifier
     vae: DigitVAE

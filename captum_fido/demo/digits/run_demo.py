@@ -46,6 +46,25 @@ def _one_per_class(labels: torch.Tensor, n: int) -> List[int]:
 
 
 def main(argv: Optional[List[str]] = None, prog: Optional[str] = None) -> int:
+    r"""Run the counterfactual command (its ``--help`` lists the options).
+
+    Draws the criticism and the prototype path of ``--n-digits`` held-out
+    digits (one per class) to ``--out`` and prints, for each, whether the
+    target confidence was reached, the L1 change and the chosen lambda.
+
+    Args:
+        argv (list of str, optional): The command's arguments. Default
+            ``sys.argv[1:]``.
+        prog (str, optional): The program name for ``usage:`` lines.
+
+    Returns:
+        int, the exit status (0).
+
+    Examples::
+
+        >>> main(["--n-digits", "2", "--n-steps", "50", "--out", "/tmp/cf.png"])
+        0
+    """
     parser = make_parser(
         "counterfactual",
         "Latent-space criticisms and prototypes of handwritten digits "
