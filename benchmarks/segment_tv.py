@@ -36,6 +36,7 @@ from captum_fido import FIDO
 from captum_fido.demo.domains import load_domain
 from captum_fido.evaluation import bootstrap_ci, paired_difference
 from captum_fido.infillers import LocalInfiller
+from captum_fido.metrics import mass_outside_box
 
 #: (name, on segments, tv_coeff); ``None`` is the option's default.
 CONFIGS = (
@@ -82,11 +83,8 @@ def run(
                     return_details=True,
                     **extra,
                 )
-            m = keep[0, 0].detach()
-            x0, y0, x1, y1 = (int(v) for v in boxes[i])
-            rows["mass_in_box"].append(
-                float(m[y0:y1, x0:x1].sum() / m.sum().clamp_min(1e-12))
-            )
+            outside = mass_outside_box(keep.detach(), [boxes[i]])
+            rows["mass_in_box"].append(1.0 - float(outside[0]))
             rows["p_counterfactual"].append(float(details.counterfactual_probs.mean()))
         print(f"{name}: {time.perf_counter() - started:.0f} s", flush=True)
         values[name] = rows

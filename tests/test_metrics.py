@@ -11,6 +11,7 @@ from captum_fido.metrics import (
     choose_alpha,
     deletion_curve,
     map_outside_box,
+    mass_outside_box,
     max_box,
     saliency_metric,
     salient_box,
@@ -98,6 +99,30 @@ def test_map_outside_box():
     m2 = m.clone()
     m2[:, 0:16, 0:20] = 1.0  # as much outside as inside
     torch.testing.assert_close(map_outside_box(m2, gt), torch.full((3,), 0.5))
+
+
+def test_mass_outside_box_known_shares():
+    gt = [
+        torch.tensor([0.0, 0.0, 4.0, 4.0]),
+        torch.tensor([[0.0, 0.0, 2.0, 2.0], [6.0, 6.0, 8.0, 8.0]]),
+    ]
+    m = torch.zeros(2, 8, 8)
+    m[0, :4, :4] = 3.0  # all mass in the box
+    m[0, 7, 7] = 1.0  # a quarter of it outside
+    m[1, :2, :2] = 0.5  # two boxes: both count as inside
+    m[1, 6:, 6:] = 0.5
+    torch.testing.assert_close(mass_outside_box(m, gt), torch.tensor([1 / 49, 0.0]))
+    # Values below the MAP threshold still count; the MAP metric sees nothing.
+    low = torch.full((1, 8, 8), 0.1)
+    torch.testing.assert_close(mass_outside_box(low, gt[:1]), torch.tensor([0.75]))
+    assert float(map_outside_box(low, gt[:1])[0]) == 0.0
+    assert float(mass_outside_box(torch.zeros(1, 8, 8), gt[:1])[0]) == 0.0
+    # (N, C, H, W) attributions: |.| averaged over channels, as everywhere.
+    torch.testing.assert_close(
+        mass_outside_box(-low[:, None].expand(1, 3, 8, 8), gt[:1]), torch.tensor([0.75])
+    )
+    with pytest.raises(ValueError, match="non-negative"):
+        mass_outside_box(-low, gt[:1])
 
 
 def test_stability():

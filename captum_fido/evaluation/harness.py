@@ -33,6 +33,7 @@ from captum_fido.metrics import (
     deletion_curve,
     insertion_curve,
     map_outside_box,
+    mass_outside_box,
     max_box,
     model_randomisation,
     pointing_game,
@@ -327,11 +328,7 @@ def _add_localisation(
     gt = list(data.boxes)
     hits = pointing_game(maps, gt).hits
     outside_map = map_outside_box(maps, gt, 0.5)
-    inside = torch.zeros_like(maps, dtype=torch.bool)
-    for i, (x0, y0, x1, y1) in enumerate(data.boxes.round().long().tolist()):
-        inside[i, max(0, y0) : y1, max(0, x0) : x1] = True
-    total = maps.flatten(1).sum(1).clamp_min(1e-12)
-    outside_mass = (maps * ~inside).flatten(1).sum(1) / total
+    outside_mass = mass_outside_box(maps, gt)
     thresholds = (
         [{"threshold": 0.5}]
         if spec.probabilistic
