@@ -39,11 +39,11 @@ __all__ = ["main", "train_scenes_explainer", "EXPLAINER_SETTINGS"]
 #: The shipped explainer's training settings (the demo's FIDO-SSR settings:
 #: l1 1e-4, as ``python -m captum_fido compare`` uses).
 EXPLAINER_SETTINGS: Dict[str, Any] = dict(
-    steps=400,
+    steps=2400,
     batch_size=16,
     n_samples=1,
     l1_coeff=1e-4,
-    n_scenes=6000,
+    n_scenes=12000,
     lr=3e-3,
     width=16,
     seed=0,
