@@ -116,6 +116,17 @@ def test_area_weights_segments_by_size_and_tv_counts_borders(objective):
     assert tv == pytest.approx(64 / 64**2)  # one border of 64 pixel pairs
 
 
+def test_tv_is_off_by_default_on_segments_and_on_by_default_on_the_grid():
+    seg = torch.zeros(1, 1, 64, 64, dtype=torch.long)
+    seg[..., :, 48:] = 1
+    keep = [torch.tensor([[[1.0, 0.0]]])]
+    run = _run_on_segments(seg, "ssr", l1_coeff=0.0)  # tv_coeff left at None
+    assert float(run.regularisers(run.expected_masks(keep))) == 0.0
+    assert MaskOptions().effective_tv(on_grid=True) == 0.01
+    assert MaskOptions().effective_tv(on_grid=False) == 0.0
+    assert MaskOptions(tv_coeff=0.02).effective_tv(on_grid=False) == 0.02
+
+
 def test_tuple_inputs_take_a_tuple_of_masks():
     def two_inputs(a, b):
         return RegionClassifier()(a) + 0.0 * b.mean()
