@@ -123,6 +123,8 @@ def test_attribute_shape_range_and_no_classifier_pass():
     assert calls == []
     (single,) = AmortisedFIDO(model, net, FILL).attribute((x,), target=1)
     assert torch.allclose(single, maps)
+    future = AmortisedFIDO(model, net, FILL).attribute_future(x, target=y)
+    assert future.done() and torch.equal(future.wait(), maps)
 
 
 def test_refinement_runs_from_the_amortised_mask():

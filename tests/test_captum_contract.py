@@ -34,11 +34,20 @@ def test_is_perturbation_attribution(cnn):
     for m in methods(cnn):
         assert isinstance(m, PerturbationAttribution)
         assert m.multiplies_by_inputs is False
-        with pytest.raises(NotImplementedError, match="attribute_future"):
-            m.attribute_future()
     assert FIDOSSR(cnn, BlurInfiller()).objective == "ssr"
     assert FIDOSDR(cnn, BlurInfiller()).objective == "sdr"
     assert hasattr(FIDO.attribute, "__wrapped__")  # log_usage, used by NoiseTunnel
+
+
+@pytest.mark.filterwarnings("ignore:.*returned collapsed maps:UserWarning")
+def test_attribute_future_is_a_completed_future_of_attribute(cnn, small_x):
+    for m in methods(cnn):
+        future = m.attribute_future(small_x, target=1, seed=0, **FAST)
+        assert isinstance(future, torch.futures.Future) and future.done()
+        expected = m.attribute(small_x, target=1, seed=0, **FAST)
+        assert torch.equal(future.wait(), expected)
+    with pytest.raises(ValueError, match="n_steps"):  # bad input: raised at once
+        FIDO(cnn, BlurInfiller()).attribute_future(small_x, target=1, n_steps=0)
 
 
 @pytest.mark.parametrize("method_index", [0, 1, 2])

@@ -101,6 +101,15 @@ def test_linear_identity_reaches_minimal_l1_change() -> None:
     assert bool((result.target_confidence < 0.52).all())
 
 
+def test_attribute_future_completes_with_attribute() -> None:
+    x = _queries()
+    future = _identity_method().attribute_future(x, target=1, **FAST)
+    assert future.done()
+    torch.testing.assert_close(
+        future.wait(), _identity_method().attribute(x, target=1, **FAST)
+    )
+
+
 def test_higher_confidence_costs_the_predicted_change() -> None:
     r"""Reaching p(c') = q needs logit difference log(q / (1 - q)): the minimal
     L1 change grows by exactly that over max|w|."""

@@ -309,3 +309,14 @@ def test_tv_coeff_zero_and_default_accepted():
             _rows(1), target=1, n_steps=2, tv_coeff=tv
         )
         assert attr.shape == (1, F)
+
+
+def test_tabular_infiller_subclasses_must_fit_and_fill():
+    from captum_fido.infillers import TabularInfiller
+
+    class FitOnly(TabularInfiller):
+        def _fit(self, rows):
+            self.rows = rows
+
+    with pytest.raises(TypeError, match="_fill"):
+        FitOnly()

@@ -41,6 +41,7 @@ from captum_fido._utils.captum_compat import (
     format_tensor_into_tuples,
     is_tuple,
 )
+from captum_fido._utils.futures import SynchronousFutureMixin
 from captum_fido._utils.model_state import preserve_module_state
 from captum_fido._utils.scores import (
     OUTPUT_TYPES,
@@ -544,7 +545,7 @@ class _WarmStartFIDO(FIDO):
         )
 
 
-class AmortisedFIDO(PerturbationAttribution):
+class AmortisedFIDO(SynchronousFutureMixin, PerturbationAttribution):
     r"""FIDO maps from a trained explainer network: one explainer pass per
     map and no classifier pass; optionally refined per image by a few FIDO
     steps started from the amortised mask.
@@ -603,11 +604,6 @@ class AmortisedFIDO(PerturbationAttribution):
     @property
     def multiplies_by_inputs(self) -> bool:
         return False
-
-    def attribute_future(self) -> None:
-        raise NotImplementedError(
-            "attribute_future is not supported: call attribute() instead"
-        )
 
     @log_usage()
     def attribute(  # type: ignore[override]

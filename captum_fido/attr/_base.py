@@ -19,6 +19,7 @@ from captum_fido._utils.captum_compat import (
     format_tensor_into_tuples,
     is_tuple,
 )
+from captum_fido._utils.futures import SynchronousFutureMixin
 from captum_fido._utils.model_state import preserve_module_state
 from captum_fido._utils.scores import (
     OUTPUT_TYPES,
@@ -55,7 +56,7 @@ __all__ = ["MaskAttribution"]
 _D = MaskOptions
 
 
-class MaskAttribution(PerturbationAttribution):
+class MaskAttribution(SynchronousFutureMixin, PerturbationAttribution):
     r"""Saliency by optimising a distribution over keep-masks with in-filling.
 
     Not used directly: :class:`~captum_fido.FIDO` and :class:`~captum_fido.BBMP`
@@ -96,12 +97,6 @@ class MaskAttribution(PerturbationAttribution):
     @property
     def multiplies_by_inputs(self) -> bool:
         return False
-
-    def attribute_future(self) -> None:
-        # Captum's optional asynchronous API: an iterative optimisation has
-        # no future to hand back.
-        hint = f"{type(self).__name__} optimises iteratively; call attribute() instead"
-        raise NotImplementedError(f"attribute_future is not supported: {hint}")
 
     @abstractmethod
     def mask_distribution(self, options: MaskOptions) -> MaskDistribution:

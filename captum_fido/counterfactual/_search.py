@@ -35,6 +35,7 @@ from captum_fido._utils.captum_compat import (
     format_tensor_into_tuples,
     is_tuple,
 )
+from captum_fido._utils.futures import SynchronousFutureMixin
 from captum_fido._utils.model_state import preserve_module_state
 from captum_fido._utils.scores import (
     OUTPUT_TYPES,
@@ -67,7 +68,7 @@ __all__ = ["LatentCounterfactual", "prototype_confidence"]
 TensorOrTuple = Union[Tensor, Tuple[Tensor, ...]]
 
 
-class LatentCounterfactual(PerturbationAttribution):
+class LatentCounterfactual(SynchronousFutureMixin, PerturbationAttribution):
     r"""Criticisms and prototypes found in a generator's latent space.
 
     Instead of masking pixels, the search edits the latent (or attribute)
@@ -157,12 +158,6 @@ class LatentCounterfactual(PerturbationAttribution):
     @property
     def multiplies_by_inputs(self) -> bool:
         return False
-
-    def attribute_future(self) -> None:
-        # Captum's optional asynchronous API: an iterative optimisation has
-        # no future to hand back.
-        hint = "LatentCounterfactual optimises iteratively; call attribute() instead"
-        raise NotImplementedError(f"attribute_future is not supported: {hint}")
 
     @log_usage()
     @document_options(ATTRIBUTE_OPTIONS)

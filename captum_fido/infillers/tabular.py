@@ -21,6 +21,7 @@ when ``attribute`` is given ``(N, F)`` inputs.
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from typing import Any, Optional, Tuple
 
 import numpy as np
@@ -100,13 +101,16 @@ class TabularInfiller(Infiller):
         # Kept features are the row's own; only the dropped ones are filled.
         return torch.where(keep > 0.5, x, filled)
 
+    @abstractmethod
     def _fit(self, rows: Tensor) -> None:
-        raise NotImplementedError
+        r"""Store what filling needs from ``(M, F)`` float64 CPU training rows."""
 
+    @abstractmethod
     def _fill(
         self, x: Tensor, keep: Tensor, generator: Optional[torch.Generator]
     ) -> Tensor:
-        raise NotImplementedError
+        r"""Fill values for every feature of ``x`` (``keep``: 1 = kept), on
+        ``x``'s device and dtype; only the dropped ones are used."""
 
     def __repr__(self) -> str:
         state = "unfitted" if self.n_features is None else f"F={self.n_features}"
