@@ -26,12 +26,12 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
 import torch
+from _results import write_run
 from captum.attr import FeatureAblation
 from torch import Tensor
 
@@ -139,13 +139,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     torch.set_num_threads(1)
     values = run(a.n_images)
     table = report(values)
-    print(table)
-    a.out.parent.mkdir(parents=True, exist_ok=True)
     settings = {"n_images": a.n_images, "patch": PATCH, "perturbations_per_eval": 16}
-    a.out.write_text(
-        json.dumps({"settings": settings, "values": values, "table": table}, indent=1)
-    )
-    print(f"wrote {a.out}")
+    write_run(a.out, settings, values, table)
     return 0
 
 

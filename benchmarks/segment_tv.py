@@ -23,13 +23,13 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
 import time
 import warnings
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
 import torch
+from _results import write_run
 from skimage.segmentation import slic
 
 from captum_fido import FIDO
@@ -125,8 +125,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     torch.set_num_threads(1)
     values = run(a.n_images, a.steps, a.n_segments)
     table = report(values)
-    print(table)
-    a.out.parent.mkdir(parents=True, exist_ok=True)
     settings = {
         "n_images": a.n_images,
         "steps": a.steps,
@@ -136,10 +134,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         "infiller": "LocalInfiller(window=5)",
         "seed": 0,
     }
-    a.out.write_text(
-        json.dumps({"settings": settings, "values": values, "table": table}, indent=1)
-    )
-    print(f"wrote {a.out}")
+    write_run(a.out, settings, values, table)
     return 0
 
 

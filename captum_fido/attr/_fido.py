@@ -83,10 +83,9 @@ class _FixedObjectiveFIDO(FIDO):
         super().__init__(forward_func, infiller, self._objective, output_type)
 
 
-class FIDOSSR(_FixedObjectiveFIDO):
-    r"""FIDO with the smallest-sufficient-region objective.
+_FIXED_OBJECTIVE_DOC = r"""FIDO with the {region} objective.
 
-    Same as ``FIDO(forward_func, infiller, objective="ssr", ...)``.
+    Same as ``FIDO(forward_func, infiller, objective="{objective}", ...)``.
 
     Args:
         forward_func (Callable or torch.nn.Module): The classifier, as for
@@ -98,32 +97,21 @@ class FIDOSSR(_FixedObjectiveFIDO):
 
     Examples::
 
-        >>> from captum_fido import FIDOSSR
+        >>> from captum_fido import {name}
         >>> from captum_fido.infillers import BlurInfiller
-        >>> attr = FIDOSSR(model, BlurInfiller()).attribute(images, target=labels)
+        >>> attr = {name}(model, BlurInfiller()).attribute(images, target=labels)
     """
 
+
+class FIDOSSR(_FixedObjectiveFIDO):
+    __doc__ = _FIXED_OBJECTIVE_DOC.format(
+        region="smallest-sufficient-region", objective="ssr", name="FIDOSSR"
+    )
     _objective = "ssr"
 
 
 class FIDOSDR(_FixedObjectiveFIDO):
-    r"""FIDO with the smallest-deletion-region objective.
-
-    Same as ``FIDO(forward_func, infiller, objective="sdr", ...)``.
-
-    Args:
-        forward_func (Callable or torch.nn.Module): The classifier, as for
-            :class:`~captum_fido.FIDO`.
-        infiller (Infiller or callable): What replaces the dropped pixels, as
-            for :class:`~captum_fido.FIDO`.
-        output_type (str, optional): ``"logits"`` (default), ``"probs"`` or
-            ``"log_probs"``.
-
-    Examples::
-
-        >>> from captum_fido import FIDOSDR
-        >>> from captum_fido.infillers import BlurInfiller
-        >>> attr = FIDOSDR(model, BlurInfiller()).attribute(images, target=labels)
-    """
-
+    __doc__ = _FIXED_OBJECTIVE_DOC.format(
+        region="smallest-deletion-region", objective="sdr", name="FIDOSDR"
+    )
     _objective = "sdr"

@@ -268,6 +268,12 @@ class _Run:
             distribution.init_params(n, layout.shape, x).requires_grad_(True)
             for layout, x in zip(problem.layouts, problem.inputs)
         ]
+        # Per input: the TV weight of its layout (tv_coeff's default differs
+        # between the grid and segments), resolved once rather than per step.
+        self.tv_weights = [
+            options.effective_tv(on_grid=isinstance(layout, GridLayout))
+            for layout in problem.layouts
+        ]
         self.optimizer = torch.optim.Adam(self.params, lr=options.effective_lr)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, lambda t: max(0.0, 1.0 - t / options.n_steps)
@@ -431,10 +437,9 @@ class _Run:
         weight there is 0, see ``MaskOptions.tv_coeff``)."""
         l1 = self.options.l1_coeff
         reg = keep_full[0].new_zeros(keep_full[0].shape[0])
-        for kf, layout in zip(keep_full, self.problem.layouts):
+        for kf, tv in zip(keep_full, self.tv_weights):
             region = kf if self.problem.objective == "ssr" else 1.0 - kf
             reg = reg + l1 * region.mean(dim=(1, 2, 3)) * REFERENCE_PIXELS
-            tv = self.options.effective_tv(on_grid=isinstance(layout, GridLayout))
             if tv > 0:
                 reg = reg + tv * _total_variation(kf) * REFERENCE_PIXELS
         return reg

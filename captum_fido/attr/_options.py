@@ -164,49 +164,7 @@ class MaskOptions:
     ``ValueError`` naming the option.
 
     Args:
-        n_steps (int, optional): Adam steps. Default 300.
-        n_samples (int, optional): Mask samples per image per step. Default 8
-            (1 in :data:`BBMP_DEFAULTS`).
-        lr (float, optional): Adam learning rate; ``None`` (default): the
-            paper's total step size spread over ``n_steps``.
-        mask_size (int or tuple[int, int], optional): Grid of the mask
-            parameters. Default ``None``: a quarter of each side.
-        feature_mask (Tensor or tuple[Tensor, ...], optional): Segments
-            instead of the grid; excludes ``mask_size``. Default ``None``.
-        temperature (float, optional): Concrete temperature (FIDO only).
-            Default 0.1.
-        tau (float, optional): Threshold of the observed mask (BBMP only).
-            Default 0.5.
-        l1_coeff (float, optional): Sparsity weight. Default 1e-3 (5e-3 in
-            :data:`BBMP_DEFAULTS`).
-        tv_coeff (float, optional): Total-variation weight; ``None``
-            (default): 0.01 on the grid, 0 on segments and feature rows.
-        reg_warmup_steps (int, optional): Regulariser ramp-up; ``None``
-            (default): a tenth of ``n_steps``.
-        seed (int, optional): Seed of every image's random stream. Default
-            ``None``.
-        show_progress (bool, optional): Show a progress bar. Default ``False``.
-        internal_batch_size (int, optional): Most classifier rows at once.
-            Default ``None``: all rows in one pass.
-        return_details (bool, optional): Also return the details. Default
-            ``False``.
-        n_counterfactuals (int, optional): Counterfactual samples per image
-            in the details. Default 4.
-        stop_tol (float, optional): Early-stopping tolerance. Default
-            ``None``: run all ``n_steps``.
-        stop_patience (int, optional): Window of ``stop_tol``, in steps.
-            Default 10.
-        autocast_dtype (torch.dtype, optional): Mixed-precision dtype of the
-            classifier. Default ``None``.
-        channels_last (bool, optional): Hand the classifier channels-last
-            inputs. Default ``False``.
-        temperature_final (float, optional): Final annealed temperature (FIDO
-            only). Default ``None``: constant.
-        hard (bool, optional): Return a binary map. Default ``False``.
-        avoid_regions (Tensor or tuple[Tensor, ...], optional): Regions a new
-            explanation should not reuse. Default ``None``.
-        avoid_coeff (float, optional): Weight of the ``avoid_regions``
-            penalty. Default 0.01.
+        {options}
 
     Examples::
 
@@ -474,9 +432,20 @@ def options_docstring(indent: int = 12) -> str:
 def document_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     r"""Put the options' documentation where ``fn``'s docstring says
     ``{options}`` (a line of its own, indented like the ``Args`` section)."""
-    if fn.__doc__ is not None:
-        fn.__doc__ = fn.__doc__.replace("        {options}", options_docstring(12))
+    fn.__doc__ = _with_options(fn.__doc__, indent=12)
     return fn
+
+
+def _with_options(doc: Optional[str], indent: int) -> Optional[str]:
+    r"""``doc`` with its ``{options}`` line replaced by the options' ``Args``
+    entries at ``indent`` spaces."""
+    if doc is None:
+        return None
+    return doc.replace("        {options}", options_docstring(indent))
+
+
+# MaskOptions' own Args: the same entries, from the same fields.
+MaskOptions.__doc__ = _with_options(MaskOptions.__doc__, indent=8)
 
 
 def options_from_call(
