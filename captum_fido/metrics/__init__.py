@@ -8,6 +8,12 @@ Metric, the pointing game, the share of the map outside the box, stability
 over seeds, infiller quality and the model-randomisation sanity check.
 """
 
+from captum_fido.metrics.collapse import (
+    EMPTY_BELOW,
+    FLOODED_AREA,
+    MAP_STATUSES,
+    map_status,
+)
 from captum_fido.metrics.deletion import (
     DeletionCurve,
     InsertionCurve,
@@ -47,6 +53,10 @@ from captum_fido.metrics.randomisation import (
 )
 
 __all__ = [
+    "map_status",
+    "EMPTY_BELOW",
+    "FLOODED_AREA",
+    "MAP_STATUSES",
     "DeletionCurve",
     "deletion_curve",
     "InsertionCurve",
