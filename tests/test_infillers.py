@@ -144,3 +144,38 @@ def test_separable_blur_equals_torchvision():
         torch.testing.assert_close(
             IF.blur_fill(x, sigma), expected, atol=1e-5, rtol=1e-4
         )
+
+
+def test_pyramid_fill_known_answers_and_honesty():
+    from captum_fido.infillers.functional import pyramid_fill
+
+    # A hole inside a constant colour is filled with that colour.
+    x = torch.full((1, 3, 9, 7), 0.25)
+    keep = torch.ones(1, 1, 9, 7)
+    keep[..., 2:7, 1:6] = 0
+    assert torch.allclose(pyramid_fill(x, keep), x)
+    # Observed pixels are returned exactly; dropped ones are never read.
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(3, 2, 17, 12, generator=g)
+    keep = (torch.rand(3, 1, 17, 12, generator=g) > 0.8).float()
+    out = pyramid_fill(x, keep)
+    assert out.shape == x.shape and out.dtype == x.dtype
+    assert torch.equal(out * keep, x * keep)
+    other = torch.where(keep.bool(), x, torch.rand_like(x))
+    assert torch.equal(pyramid_fill(other, keep), out)
+    # Fills stay within the observed values' range (averages of them).
+    lo = x.masked_fill(keep == 0, 2.0).amin(dim=(2, 3), keepdim=True)
+    hi = x.masked_fill(keep == 0, -1.0).amax(dim=(2, 3), keepdim=True)
+    assert bool(((out >= lo - 1e-6) & (out <= hi + 1e-6)).all())
+    # Left half observed black, right half dropped: the fill is black.
+    half = torch.zeros(1, 1, 8, 8)
+    half[..., :4] = 1
+    assert torch.equal(
+        pyramid_fill(torch.zeros(1, 3, 8, 8), half), torch.zeros(1, 3, 8, 8)
+    )
+    # Nothing observed: the empty value; everything observed: the input.
+    assert torch.equal(
+        pyramid_fill(x, torch.zeros_like(keep), empty_value=0.5),
+        torch.full_like(x, 0.5),
+    )
+    assert torch.equal(pyramid_fill(x, torch.ones_like(keep)), x)

@@ -205,24 +205,27 @@ def test_observed_fill_is_honest_and_copies_observed_pixels():
         observed_fill(x, keep, method="fast")
 
 
-def test_coarse_refine_infiller_is_honest_bit_identical_and_starts_at_coarse():
+@pytest.mark.parametrize("coarse_stage", ["pyramid", "ns"])
+def test_coarse_refine_infiller_is_honest_bit_identical_and_starts_at_coarse(
+    coarse_stage,
+):
     from captum_fido.demo.inpainting import (
         CoarseRefineInfiller,
         RefineUNet,
-        observed_fill,
+        coarse_fill,
     )
 
     torch.manual_seed(0)
     x, keep = _scene_batch()
-    untrained = CoarseRefineInfiller(RefineUNet(width=4).eval())
+    untrained = CoarseRefineInfiller(RefineUNet(width=4, coarse=coarse_stage).eval())
     assert isinstance(untrained, Infiller) and untrained.honest
     assert not untrained.stochastic and untrained.uses_mask
     # Zero-initialised head: the untrained network returns the coarse fill
     # (kept 1e-3 inside (0, 1) for its logit).
-    coarse = observed_fill(x * keep, keep)
+    coarse = coarse_fill(x * keep, keep, coarse_stage)
     expected = torch.where(keep.bool(), x, coarse.clamp(1e-3, 1 - 1e-3))
     assert torch.allclose(untrained(x, keep), expected, atol=1e-5)
-    net = RefineUNet(width=4).eval()
+    net = RefineUNet(width=4, coarse=coarse_stage).eval()
     for p in net.out.parameters():
         torch.nn.init.normal_(p, std=0.1)
     inf = CoarseRefineInfiller(net)

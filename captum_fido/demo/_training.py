@@ -2,7 +2,6 @@ r"""Small helpers shared by the demo's training scripts."""
 
 from __future__ import annotations
 
-import json
 import os
 import random
 from pathlib import Path
@@ -10,6 +9,8 @@ from typing import Any, Dict
 
 import numpy as np
 import torch
+
+from captum_fido._utils.files import atomic_path, write_json_atomic
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 
@@ -30,11 +31,11 @@ def set_threads(threads: int | None) -> None:
 
 
 def save_state(model: torch.nn.Module, path: Path, summary: Dict[str, Any]) -> None:
-    r"""Save ``model``'s state_dict to ``path`` and a JSON summary next to it."""
+    r"""Save ``model``'s state_dict to ``path`` and a JSON summary next to it
+    (each written atomically: a killed training run leaves the old files)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-    torch.save(state, path)
-    with open(path.with_suffix(".json"), "w") as fh:
-        json.dump(summary, fh, indent=2, sort_keys=True)
-        fh.write("\n")
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
+    write_json_atomic(path.with_suffix(".json"), summary)

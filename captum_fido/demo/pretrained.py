@@ -4,10 +4,12 @@ The weights live in ``captum_fido/demo/weights/`` as state_dicts:
 
 - ``classifier.pt``: :class:`~captum_fido.demo.models.SceneClassifier`,
 - ``inpainter.pt``: :class:`~captum_fido.demo.inpainting.RefineUNet`, the
-  learned refinement of a Navier-Stokes coarse fill (the paper's CA-GAN
-  role; :func:`load_inpainter_infiller` runs both stages). Weights of the
-  older :class:`~captum_fido.demo.models.InpaintingUNet` (its JSON has no
-  ``architecture`` setting) still load,
+  learned refinement of the push-pull pyramid fill (the paper's CA-GAN
+  role; :func:`load_inpainter_infiller` runs both stages, all in torch);
+  ``inpainter_ns.pt`` is the first shipped one, refining OpenCV's
+  Navier-Stokes fill on the CPU (kept to reproduce earlier results).
+  Weights of the older :class:`~captum_fido.demo.models.InpaintingUNet`
+  (its JSON has no ``architecture`` setting) still load,
 - ``vae.pt``: :class:`~captum_fido.demo.models.CompletionVAE`.
 - ``explainer_scenes.pt``: :class:`~captum_fido.attr.MaskExplainerNet`, the
   amortised FIDO-SSR explainer of the scenes classifier
@@ -155,7 +157,10 @@ def load_inpainter(
     p = Path(path) if path is not None else WEIGHTS_DIR / "inpainter.pt"
     s = _settings(p)
     if s.get("architecture") == "RefineUNet":
-        return _load(RefineUNet(width=int(s.get("width", 24))), p)
+        # Summaries before the pyramid stage existed name OpenCV's fill.
+        coarse = str(s.get("coarse", "ns"))
+        coarse = "ns" if coarse.startswith("observed_fill") else coarse
+        return _load(RefineUNet(width=int(s.get("width", 24)), coarse=coarse), p)
     return _load(InpaintingUNet(width=int(s.get("width", 16))), p)
 
 
@@ -193,7 +198,8 @@ def load_inpainter_infiller(
 
     For the shipped weights a
     :class:`~captum_fido.demo.inpainting.CoarseRefineInfiller`
-    (Navier-Stokes coarse fill, learned refinement); for older
+    (pyramid coarse fill, learned refinement; ``WEIGHTS_DIR /
+    "inpainter_ns.pt"`` gives the first one, on a Navier-Stokes fill); for older
     :class:`~captum_fido.demo.models.InpaintingUNet` weights a
     :class:`~captum_fido.infillers.ModuleInfiller`.
 

@@ -14,8 +14,9 @@ scene *without* the object (:func:`~captum_fido.demo.masks.infill_targets`),
 so the models remove objects rather than re-draw them from fragments.
 
 - ``inpainter``: :class:`~captum_fido.demo.inpainting.RefineUNet`, the
-  learned refinement of an honest Navier-Stokes coarse fill
-  (:func:`~captum_fido.demo.inpainting.observed_fill`), trained with L1 plus
+  learned refinement of an honest coarse fill
+  (:func:`~captum_fido.demo.inpainting.coarse_fill`: the push-pull pyramid
+  by default, ``--coarse ns`` for OpenCV's Navier-Stokes), trained with L1 plus
   image-gradient L1 on the holes (an optional hinge patch-GAN term,
   :class:`~captum_fido.demo.models.PatchDiscriminator`, is off by default);
   writes ``weights/inpainter.pt``. The masks are mostly random coarse grids
@@ -48,7 +49,7 @@ from captum_fido.demo._training import (
     seed_everything,
     set_threads,
 )
-from captum_fido.demo.inpainting import RefineUNet, observed_fill
+from captum_fido.demo.inpainting import COARSE_FILLS, RefineUNet, coarse_fill
 from captum_fido.demo.masks import infill_targets, sample_keep_masks
 from captum_fido.demo.models import CompletionVAE, PatchDiscriminator
 from captum_fido.demo.scenes import load_split
@@ -61,6 +62,8 @@ INPAINTER_MASK_WEIGHTS = (0.55, 0.1, 0.05, 0.05, 0.15, 0.1)
 
 #: Default training steps of the inpainter (the shipped weights).
 INPAINTER_STEPS = 2500
+#: Default width of the inpainter's refinement network (the shipped weights).
+INPAINTER_WIDTH = 12
 
 
 class _SceneBank:
@@ -123,18 +126,19 @@ def train_inpainter(
     lr: float = 1e-3,
     adv_weight: float = 0.0,
     grad_weight: float = 1.0,
-    width: int = 24,
+    width: int = INPAINTER_WIDTH,
     seed: int = 0,
     min_kept_fraction: float = 0.1,
     mask_weights: Optional[Sequence[float]] = INPAINTER_MASK_WEIGHTS,
     out: Optional[Path] = WEIGHTS_DIR / "inpainter.pt",
     show_progress: bool = True,
+    coarse: str = "pyramid",
 ) -> Dict[str, Any]:
     r"""Train :class:`~captum_fido.demo.inpainting.RefineUNet` on its coarse fill.
 
     Each step draws scenes and FIDO-shaped keep-masks, computes the honest
-    Navier-Stokes coarse fill (:func:`~captum_fido.demo.inpainting.observed_fill`)
-    and trains the refinement on hole L1 + ``grad_weight`` * hole
+    coarse fill (:func:`~captum_fido.demo.inpainting.coarse_fill`) and trains
+    the refinement on hole L1 + ``grad_weight`` * hole
     image-gradient L1 (+ ``adv_weight`` * a hinge patch-GAN term when
     positive). The target removes the object when less than
     ``min_kept_fraction`` of it is observed.
@@ -156,6 +160,7 @@ def train_inpainter(
             each of :data:`~captum_fido.demo.masks.MASK_KINDS`.
         out (Path, optional): Where to write the state_dict; ``None`` skips.
         show_progress (bool): Show a tqdm bar.
+        coarse (str): The coarse stage, ``"pyramid"`` (default) or ``"ns"``.
 
     Returns:
         dict with the final ``l1``, ``grad`` and ``adv`` losses (mean of the
@@ -172,10 +177,12 @@ def train_inpainter(
         >>> summary["coarse_l1"] > 0
         True
     """
+    if coarse not in COARSE_FILLS:
+        raise ValueError(f"coarse must be one of {COARSE_FILLS}, got {coarse!r}")
     seed_everything(seed)
     t0, c0 = time.time(), time.process_time()
     bank = _SceneBank(n_scenes, seed, min_kept_fraction, mask_weights)
-    net = RefineUNet(width)
+    net = RefineUNet(width, coarse=coarse)
     opt_g = torch.optim.Adam(net.parameters(), lr=lr, betas=(0.9, 0.99))
     sched = torch.optim.lr_scheduler.OneCycleLR(
         opt_g, max_lr=lr, total_steps=max(steps, 1), pct_start=0.05
@@ -190,8 +197,8 @@ def train_inpainter(
     bar = tqdm(range(steps), desc="inpainter", disable=not show_progress)
     for _ in bar:
         masked, keep, target = bank.batch(batch_size)
-        coarse = observed_fill(masked, keep)
-        out_img = net(masked, keep, coarse)
+        coarse_img = coarse_fill(masked, keep, coarse)
+        out_img = net(masked, keep, coarse_img)
         adv = torch.zeros(())
         if disc is not None and opt_d is not None:
             d_real = disc(target, keep)
@@ -212,7 +219,7 @@ def train_inpainter(
         hist["l1"].append(l1.item())
         hist["grad"].append(grad.item())
         hist["adv"].append(adv.item())
-        hist["coarse"].append(float(_hole_l1(coarse, target, keep)))
+        hist["coarse"].append(float(_hole_l1(coarse_img, target, keep)))
         bar.set_postfix(
             l1=f"{np.mean(hist['l1'][-100:]):.4f}",
             coarse=f"{np.mean(hist['coarse'][-100:]):.4f}",
@@ -229,7 +236,7 @@ def train_inpainter(
         "steps": steps,
         "settings": dict(
             architecture="RefineUNet",
-            coarse="observed_fill(method='ns', radius=3)",
+            coarse=coarse,
             steps=steps,
             batch_size=batch_size,
             n_scenes=n_scenes,
@@ -376,7 +383,13 @@ def main(argv: Optional[List[str]] = None) -> int:
         "--width",
         type=int_at_least(1),
         default=None,
-        help="default: 24 inpainter, 16 vae",
+        help=f"default: {INPAINTER_WIDTH} inpainter, 16 vae",
+    )
+    p.add_argument(
+        "--coarse",
+        choices=COARSE_FILLS,
+        default="pyramid",
+        help="inpainter: the coarse stage it refines",
     )
     p.add_argument("--adv-weight", type=float, default=0.0, help="inpainter GAN weight")
     p.add_argument(
@@ -408,7 +421,8 @@ def main(argv: Optional[List[str]] = None) -> int:
             steps=steps or INPAINTER_STEPS,
             batch_size=batch_size,
             n_scenes=32 if a.tiny else (a.n_scenes or 6000),
-            width=8 if a.tiny else (a.width or 24),
+            width=8 if a.tiny else (a.width or INPAINTER_WIDTH),
+            coarse=a.coarse,
             adv_weight=a.adv_weight,
             grad_weight=a.grad_weight,
             min_kept_fraction=a.min_kept_fraction,

@@ -1,0 +1,84 @@
+r"""Writing files so that a killed run never leaves a half-written one.
+
+Every file the package writes goes through :func:`atomic_path`: the content
+is written to a temporary file in the destination's folder, flushed to disk,
+and renamed over the destination (``os.replace``, atomic on POSIX and
+Windows). A reader sees the old file or the new one, never a mixture; a
+crash leaves at most a stray temporary file (named ``.<name>.<random>.tmp``),
+which the next write does not read.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Iterator, Union
+
+__all__ = ["atomic_path", "write_text_atomic", "write_json_atomic"]
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+
+@contextlib.contextmanager
+def atomic_path(path: PathLike) -> Iterator[Path]:
+    r"""A temporary path to write; on success it replaces ``path`` atomically.
+
+    Args:
+        path (str or PathLike): The destination. Its folder must exist.
+
+    Yields:
+        Path: a fresh temporary file beside ``path``; write it completely
+        (e.g. ``torch.save(obj, tmp)``, ``fig.savefig(tmp, format="png")``).
+        It is flushed to disk and renamed over ``path`` when the block ends
+        without an exception, and removed otherwise.
+
+    Examples::
+
+        >>> with atomic_path(folder / "map.pt") as tmp:  # doctest: +SKIP
+        ...     torch.save(attribution, tmp)
+    """
+    dest = Path(path)
+    fd, name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, dest)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+
+
+def write_text_atomic(path: PathLike, text: str) -> None:
+    r"""Write ``text`` (UTF-8) to ``path`` atomically (see :func:`atomic_path`).
+
+    Args:
+        path (str or PathLike): The destination; its folder must exist.
+        text (str): The whole content.
+
+    Examples::
+
+        >>> write_text_atomic(folder / "table.md", "| a |\n")  # doctest: +SKIP
+    """
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+def write_json_atomic(path: PathLike, obj: Any) -> None:
+    r"""Write ``obj`` as indented, key-sorted JSON to ``path`` atomically.
+
+    Args:
+        path (str or PathLike): The destination; its folder must exist.
+        obj: Anything ``json.dumps`` takes.
+
+    Examples::
+
+        >>> write_json_atomic(folder / "settings.json", {"seed": 0})  # doctest: +SKIP
+    """
+    write_text_atomic(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
