@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import math
 import os
 import subprocess
 import sys
@@ -94,21 +93,13 @@ def test_two_processes_give_the_table_of_one(one_run, tmp_path):
 
 
 def _assert_same_tables(a: dict, b: dict) -> None:
-    # The same numbers up to float rounding: a different batch composition
-    # changes the order of floating-point operations in the classifier.
+    # Exactly the same numbers: processes take whole chunks, a resumed run
+    # recomputes whole chunks, so every image is explained in the batch of
+    # an uninterrupted one-process run; the summaries aggregate in a fixed
+    # order with a seeded bootstrap.
     assert a.keys() == b.keys()
     for method in a:
-        assert a[method].keys() == b[method].keys()
-        for key, value in a[method].items():
-            try:
-                x, y = float(value), float(b[method][key])
-            except ValueError:
-                assert value == b[method][key], (method, key)
-                continue
-            if math.isnan(x) or math.isnan(y):
-                assert math.isnan(x) and math.isnan(y), (method, key)
-            else:
-                assert x == pytest.approx(y, rel=1e-4, abs=1e-5), (method, key)
+        assert a[method] == b[method], method
 
 
 def test_bad_arguments_fail_before_work(tmp_path, capsys):

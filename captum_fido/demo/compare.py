@@ -32,6 +32,7 @@ from captum_fido._utils.cli import (
     make_parser,
     output_folder,
 )
+from captum_fido._utils.files import write_text_atomic
 from captum_fido.demo.domains import DOMAINS, Domain, load_domain
 from captum_fido.demo.scenes import VARIANT_SPLITS
 from captum_fido.evaluation.distributed import (
@@ -45,9 +46,9 @@ from captum_fido.evaluation.harness import (
     BASELINES,
     ComparisonSettings,
     EvalData,
-    append_rows,
     read_rows,
     run_comparison,
+    write_rows,
 )
 from captum_fido.evaluation.methods import MethodSpec, select_methods, standard_methods
 from captum_fido.evaluation.report import summarise, write_results, write_table
@@ -221,8 +222,8 @@ def _check_settings(p: argparse.ArgumentParser, a: argparse.Namespace) -> None:
     folder whose rows were made with other settings (before any work)."""
     wanted = {k: getattr(a, k) for k in _ROW_SETTINGS}
     path = a.out / "settings.json"
-    if path.is_file():
-        found = json.loads(path.read_text())
+    if path.exists():
+        found = _read_settings(p, path)
         changed = {k: (found.get(k), v) for k, v in wanted.items() if found.get(k) != v}
         if changed:
             text = ", ".join(
@@ -236,7 +237,26 @@ def _check_settings(p: argparse.ArgumentParser, a: argparse.Namespace) -> None:
         return
     if os.environ.get("RANK", "0") == "0":
         a.out.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(wanted, indent=1) + "\n")
+        write_text_atomic(path, json.dumps(wanted, indent=1) + "\n")
+
+
+#: What to do about a damaged settings.json (it records the rows' settings).
+_FIX = (
+    "it records the settings of the rows beside it: restore it, delete it if "
+    "those rows were made with this command's settings, or use another --out"
+)
+
+
+def _read_settings(p: argparse.ArgumentParser, path: Path) -> Dict[str, object]:
+    r"""The settings a folder's rows were made with; a damaged file is a
+    one-line error that says what to do, not a traceback."""
+    try:
+        found = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        p.error(f"{path} is unreadable ({type(err).__name__}: {err}); {_FIX}")
+    if not isinstance(found, dict):
+        p.error(f"{path} holds a JSON {type(found).__name__}, not an object; {_FIX}")
+    return found
 
 
 def _data(domain: Domain, n_test: int, n_val: int) -> EvalData:
@@ -330,7 +350,9 @@ def _run_shard(
     infillers: Dict[str, Infiller],
 ) -> List[Dict[str, object]]:
     data = _data(domain, a.n_images, a.n_val)
-    mine = data.subset(shard.take(range(len(data.image_ids))))
+    # Whole chunks per process: each image is explained in the batch a
+    # one-process run would use, so sharding never changes a number.
+    mine = data.subset(shard.take_chunks(len(data.image_ids), a.chunk_size))
     out_csv = a.out / (
         "per_image.csv" if shard.world == 1 else f"per_image.rank{shard.rank}.csv"
     )
@@ -346,6 +368,7 @@ def _run_shard(
     }
     settings = ComparisonSettings(
         seed=a.seed,
+        chunk_size=a.chunk_size,
         n_stability=a.n_stability,
         n_sanity=a.n_sanity,
         show_progress=shard.is_main,
@@ -385,8 +408,8 @@ def _write_outputs(
     )
     merged_csv = a.out / "per_image.csv"
     if any(p.name != "per_image.csv" for p in a.out.glob("per_image*.csv")):
-        merged_csv.unlink(missing_ok=True)
-        append_rows(merged_csv, merged)
+        # Replaced atomically: it may hold rows no other file has.
+        write_rows(merged_csv, merged)
     summaries = summarise(merged, seed=a.seed)
     write_results(summaries, a.out / "results.csv")
     write_table(

@@ -1,10 +1,13 @@
 r"""Runs that outgrow one process: shard images with ``torch.distributed``.
 
 Under ``torchrun --nproc_per_node K`` each process explains every K-th
-image (gloo on CPU, nccl on GPU), writes its own per-image file, and the
-rows are gathered with ``all_gather_object`` so rank 0 writes the tables. A
-row depends only on its image (see :mod:`captum_fido.evaluation.harness`),
-so K processes give the table of one.
+chunk of images (:meth:`Shard.take_chunks`; gloo on CPU, nccl on GPU),
+writes its own per-image file, and the rows are gathered with
+``all_gather_object`` so rank 0 writes the tables. A row depends only on its
+image and its chunk (see :mod:`captum_fido.evaluation.harness`), and the
+summaries aggregate rows in a fixed order with a seeded bootstrap
+(:func:`~captum_fido.evaluation.report.summarise`), so K processes give
+exactly the table of one.
 """
 
 from __future__ import annotations
@@ -47,6 +50,42 @@ class Shard:
     def take(self, items: Sequence[Any]) -> List[Any]:
         r"""This process's share: every ``world``-th item from ``rank``."""
         return list(items[self.rank :: self.world])
+
+    def take_chunks(self, n_items: int, chunk_size: int) -> List[int]:
+        r"""This process's share of ``n_items`` positions by whole chunks:
+        the positions are cut into chunks of ``chunk_size`` consecutive ones
+        (the last may be shorter) and the process takes every ``world``-th
+        chunk from ``rank``.
+
+        Cut again into chunks of ``chunk_size``, the share gives exactly the
+        chunks one process would explain, so every image is explained in the
+        same batch however many processes share the run (a batch's
+        composition changes the last float digits of a classifier's output).
+        Give each process at least one chunk (``chunk_size <= n_items /
+        world``) to keep all of them busy.
+
+        Args:
+            n_items (int): How many items are shared (>= 0).
+            chunk_size (int): Items per chunk (>= 1).
+
+        Returns:
+            list of int: This process's positions, in increasing order.
+
+        Examples::
+
+            >>> Shard(rank=1, world=2).take_chunks(7, 2)
+            [2, 3, 6]
+        """
+        for name, value, least in (
+            ("n_items", n_items, 0),
+            ("chunk_size", chunk_size, 1),
+        ):
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+            if value < least:
+                raise ValueError(f"{name} must be >= {least}, got {value}")
+        starts = range(self.rank * chunk_size, n_items, self.world * chunk_size)
+        return [i for s in starts for i in range(s, min(n_items, s + chunk_size))]
 
 
 def init_shard() -> Shard:

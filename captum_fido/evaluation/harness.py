@@ -3,20 +3,34 @@ r"""Run many saliency methods over a data set and score every map.
 :func:`run_comparison` explains the images chunk by chunk with each method,
 scores each map with the metrics of :mod:`captum_fido.metrics` and appends one
 row per (image, method) to ``per_image.csv`` as soon as a chunk is done, so an
-interrupted run resumes where it stopped. Everything an image's row holds
-depends only on that image, its id and the seed (mask methods draw from
-per-image streams; stochastic evaluation in-fillers are seeded per image), so
-a run split over processes (:mod:`captum_fido.evaluation.distributed`) or
-resumed gives the rows of one uninterrupted run, up to float rounding (a
-different batch composition changes the order of floating-point operations
-in the classifier: last-digit differences).
+interrupted run resumes where it stopped.
+
+Nothing written is lost: appends are flushed to disk and each row carries a
+checksum (:data:`CHECK_COLUMN`); a record that a killed run left incomplete or
+that is malformed is left out on reading (with a warning) and recomputed, and
+a file that must change beyond an append (new columns, a damaged record) is
+written anew and renamed over the old one, never rewritten in place.
+
+An image's row depends on the image, its id, the seed (mask methods draw from
+per-image streams; stochastic evaluation in-fillers are seeded per image) and,
+in the last float digits, on the chunk it is explained with (the batch
+changes the order of floating-point operations in the classifier). Chunks are
+fixed by ``chunk_size`` and the images' order, a resumed run recomputes a
+chunk whole, and processes share the work by whole chunks
+(:meth:`~captum_fido.evaluation.distributed.Shard.take_chunks`), so a run
+split over processes or resumed gives exactly the rows of one uninterrupted
+run with the same ``chunk_size`` (on the same hardware and thread count).
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import math
+import os
 import time
+import warnings
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Iterator, List, Mapping, Optional, Sequence, Set, Tuple
@@ -25,6 +39,7 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
+from captum_fido._utils.files import atomic_path
 from captum_fido.evaluation.methods import MethodSpec, RowCounter
 from captum_fido.infillers import Infiller
 from captum_fido.metrics import (
@@ -205,16 +220,23 @@ def run_comparison(
         for spec in [None, *methods]:
             name = "baselines" if spec is None else spec.name
             bar.set_postfix_str(name[:28])
-            todo = _missing(chunk, spec, done)
-            if todo:
-                part = chunk.subset(todo)
+            if _missing(chunk, spec, done):
+                # The whole chunk, even when only some of its rows are
+                # missing: an image's numbers depend (in the last float
+                # digits) on the batch it is explained in, so every row
+                # comes from the batch an uninterrupted run would use.
                 new = (
-                    _baseline_rows(model, part, settings)
+                    _baseline_rows(model, chunk, settings)
                     if spec is None
                     else _method_rows(
-                        counter, spec, part, eval_infillers, settings, preview_dir
+                        counter, spec, chunk, eval_infillers, settings, preview_dir
                     )
                 )
+                new = [
+                    r
+                    for r in new
+                    if (int(str(r["image_id"])), str(r["method"])) not in done
+                ]
                 append_rows(out_csv, new)
                 done.update((int(str(r["image_id"])), str(r["method"])) for r in new)
             bar.update(1)
@@ -229,13 +251,14 @@ def _chunks(n: int, size: int) -> Iterator[List[int]]:
 
 def _missing(
     chunk: EvalData, spec: Optional[MethodSpec], done: Set[Tuple[int, str]]
-) -> List[int]:
+) -> bool:
+    r"""Whether some (image, method) row of the chunk is not written yet."""
     names = BASELINES if spec is None else (spec.name,)
-    return [
-        i
-        for i, image_id in enumerate(chunk.image_ids)
-        if any((int(image_id), name) not in done for name in names)
-    ]
+    return any(
+        (int(image_id), name) not in done
+        for image_id in chunk.image_ids
+        for name in names
+    )
 
 
 def _baseline_rows(
@@ -441,33 +464,237 @@ def _save_preview(
         if int(image_id) < settings.preview:
             path = preview_path(preview_dir, spec.name, int(image_id))
             path.parent.mkdir(parents=True, exist_ok=True)
-            torch.save(maps[i].clone(), path)
+            with atomic_path(path) as tmp:
+                torch.save(maps[i].clone(), tmp)
+
+
+#: The column holding each row's checksum (CRC-32 of its other values): a row
+#: that does not match it was torn by a crash and is recomputed.
+CHECK_COLUMN = "row_check"
+#: Columns every per-image row has; a row without them is malformed.
+_REQUIRED = ("image_id", "split", "method")
+
+
+def row_check(row: Mapping[str, object]) -> str:
+    r"""The checksum of a row: CRC-32 (8 hex digits) of its non-empty values
+    with their column names, in column-name order, so a column added to the
+    file later (empty in old rows) does not change it.
+
+    Args:
+        row (mapping): Column -> value (values are compared as ``str``).
+
+    Returns:
+        str: 8 lowercase hex digits.
+
+    Examples::
+
+        >>> row_check({"image_id": 0, "method": "Saliency"})
+        '...'
+        >>> row_check({"image_id": "0", "method": "Saliency", "extra": ""}) == (
+        ...     row_check({"image_id": 0, "method": "Saliency"}))
+        True
+    """
+    parts = [
+        f"{k}\x1e{v}"
+        for k, v in sorted((str(k), str(v)) for k, v in row.items())
+        if k != CHECK_COLUMN and v != ""
+    ]
+    return f"{zlib.crc32(chr(0x1F).join(parts).encode('utf-8')):08x}"
+
+
+@dataclass
+class _Scan:
+    r"""What a per-image CSV holds: its header, its valid rows (the last of
+    any repeated (image, method) pair) and the line numbers of the records
+    left out (torn, malformed or failing their checksum)."""
+
+    columns: List[str]
+    rows: List[Row]
+    bad_lines: List[int]
+    repeated: int = 0
+
+    @property
+    def clean(self) -> bool:
+        r"""Whether appending to the file keeps it valid as it is."""
+        return not self.bad_lines and not self.repeated
+
+
+def _scan(path: Path) -> _Scan:
+    r"""Read and validate a per-image CSV (an absent or empty file holds no
+    rows). Raises ``ValueError`` when the header itself is unusable."""
+    if not path.is_file():
+        return _Scan([], [], [])
+    text = path.read_bytes().decode("utf-8", errors="replace")
+    bad: List[int] = []
+    # A record is complete only with its line end: a run killed mid-write
+    # leaves the last one without it.
+    end = text.rfind("\n") + 1
+    if end < len(text):
+        bad.append(text.count("\n", 0, end) + 1)
+        text = text[:end]
+    records = list(csv.reader(io.StringIO(text, newline="")))
+    if not records:
+        return _Scan([], [], bad)
+    columns = records[0]
+    if (
+        len(set(columns)) != len(columns)
+        or any(c == "" or "\x00" in c for c in columns)
+        or any(c not in columns for c in _REQUIRED)
+    ):
+        raise ValueError(
+            f"{path} does not start with a per-image header (it needs the columns "
+            f"{', '.join(_REQUIRED)}, each named once); it is not a per_image.csv "
+            "of this harness, or its first line is damaged: move it away and run "
+            "again to start afresh"
+        )
+    by_pair: Dict[Tuple[int, str], Row] = {}
+    repeated = 0
+    for line, values in enumerate(records[1:], start=2):
+        if not values:
+            continue  # a blank line holds nothing
+        row = _valid_row(columns, values)
+        if row is None:
+            bad.append(line)
+            continue
+        pair = (int(str(row["image_id"])), str(row["method"]))
+        repeated += pair in by_pair
+        by_pair.pop(pair, None)
+        by_pair[pair] = row
+    return _Scan(columns, list(by_pair.values()), sorted(bad), repeated)
+
+
+def _valid_row(columns: List[str], values: List[str]) -> Optional[Row]:
+    r"""The row of a record, or ``None`` when it is malformed: another number
+    of fields than the header, a NUL byte or undecodable text (a torn write),
+    no image id, method or split, or a checksum that does not match."""
+    if len(values) != len(columns) or any("\x00" in v or "\ufffd" in v for v in values):
+        return None
+    row: Row = dict(zip(columns, values))
+    try:
+        int(str(row["image_id"]))
+    except ValueError:
+        return None
+    if not row["method"] or row["split"] not in ("val", "test"):
+        return None
+    if CHECK_COLUMN in row and row[CHECK_COLUMN] != row_check(row):
+        return None
+    return row
 
 
 def read_rows(path: Path) -> List[Row]:
-    r"""The rows of a per-image CSV (none if it does not exist)."""
-    if not Path(path).is_file():
-        return []
-    with open(path, newline="") as f:
-        return list(csv.DictReader(f))
+    r"""The valid rows of a per-image CSV (none if it does not exist).
+
+    Records that a killed run left incomplete (no line end), malformed ones
+    (another number of fields than the header, no image id, method or split)
+    and rows whose :data:`CHECK_COLUMN` checksum does not match are left out
+    with a warning, so a resumed run recomputes them; of a repeated
+    (image, method) pair the last row is kept.
+
+    Args:
+        path (Path): The CSV file.
+
+    Returns:
+        list of dict: One dict per valid row, column -> value (strings).
+
+    Raises:
+        ValueError: the file does not start with a per-image header.
+
+    Examples::
+
+        >>> rows = read_rows(Path("out/per_image.csv"))
+        >>> sorted({r["method"] for r in rows})
+    """
+    path = Path(path)
+    scan = _scan(path)
+    _warn_bad(path, scan, "left out; a resumed run recomputes them")
+    return scan.rows
+
+
+def _warn_bad(path: Path, scan: _Scan, what: str) -> None:
+    if scan.bad_lines:
+        shown = ", ".join(str(n) for n in scan.bad_lines[:10])
+        more = "" if len(scan.bad_lines) <= 10 else ", ..."
+        warnings.warn(
+            f"{path}: {len(scan.bad_lines)} incomplete or malformed row(s) "
+            f"(line {shown}{more}) {what}",
+            stacklevel=3,
+        )
 
 
 def append_rows(path: Path, rows: Sequence[Row]) -> None:
-    r"""Append rows; the header is the union of the file's and the rows'
-    columns (the file is rewritten when new columns appear)."""
+    r"""Add rows to a per-image CSV without ever putting earlier rows at risk.
+
+    Each row gets its :data:`CHECK_COLUMN` checksum. When the file is sound
+    and already has every column, the rows are appended and flushed to disk
+    (a crash leaves at most one incomplete last record, which
+    :func:`read_rows` leaves out). Otherwise (new columns, a damaged or
+    repeated record, an older file without checksums) the whole file is
+    written anew to a temporary file and renamed over it, so a crash leaves
+    the old file or the new one, never a mixture. Columns whose names start
+    with ``_`` are not written.
+
+    Args:
+        path (Path): The CSV file (created with its folder if absent).
+        rows (sequence of dict): The rows to add.
+
+    Examples::
+
+        >>> append_rows(Path("out/per_image.csv"),
+        ...             [{"image_id": 0, "split": "test", "method": "Saliency"}])
+    """
     if not rows:
         return
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    old = read_rows(path)
-    columns: List[str] = list(old[0].keys()) if old else []
-    for row in rows:
-        columns += [k for k in row if k not in columns and not k.startswith("_")]
-    clean = [{k: v for k, v in r.items() if not k.startswith("_")} for r in rows]
-    rewrite = not old or set(columns) != set(old[0].keys())
-    with open(path, "w" if rewrite else "a", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=columns, restval="")
-        if rewrite:
+    scan = _scan(path)
+    columns = [c for c in scan.columns if c != CHECK_COLUMN]
+    new = [
+        {str(k): v for k, v in r.items() if not str(k).startswith("_")} for r in rows
+    ]
+    for row in new:
+        columns += [k for k in row if k not in columns and k != CHECK_COLUMN]
+    columns.append(CHECK_COLUMN)
+    new = [r | {CHECK_COLUMN: row_check(r)} for r in new]
+    if scan.clean and scan.columns == columns:
+        with open(path, "a", newline="", encoding="utf-8") as f:
+            csv.DictWriter(f, fieldnames=columns, restval="").writerows(new)
+            f.flush()
+            os.fsync(f.fileno())
+        return
+    _warn_bad(path, scan, "dropped from the file; a resumed run recomputes them")
+    write_rows(path, [*scan.rows, *new], columns)
+
+
+def write_rows(
+    path: Path, rows: Sequence[Row], columns: Optional[Sequence[str]] = None
+) -> None:
+    r"""Write a per-image CSV atomically (a temporary file renamed over
+    ``path``): a crash leaves the old file or the new one, never a part.
+
+    Args:
+        path (Path): The CSV file (its folder is created).
+        rows (sequence of dict): All its rows; each gets its
+            :data:`CHECK_COLUMN` checksum.
+        columns (sequence of str, optional): The header; default the
+            rows' columns in order of appearance (checksum last).
+
+    Examples::
+
+        >>> write_rows(Path("out/per_image.csv"), merged_rows)
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    clean = [
+        {str(k): v for k, v in r.items() if not str(k).startswith("_")} for r in rows
+    ]
+    if columns is None:
+        columns = []
+        for row in clean:
+            columns += [k for k in row if k not in columns and k != CHECK_COLUMN]
+        columns.append(CHECK_COLUMN)
+    checked = [r | {CHECK_COLUMN: row_check(r)} for r in clean]
+    with atomic_path(path) as tmp:
+        with open(tmp, "w", newline="", encoding="utf-8") as f:
+            writer = csv.DictWriter(f, fieldnames=list(columns), restval="")
             writer.writeheader()
-            writer.writerows(old)
-        writer.writerows(clean)
+            writer.writerows(checked)

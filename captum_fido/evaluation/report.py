@@ -216,7 +216,10 @@ def summarise(rows: Sequence[Row], seed: int = 0) -> List[MethodSummary]:
 
     Each metric is averaged over the method's test rows with a bootstrap
     interval (:func:`bootstrap_ci`); the WSL threshold is 0.5 for FIDO and
-    BBMP maps and chosen on the val rows for the others.
+    BBMP maps and chosen on the val rows for the others. The rows are
+    aggregated in order of image id whatever order they are given in, so
+    the numbers depend only on the set of rows and ``seed`` (a run sharded
+    over processes gives the summaries of one).
 
     Args:
         rows (sequence of dict): The comparison's per-image rows
@@ -235,6 +238,10 @@ def summarise(rows: Sequence[Row], seed: int = 0) -> List[MethodSummary]:
     for r in rows:
         if r["method"] not in order:
             order.append(str(r["method"]))
+    # Aggregate in one fixed order (image id, then method), whatever order
+    # the rows come in (processes, resumed runs): sums and the seeded
+    # bootstrap's resamples then never depend on it.
+    rows = sorted(rows, key=lambda r: (int(str(r["image_id"])), str(r["method"])))
     keys = [k for k, _, _ in BASE_METRICS] + curve_keys(rows)
     summaries = []
     for method in order:
