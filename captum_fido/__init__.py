@@ -21,6 +21,7 @@ from captum_fido.counterfactual import (
     LatentCounterfactual,
     prototype_confidence,
 )
+from captum_fido.explain import explain_dataset
 
 __version__ = "0.1.0"
 
@@ -38,5 +39,6 @@ __all__ = [
     "LatentCounterfactual",
     "CounterfactualResult",
     "prototype_confidence",
+    "explain_dataset",
     "__version__",
 ]

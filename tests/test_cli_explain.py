@@ -1,8 +1,9 @@
 """`captum-fido explain` end to end on image files the tests write.
 
 Tiny step counts keep every run to a few seconds: these check the command's
-plumbing (files in, figures and results out, targets, errors), not map
-quality.
+plumbing (files in, maps, figures and index out, targets, errors, resume),
+not map quality. The data-set machinery itself is tested in
+tests/test_explain_dataset*.py.
 """
 
 from __future__ import annotations
@@ -58,10 +59,12 @@ def resnet_weights(tmp_path_factory) -> Path:
 
 
 def _results(out: Path):
-    data = json.loads((out / "results.json").read_text())
-    with (out / "results.csv").open() as fh:
-        rows = list(csv.DictReader(fh))
-    return data, rows
+    r"""``(settings, rows of index.jsonl, rows of index.csv)``."""
+    settings = json.loads((out / "settings.json").read_text())
+    rows = [json.loads(line) for line in (out / "index.jsonl").read_text().splitlines()]
+    with (out / "index.csv").open() as fh:
+        table = list(csv.DictReader(fh))
+    return settings, rows, table
 
 
 def test_demo_fido_on_a_folder(scenes, tmp_path, capsys):
@@ -69,58 +72,93 @@ def test_demo_fido_on_a_folder(scenes, tmp_path, capsys):
     assert explain.main([str(scenes), *FAST, "--out", str(out)]) == 0
     text = capsys.readouterr().out
     assert "note: 1 image(s) are not 64x64; each is resized" in text
-    data, rows = _results(out)
-    assert data["settings"]["infiller"] == "inpainter"  # the demo's default
-    assert data["settings"]["l1_coeff"] == 1e-4  # the demo model's FIDO weight
-    assert [Path(r["file"]).name for r in data["images"]] == [
-        "odd.jpg",
-        "s0.png",
-        "s1.png",
-    ]
-    assert [r["file"] for r in rows] == [r["file"] for r in data["images"]]
+    assert "knows only its six scene classes" in text  # the odd-sized photo
+    settings, rows, table = _results(out)
+    method = settings["method"]
+    assert method["infiller"]["repr"].startswith("CoarseRefineInfiller")
+    # No sparsity weight of the command's own: the method's default.
+    assert method["options"]["given"] == {"n_steps": 1, "n_samples": 2}
+    assert [r["id"] for r in rows] == ["odd.jpg", "s0.png", "s1.png"]
+    assert [r["id"] for r in table] == [r["id"] for r in rows]
     classes = load_domain("scenes").classes
     model = load_domain("scenes").load_classifier()
-    for row in data["images"]:
+    for row in rows:
         assert row["target_name"] == classes[row["target"]]
         assert len(row["counterfactual_probabilities"]) == 3
         assert all(0 <= p <= 1 for p in row["counterfactual_probabilities"])
-        assert row["seconds"] > 0
-        image = np.asarray(Image.open(row["figure"]))
+        assert row["seconds"] > 0 and row["map_status"] in ("ok", "empty", "flooded")
+        assert row["figure"] == f"figures/{row['id']}.png"
+        image = np.asarray(Image.open(out / row["figure"]))
         assert image.ndim == 3 and image.shape[1] > image.shape[0]
-        attribution = np.load(row["map"])
+        attribution = np.load(out / row["map"])
         assert attribution.shape == (64, 64)
         assert attribution.min() >= 0 and attribution.max() <= 1
+    assert rows[0]["source"]["size"] == [50, 80]
     # A 64 px PNG reaches the model unchanged (up to 8-bit rounding): the
     # reported probability and default target are the model's own on it.
     scene = torch.from_numpy(np.array(Image.open(scenes / "s0.png"))).permute(2, 0, 1)
     with torch.no_grad():
         probs = model(scene[None].float() / 255).softmax(1)[0]
-    row = data["images"][1]
+    row = rows[1]
     assert row["target"] == int(probs.argmax())
     assert row["probability"] == pytest.approx(float(probs.max()), abs=1e-5)
+
+
+def test_rerun_resumes_and_other_settings_are_refused(scenes, tmp_path, capsys):
+    out = tmp_path / "out"
+    argv = [str(scenes / "s0.png"), "--method", "saliency", "--out", str(out)]
+    assert explain.main(argv) == 0
+    assert explain.main(argv) == 0
+    assert "0 explained, 1 already done, 0 failed" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as info:
+        explain.main([*argv, "--target", "2"])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert "holds a run made with other settings (target: " in err, err
 
 
 def test_demo_target_by_name_and_captum_method(scenes, tmp_path):
     out = tmp_path / "out"
     argv = [str(scenes / "s0.png"), str(scenes / "s1.png"), "--method", "saliency"]
     assert explain.main([*argv, "--target", "Triangle", "--out", str(out)]) == 0
-    data, rows = _results(out)
+    _, rows, table = _results(out)
     index = load_domain("scenes").classes.index("triangle")
-    assert [r["target"] for r in data["images"]] == [index, index]
-    assert all(r["counterfactual_probabilities"] == [] for r in data["images"])
-    assert rows[0]["counterfactual_probabilities"] == ""
-    assert explain.main([*argv, "--target", "0", "--out", str(out)]) == 0
-    assert [r["target_name"] for r in _results(out)[0]["images"]] == ["circle"] * 2
-
-
-def test_same_names_in_two_folders_get_two_figures(scenes, tmp_path):
+    assert [r["target"] for r in rows] == [index, index]
+    assert all(r["counterfactual_probabilities"] is None for r in rows)
+    assert table[0]["counterfactual_probabilities"] == ""
     other = tmp_path / "other"
-    other.mkdir()
-    (other / "s0.png").write_bytes((scenes / "s0.png").read_bytes())
+    assert explain.main([*argv, "--target", "0", "--out", str(other)]) == 0
+    assert [r["target_name"] for r in _results(other)[1]] == ["circle"] * 2
+
+
+def test_colliding_names_get_their_own_outputs(scenes, tmp_path):
+    for name, source in [("x/s0.png", "s0"), ("y/s0.png", "s1"), ("y/s0-2.png", "s0")]:
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_bytes((scenes / f"{source}.png").read_bytes())
     out = tmp_path / "out"
-    argv = [str(scenes / "s0.png"), str(other), "--method", "gradcam"]
+    argv = [str(tmp_path / "x" / "s0.png"), str(tmp_path / "y"), "--method", "gradcam"]
     assert explain.main([*argv, "--out", str(out)]) == 0
-    assert sorted(p.name for p in out.glob("*.png")) == ["s0-2.png", "s0.png"]
+    maps = sorted(p.relative_to(out / "maps").as_posix() for p in out.rglob("*.npy"))
+    assert maps == ["x/s0.png.npy", "y/s0-2.png.npy", "y/s0.png.npy"]
+    figures = sorted(p.name for p in (out / "figures").rglob("*.png"))
+    assert figures == ["s0-2.png.png", "s0.png.png", "s0.png.png"]
+
+
+def test_broken_files_are_recorded_not_fatal(scenes, tmp_path, capsys):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "good.png").write_bytes((scenes / "s0.png").read_bytes())
+    (data / "broken.png").write_text("not a PNG")
+    (data / "empty.jpg").write_bytes(b"")
+    out = tmp_path / "out"
+    argv = [str(data), "--method", "saliency", "--out", str(out)]
+    assert explain.main(argv) == 1  # some input failed
+    text = capsys.readouterr().out
+    assert "3 inputs: 1 explained, 0 already done, 2 failed" in text
+    assert "failed: broken.png: not an image" in text
+    assert "failed: empty.jpg: empty file (0 bytes)" in text
+    _, rows, _ = _results(out)
+    assert [r["status"] for r in rows] == ["failed", "failed", "done"]
 
 
 def test_torchvision_model_with_a_weights_file(resnet_weights, tmp_path, capsys):
@@ -131,12 +169,11 @@ def test_torchvision_model_with_a_weights_file(resnet_weights, tmp_path, capsys)
     argv = [str(small), *common, "--target", "tabby", "--out", str(out)]
     assert explain.main([*argv, *FAST[:2], "--n-samples", "1", "--threads", "1"]) == 0
     assert "224x224" in capsys.readouterr().out
-    data, _ = _results(out)
-    (row,) = data["images"]
+    settings, (row,), _ = _results(out)
     assert (row["target"], row["target_name"]) == (281, "tabby")
-    assert data["settings"]["infiller"] == "blur"
+    assert settings["method"]["infiller"].startswith("BlurInfiller")
     assert len(row["counterfactual_probabilities"]) == 3
-    assert np.load(row["map"]).shape == (224, 224)
+    assert np.load(out / row["map"]).shape == (224, 224)
     # The probability is the one the weights' own preprocessing gives.
     weights = torchvision.models.ResNet18_Weights.IMAGENET1K_V1
     model = torchvision.models.resnet18(weights=None)
@@ -171,16 +208,19 @@ def test_bad_paths_fail_before_work(tmp_path, scenes, monkeypatch, capsys):
     empty = tmp_path / "empty"
     empty.mkdir()
     (empty / "readme.txt").write_text("x")
-    broken = tmp_path / "broken.png"
-    broken.write_text("not a PNG")
     blocker = tmp_path / "file"
     blocker.write_text("x")
     cases = [
         ([str(tmp_path / "missing.png")], "no such file or folder"),
-        ([str(empty)], "holds no PNG/JPEG file"),
-        ([str(broken)], "cannot read image"),
+        ([str(empty)], "holds no image file"),
         ([str(scenes), "--out", str(blocker / "out")], "cannot write there"),
         ([str(scenes), "--out", str(blocker)], "is not a folder"),
+        # Never among the inputs: the folder itself, inside it, or around it.
+        ([str(scenes), "--out", str(scenes)], "is the input folder"),
+        ([str(scenes), "--out", str(scenes / "maps")], "is the input folder"),
+        ([str(scenes / "s0.png"), "--out", str(scenes)], "is the input folder"),
+        ([str(scenes), "--out", str(scenes.parent)], "is inside --out"),
+        ([str(scenes / "s0.png"), "--out", str(scenes.parent)], "is inside --out"),
     ]
     for argv, message in cases:
         _fails_before_work(monkeypatch, capsys, argv, message)
@@ -204,6 +244,7 @@ def test_bad_options_fail_before_work(
         ),
         ([image, "--steps", "0"], "must be >= 1"),
         ([image, "--l1-coeff", "-1"], "must be a finite number >= 0"),
+        ([image, "--batch-size", "0"], "must be >= 1"),
         ([image, "--device", "warp"], "--device 'warp'"),
         ([image, "--device", "cuda:7"], "--device cuda:7"),
         ([image, "--model", "keras:vgg"], "expected 'demo' or 'torchvision:NAME'"),
@@ -269,4 +310,6 @@ def test_through_the_cli_without_captum_noise(scenes, tmp_path, capsys):
         argv = ["explain", str(scenes / "s0.png"), "--method", "saliency"]
         assert cli_main([*argv, "--out", str(out)]) == 0
     assert not [w for w in caught if "require gradients" in str(w.message)]
-    assert (out / "s0.png").is_file()
+    assert (out / "maps" / "s0.png.npy").is_file()
+    (row,) = _results(out)[1]
+    assert not any("require gradients" in w for w in row["warnings"])

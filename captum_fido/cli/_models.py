@@ -2,7 +2,8 @@ r"""The models ``captum-fido explain`` runs, and how images are prepared
 for them.
 
 A :class:`LoadedModel` is a classifier that takes ``[0, 1]`` RGB images of
-one square size, with the resize and crop that bring a file to that size,
+one square size, with the resize and crop that bring a decoded file to that
+size (:attr:`LoadedModel.transform`),
 its class names where known, and the layer Grad-CAM explains. Problems with
 ``--model``/``--weights`` are reported through the command's parser before
 any image is explained.
@@ -21,7 +22,7 @@ from torch import Tensor, nn
 
 from captum_fido.demo.photos import IMAGENET_MEAN, IMAGENET_STD, NormalizedClassifier
 
-__all__ = ["LoadedModel", "load_model", "load_image"]
+__all__ = ["LoadedModel", "load_model"]
 
 
 @dataclass
@@ -44,6 +45,17 @@ class LoadedModel:
     crop: int
     classes: Optional[Sequence[str]]
     gradcam_layer: Callable[[nn.Module], nn.Module]
+
+    @property
+    def transform(self) -> Callable[[Tensor], Tensor]:
+        r"""Decoded ``(3, H, W)`` pixels in ``[0, 1]`` -> the model's input:
+        the shorter side resized to ``resize`` (antialiased bilinear, so
+        values stay in ``[0, 1]``), then a centre crop of ``crop``."""
+        from torchvision.transforms import v2 as T
+
+        return T.Compose(
+            [T.Resize(self.resize, antialias=True), T.CenterCrop(self.crop)]
+        )
 
 
 def _demo_model() -> LoadedModel:
@@ -178,17 +190,3 @@ def load_model(p: argparse.ArgumentParser, a: argparse.Namespace) -> LoadedModel
     if kind != "torchvision" or not name:
         p.error(f"--model {a.model!r}: expected 'demo' or 'torchvision:NAME'")
     return _torchvision_model(p, name, a.weights)
-
-
-def load_image(path: Path, loaded: LoadedModel) -> Tensor:
-    r"""The image file as ``loaded`` takes it: ``(1, 3, crop, crop)`` in
-    ``[0, 1]``, resized (shorter side) and centre-cropped."""
-    from PIL import Image
-    from torchvision.transforms import v2 as T
-
-    with Image.open(path) as im:
-        rgb = im.convert("RGB")
-    x = T.functional.pil_to_tensor(rgb).float() / 255.0
-    x = T.functional.resize(x, [loaded.resize], antialias=True)
-    x = T.functional.center_crop(x, [loaded.crop])
-    return x[None].clamp(0, 1)

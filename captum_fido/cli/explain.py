@@ -1,29 +1,36 @@
 r"""``captum-fido explain PATH...``: saliency maps for your own image files.
 
-Explains PNG/JPEG files (or every such file directly inside the folders
-given) with FIDO-SSR, FIDO-SDR, BBMP or one of Captum's Saliency,
-LayerGradCam, Deconvolution, IntegratedGradients and Occlusion, on the
-shipped demo classifier or on a torchvision architecture with your weights
-file. Writes into ``--out``:
+A thin layer over :func:`captum_fido.explain_dataset`: it explains image
+files (or every image file under the folders given) with FIDO-SSR, FIDO-SDR,
+BBMP or one of Captum's Saliency, LayerGradCam, Deconvolution,
+IntegratedGradients and Occlusion, on the shipped demo classifier or on a
+torchvision architecture with your weights file, and writes into ``--out``:
 
-- ``<image>.png`` per image: the image, the map over it, and for FIDO/BBMP
-  the first counterfactuals (in-filled images drawn from the learned mask)
-  with the classifier's confidence in the target on each;
-- ``<image>.npy``: the map, ``(H, W)`` in ``[0, 1]``;
-- ``results.json`` and ``results.csv``: per image the target (index and
-  name), its probability on the image and on the counterfactuals, and the
-  seconds the method took (rewritten after every image).
+- ``maps/<input>.npy``: per input its map, ``(H, W)`` in ``[0, 1]``, named by
+  the input's path relative to the inputs' root plus ``.npy``;
+- ``figures/<input>.png``: the image, the map over it, and for FIDO/BBMP
+  counterfactuals (in-filled images drawn from the learned mask) with the
+  classifier's confidence in the target on each;
+- ``index.jsonl`` and ``index.csv``: per input the target (index and name),
+  its probability on the image and on the counterfactuals, the seconds, the
+  map's status (ok, empty, flooded), how the file was decoded, or why it
+  failed; ``summary.json``; ``settings.json``.
+
+Re-running the same command resumes (done inputs are skipped); other
+settings are refused. A broken file is recorded and skipped; the exit
+status is 1 when some input failed. ``torchrun --nproc_per_node K -m
+captum_fido explain ...`` shards the inputs over K processes.
 
 Images are resized (shorter side) and centre-cropped to the model's input
-size: 64 x 64 for the demo model (it prints how many images that changed),
-the weights' own ``resize_size``/``crop_size`` for torchvision models. The
-model sees ``[0, 1]`` RGB pixels; a torchvision model's normalisation is
-folded into it (:class:`~captum_fido.demo.photos.NormalizedClassifier`), so
-in-fillers work on plain pixels.
+size: 64 x 64 for the demo model, the weights' own ``resize_size`` /
+``crop_size`` for torchvision models. The model sees ``[0, 1]`` RGB pixels;
+a torchvision model's normalisation is folded into it
+(:class:`~captum_fido.demo.photos.NormalizedClassifier`), so in-fillers work
+on plain pixels.
 
 Examples::
 
-    captum-fido explain photo.jpg --method fido-ssr --steps 100
+    captum-fido explain photo.jpg --method fido-ssr
     captum-fido explain photos/ --model torchvision:resnet18 \
         --weights resnet18.pt --target "tabby cat" --out outputs/explain
 """
@@ -31,26 +38,28 @@ Examples::
 from __future__ import annotations
 
 import argparse
-import csv
 import difflib
-import json
-import time
-from dataclasses import dataclass
+import os
+import sys
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-import numpy as np
 import torch
-from torch import Tensor, nn
 
-from captum_fido import __version__
 from captum_fido._utils.cli import (
     float_at_least,
     int_at_least,
     make_parser,
     output_folder,
 )
-from captum_fido.cli._models import LoadedModel, load_image, load_model
+from captum_fido.cli._models import LoadedModel, load_model
+from captum_fido.explain import (
+    DatasetSummary,
+    ImageList,
+    SettingsMismatch,
+    explain_dataset,
+    find_images,
+)
 from captum_fido.infillers import Infiller
 
 __all__ = ["METHODS", "INFILLERS", "main"]
@@ -67,16 +76,7 @@ METHODS = (
     "occlusion",
 )
 MASK_METHODS = METHODS[:3]
-#: ``--method`` -> the name of its spec in
-#: :func:`captum_fido.evaluation.methods.captum_methods`.
-CAPTUM_NAMES = {
-    "saliency": "Saliency",
-    "gradcam": "GradCAM",
-    "deconvolution": "Deconvolution",
-    "integrated-gradients": "IntegratedGradients",
-    "occlusion": "Occlusion",
-}
-#: ``--infiller`` names; the last two are the demo's trained networks.
+#: ``--infiller`` names; the first two are the demo's trained networks.
 INFILLERS = (
     "inpainter",
     "vae",
@@ -89,24 +89,30 @@ INFILLERS = (
     "road",
 )
 DEMO_INFILLERS = ("inpainter", "vae")
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 #: Counterfactuals drawn per image for FIDO/BBMP.
 N_COUNTERFACTUALS = 3
-#: The demo classifier's log-odds are a few units, so it needs a smaller
-#: sparsity weight than the paper's ImageNet 1e-3 (BBMP: five times FIDO's).
-DEMO_L1 = {"fido-ssr": 1e-4, "fido-sdr": 1e-4, "bbmp": 5e-4}
+#: IntegratedGradients' steps (as in ``captum_fido.evaluation.methods``).
+IG_STEPS = 32
+#: Below this top-class probability the demo model is guessing.
+DEMO_UNSURE = 0.5
 
 
 def _parser(prog: Optional[str]) -> argparse.ArgumentParser:
     p = make_parser(
         "explain",
-        "Explain PNG/JPEG files (or every such file directly inside the "
-        "folders given) with FIDO, BBMP or a Captum method. Writes into "
-        "--out: <image>.png (image, map, counterfactuals), <image>.npy (the "
-        "map), results.json and results.csv.",
+        "Explain image files (or every image file under the folders given) "
+        "with FIDO, BBMP or a Captum method. Writes into --out: maps/ (one "
+        ".npy per input), figures/, index.jsonl and index.csv. Re-running "
+        "the same command resumes.",
         prog,
     )
-    p.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders")
+    p.add_argument(
+        "paths",
+        nargs="+",
+        metavar="PATH",
+        help="image files, or folders (scanned recursively for PNG, JPEG, "
+        "BMP, GIF, WebP and TIFF files)",
+    )
     p.add_argument(
         "--method",
         choices=METHODS,
@@ -135,8 +141,8 @@ def _parser(prog: Optional[str]) -> argparse.ArgumentParser:
         "--model",
         default="demo",
         metavar="MODEL",
-        help="'demo' (the shipped 64 px scenes classifier) or "
-        "'torchvision:NAME' with --weights",
+        help="'demo' (the shipped 64 px scenes classifier: six shape classes "
+        "only) or 'torchvision:NAME' with --weights",
     )
     p.add_argument(
         "--weights",
@@ -149,33 +155,49 @@ def _parser(prog: Optional[str]) -> argparse.ArgumentParser:
     p.add_argument(
         "--steps",
         type=int_at_least(1),
-        default=300,
-        help="FIDO/BBMP optimisation steps (the paper's 300; a 224 px "
-        "ResNet-18 takes minutes per image on a CPU, so try 50-100 first)",
+        default=None,
+        help="FIDO/BBMP optimisation steps (default: the method's)",
     )
     p.add_argument(
         "--n-samples",
         type=int_at_least(1),
         default=None,
-        help="FIDO/BBMP mask samples per step (default: the method's, 8 / 1)",
+        help="FIDO/BBMP mask samples per step (default: the method's)",
     )
     p.add_argument(
         "--l1-coeff",
         type=float_at_least(0.0),
         default=None,
-        help="FIDO/BBMP sparsity weight (default: 1e-4 / 5e-4 on the demo "
-        "model, whose log-odds are small; the method's default otherwise)",
+        help="FIDO/BBMP sparsity weight (default: the method's)",
     )
     p.add_argument("--seed", type=int_at_least(0), default=0, help="random seed")
     p.add_argument(
-        "--device", default="cpu", help="torch device, e.g. cpu, cuda, cuda:1, mps"
+        "--batch-size",
+        type=int_at_least(1),
+        default=8,
+        help="images per method call (the maps do not depend on it)",
+    )
+    p.add_argument(
+        "--device",
+        default=None,
+        help="torch device, e.g. cpu, cuda, cuda:1, mps (default: cpu; "
+        "cuda:LOCAL_RANK under torchrun on a machine with GPUs)",
     )
     p.add_argument(
         "--out",
         type=Path,
         default=Path("outputs/explain"),
         metavar="DIR",
-        help="output folder",
+        help="output folder: new, empty, or of an earlier run of the same "
+        "command (which it resumes); never an input folder",
+    )
+    p.add_argument(
+        "--no-figures", action="store_true", help="write maps and index only"
+    )
+    p.add_argument(
+        "--retry-failed",
+        action="store_true",
+        help="retry inputs an earlier run recorded as failed",
     )
     p.add_argument(
         "--threads",
@@ -189,39 +211,16 @@ def _parser(prog: Optional[str]) -> argparse.ArgumentParser:
 # -- checks on the arguments, all before any model work ----------------------
 
 
-def _image_files(
-    p: argparse.ArgumentParser, paths: Sequence[str]
-) -> List[Tuple[Path, Tuple[int, int]]]:
-    r"""The image files named or inside the folders named (not recursive),
-    with their ``(width, height)``; each is read once so an unreadable one
-    is reported now."""
-    from PIL import Image, UnidentifiedImageError
-
-    files: List[Path] = []
-    for text in paths:
-        path = Path(text)
-        if path.is_dir():
-            found = sorted(
-                f
-                for f in path.iterdir()
-                if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES
-            )
-            if not found:
-                p.error(f"folder {path} holds no PNG/JPEG file (*.png, *.jpg, *.jpeg)")
-            files.extend(found)
-        elif path.is_file():
-            files.append(path)
-        else:
-            p.error(f"{path}: no such file or folder")
-    sizes = []
-    for f in files:
-        try:
-            with Image.open(f) as im:
-                im.load()
-                sizes.append(im.size)
-        except (OSError, UnidentifiedImageError) as err:
-            p.error(f"cannot read image {f}: {err}")
-    return list(zip(files, sizes))
+def _images(p: argparse.ArgumentParser, paths: Sequence[str], out: Path) -> ImageList:
+    r"""The image files named or under the folders named; ``--out`` must not
+    be among them. Files are decoded later, by the run: an unreadable one is
+    recorded there and skipped."""
+    try:
+        images = find_images(paths)
+        images.check_output(out, name="--out")
+    except ValueError as err:
+        p.error(str(err))
+    return images
 
 
 def _device(p: argparse.ArgumentParser, text: str) -> torch.device:
@@ -241,7 +240,7 @@ def _device(p: argparse.ArgumentParser, text: str) -> torch.device:
     return device
 
 
-# -- in-fillers, targets, images ---------------------------------------------
+# -- in-fillers, targets, methods ---------------------------------------------
 
 
 def _infiller(p: argparse.ArgumentParser, name: str, loaded: LoadedModel) -> Infiller:
@@ -280,7 +279,7 @@ def _data_mean(loaded: LoadedModel) -> List[float]:
         train, _ = load_split("train", 32)
         return train.mean(dim=(0, 2, 3)).tolist()
     mean = getattr(loaded.model, "mean", None)
-    return mean.flatten().tolist() if isinstance(mean, Tensor) else [0.5] * 3
+    return mean.flatten().tolist() if isinstance(mean, torch.Tensor) else [0.5] * 3
 
 
 def _target(
@@ -307,148 +306,109 @@ def _target(
     p.error(f"--target {text!r}: unknown class; {hint}")
 
 
-# -- explaining ---------------------------------------------------------------
+def _method(
+    a: argparse.Namespace, loaded: LoadedModel, infiller: Optional[Infiller]
+) -> Tuple[Any, Dict[str, Any]]:
+    r"""The attribution object of ``--method`` and its ``attribute`` options
+    (FIDO/BBMP: only those given; the method's defaults otherwise)."""
+    from captum.attr import (
+        Deconvolution,
+        IntegratedGradients,
+        LayerGradCam,
+        Occlusion,
+        Saliency,
+    )
 
-
-@dataclass
-class Explanation:
-    r"""One image's map and, for FIDO/BBMP, its counterfactuals."""
-
-    attribution: Tensor
-    counterfactuals: Optional[Tensor]
-    counterfactual_probs: List[float]
-    seconds: float
-
-
-def _l1_coeff(a: argparse.Namespace, loaded: LoadedModel) -> Optional[float]:
-    r"""``--l1-coeff``, else the demo model's, else ``None`` (the method's)."""
-    if a.l1_coeff is None and loaded.name == "demo" and a.method in DEMO_L1:
-        return DEMO_L1[a.method]
-    return a.l1_coeff
-
-
-def _explainer(
-    a: argparse.Namespace, loaded: LoadedModel, infiller: Any
-) -> Callable[[Tensor, int], Explanation]:
-    r"""``explain(x, target) -> Explanation`` for ``--method``."""
     from captum_fido import BBMP, FIDO
-    from captum_fido.evaluation.methods import captum_methods
 
+    model = loaded.model
     if a.method in MASK_METHODS:
+        assert infiller is not None  # main() makes one for every mask method
         method = (
-            BBMP(loaded.model, infiller)
+            BBMP(model, infiller)
             if a.method == "bbmp"
-            else FIDO(loaded.model, infiller, objective=a.method[5:])
+            else FIDO(model, infiller, objective=a.method[5:])
         )
-        options = {
-            "n_steps": a.steps,
-            "n_samples": a.n_samples,
-            "l1_coeff": _l1_coeff(a, loaded),
+        given = {"n_steps": a.steps, "n_samples": a.n_samples, "l1_coeff": a.l1_coeff}
+        return method, {k: v for k, v in given.items() if v is not None}
+    if a.method == "gradcam":
+        return LayerGradCam(model, loaded.gradcam_layer(model)), {}
+    if a.method == "integrated-gradients":
+        return IntegratedGradients(model), {"n_steps": IG_STEPS}
+    if a.method == "occlusion":
+        w = max(4, loaded.crop // 8)
+        s = max(1, w // 2)
+        return Occlusion(model), {
+            "sliding_window_shapes": (3, w, w),
+            "strides": (1, s, s),
         }
-
-        def explain_mask(x: Tensor, target: int) -> Explanation:
-            start = time.perf_counter()
-            attr, details = method.attribute(
-                x,
-                target=target,
-                seed=a.seed,
-                return_details=True,
-                n_counterfactuals=N_COUNTERFACTUALS,
-                **options,
-            )
-            seconds = time.perf_counter() - start
-            return Explanation(
-                attr[0, 0].detach().cpu(),
-                details.counterfactuals[0][0].cpu(),
-                details.counterfactual_probs[0].tolist(),
-                seconds,
-            )
-
-        return explain_mask
-    window = max(4, loaded.crop // 8)
-    specs = captum_methods(loaded.gradcam_layer, occlusion_window=window)
-    spec = next(s for s in specs if s.name == CAPTUM_NAMES[a.method])
-
-    def explain_captum(x: Tensor, target: int) -> Explanation:
-        start = time.perf_counter()
-        maps = spec.explain(loaded.model, x, torch.tensor([target]), a.seed)
-        return Explanation(maps[0].cpu(), None, [], time.perf_counter() - start)
-
-    return explain_captum
+    return {"saliency": Saliency, "deconvolution": Deconvolution}[a.method](model), {}
 
 
-def _figure(
-    path: Path,
-    image: Tensor,
-    result: Explanation,
-    title: str,
-    method: str,
-) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    cfs = result.counterfactuals
-    k = 0 if cfs is None else cfs.shape[0]
-    fig, axes = plt.subplots(
-        1, 2 + k, figsize=(2.6 * (2 + k), 3.0), squeeze=False, layout="constrained"
-    )
-    rgb = image.permute(1, 2, 0).numpy()
-    axes[0, 0].imshow(rgb)
-    axes[0, 0].set_title(title, fontsize=8)
-    axes[0, 1].imshow(rgb.mean(2), cmap="gray")
-    axes[0, 1].imshow(
-        result.attribution.numpy(), cmap="jet", alpha=0.55, vmin=0, vmax=1
-    )
-    axes[0, 1].set_title(method, fontsize=8)
-    for j in range(k):
-        assert cfs is not None
-        axes[0, 2 + j].imshow(cfs[j].permute(1, 2, 0).clamp(0, 1).numpy())
-        p = result.counterfactual_probs[j]
-        axes[0, 2 + j].set_title(f"counterfactual {j + 1}\np={p:.2f}", fontsize=8)
-    for ax in axes.flat:
-        ax.axis("off")
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+# -- notes -------------------------------------------------------------------
 
 
-def _write_results(out: Path, settings: Dict[str, Any], rows: List[dict]) -> None:
-    (out / "results.json").write_text(
-        json.dumps({"settings": settings, "images": rows}, indent=1) + "\n"
-    )
-    fields = [
-        "file",
-        "target",
-        "target_name",
-        "probability",
-        "counterfactual_probability_mean",
-        "counterfactual_probabilities",
-        "seconds",
-        "figure",
-        "map",
-    ]
-    with (out / "results.csv").open("w", newline="") as fh:
-        writer = csv.DictWriter(fh, fields, extrasaction="ignore")
-        writer.writeheader()
-        for row in rows:
-            cf = row["counterfactual_probabilities"]
-            writer.writerow(
-                {
-                    **row,
-                    "counterfactual_probabilities": ";".join(f"{v:.6g}" for v in cf),
-                }
+def _sizes(images: ImageList) -> List[Optional[Tuple[int, int]]]:
+    r"""``(width, height)`` of each file from its header (``None`` when the
+    header cannot be read: the run records why)."""
+    from PIL import Image
+
+    sizes: List[Optional[Tuple[int, int]]] = []
+    for path in images.paths:
+        try:
+            with Image.open(path) as im:
+                sizes.append(im.size)
+        except Exception:  # the run decodes it again and records the reason
+            sizes.append(None)
+    return sizes
+
+
+def _demo_classes(loaded: LoadedModel) -> str:
+    names = ", ".join(loaded.classes or ())
+    return f"the demo model knows only its six scene classes ({names})"
+
+
+def _size_notes(images: ImageList, loaded: LoadedModel) -> None:
+    side = f"{loaded.crop}x{loaded.crop}"
+    sizes = [s for s in _sizes(images) if s is not None]
+    changed = sum(s != (loaded.crop, loaded.crop) for s in sizes)
+    print(f"explain: {len(images.paths)} file(s) with {loaded.name}, input {side}")
+    if changed:
+        print(
+            f"note: {changed} image(s) are not {side}; each is resized (shorter "
+            f"side {loaded.resize}) and centre-cropped to {side}"
+        )
+        if loaded.name == "demo":
+            print(
+                f"note: {_demo_classes(loaded)}; images that are not its 64 px "
+                "scenes get a map of its best guess among them. Give your "
+                "classifier with --model torchvision:NAME --weights FILE"
             )
 
 
-def _stems(files: Sequence[Path]) -> List[str]:
-    r"""One output name per input file, unique (``cat``, ``cat-2``, ...)."""
-    seen: Dict[str, int] = {}
-    names = []
-    for f in files:
-        seen[f.stem] = seen.get(f.stem, 0) + 1
-        names.append(f.stem if seen[f.stem] == 1 else f"{f.stem}-{seen[f.stem]}")
-    return names
+def _report(summary: DatasetSummary, loaded: LoadedModel, out: Path) -> None:
+    print(summary)
+    for row in summary.failures[:10]:
+        print(f"  failed: {row['id']}: {row.get('reason')}")
+    if len(summary.failures) > 10:
+        print(f"  ... and {len(summary.failures) - 10} more in {out / 'index.csv'}")
+    odd = {s: n for s, n in summary.map_status.items() if s != "ok"}
+    if odd:
+        listed = ", ".join(f"{n} {s}" for s, n in odd.items())
+        print(f"note: {listed} map(s); their rows in index.csv say which (map_status)")
+    if loaded.name == "demo":
+        unsure = sum(
+            1
+            for r in summary.rows
+            if r.get("status") == "done"
+            and (r.get("predicted_probability") or 1.0) < DEMO_UNSURE
+        )
+        if unsure:
+            print(
+                f"note: the demo model is unsure on {unsure} image(s) (top "
+                f"probability below {DEMO_UNSURE}): {_demo_classes(loaded)}, "
+                "so other pictures get a guess among them"
+            )
 
 
 def main(argv: Optional[Sequence[str]] = None, prog: Optional[str] = None) -> int:
@@ -459,7 +419,8 @@ def main(argv: Optional[Sequence[str]] = None, prog: Optional[str] = None) -> in
         prog (str, optional): The program name for ``usage:`` lines.
 
     Returns:
-        int, the exit status (0).
+        int, the exit status: 0, or 1 when some input failed (each is named
+        in the index with its reason), 130 when interrupted.
 
     Examples::
 
@@ -470,25 +431,20 @@ def main(argv: Optional[Sequence[str]] = None, prog: Optional[str] = None) -> in
     a = p.parse_args(argv)
     if a.infiller is not None and a.method not in MASK_METHODS:
         p.error(f"--infiller goes with {', '.join(MASK_METHODS)}, not {a.method}")
-    files = _image_files(p, a.paths)
+    images = _images(p, a.paths, a.out)
     out = output_folder(p, "--out", a.out)
-    device = _device(p, a.device)
+    device = _device(p, a.device) if a.device is not None else None
     if a.threads:
         torch.set_num_threads(a.threads)
     loaded = load_model(p, a)
     infiller_name = a.infiller or ("inpainter" if loaded.name == "demo" else "blur")
     infiller = _infiller(p, infiller_name, loaded) if a.method in MASK_METHODS else None
-    loaded.model.to(device)
-    # The demo's in-filling networks (ours, loaded above) run beside the model.
-    for part in vars(infiller).values() if infiller is not None else ():
-        if isinstance(part, nn.Module):
-            part.to(device)
-    first = load_image(files[0][0], loaded)
+    probe = torch.zeros(1, 3, loaded.crop, loaded.crop)
     try:
         with torch.no_grad():
-            n_out = int(loaded.model(first.to(device)).shape[1])
+            n_out = int(loaded.model(probe).shape[1])
     except Exception as err:  # any failure of the user's model on its input
-        p.error(f"{loaded.name} cannot take a {tuple(first.shape)} image: {err}")
+        p.error(f"{loaded.name} cannot take a {tuple(probe.shape)} image: {err}")
     target = _target(p, a.target, loaded, n_out)
     if a.method == "gradcam":
         try:
@@ -496,73 +452,53 @@ def main(argv: Optional[Sequence[str]] = None, prog: Optional[str] = None) -> in
         except ValueError as err:
             p.error(f"--method gradcam on {loaded.name}: {err}")
         loaded.gradcam_layer = lambda model: layer
-    side = f"{loaded.crop}x{loaded.crop}"
-    changed = sum(size != (loaded.crop, loaded.crop) for _, size in files)
-    print(f"explain: {len(files)} image(s) with {loaded.name}, input {side}")
-    if changed:
+    method, options = _method(a, loaded, infiller)
+    label = a.method if infiller is None else f"{a.method} ({infiller_name})"
+    main_rank = int(os.environ.get("RANK", "0")) == 0
+    if main_rank:
+        _size_notes(images, loaded)
+    try:
+        summary = _run(a, images, out, device, loaded, method, options, target, label)
+    except SettingsMismatch as err:
+        p.error(str(err))
+    except KeyboardInterrupt:
         print(
-            f"note: {changed} image(s) are not {side}; each is resized (shorter "
-            f"side {loaded.resize}) and centre-cropped to {side}"
+            f"\ninterrupted: the inputs finished so far are kept in {out}; run "
+            "the same command again to resume",
+            file=sys.stderr,
         )
-    return _run(a, files, out, device, loaded, infiller, infiller_name, target)
+        return 130
+    if main_rank:
+        _report(summary, loaded, out)
+    return 0 if summary.failed == 0 else 1
 
 
 def _run(
     a: argparse.Namespace,
-    files: Sequence[Tuple[Path, Tuple[int, int]]],
+    images: ImageList,
     out: Path,
-    device: torch.device,
+    device: Optional[torch.device],
     loaded: LoadedModel,
-    infiller: Any,
-    infiller_name: str,
+    method: Any,
+    options: Dict[str, Any],
     target: Optional[int],
-) -> int:
-    from tqdm.auto import tqdm
-
-    explain = _explainer(a, loaded, infiller)
-    method = a.method if infiller is None else f"{a.method} ({infiller_name})"
-    settings = {
-        "version": __version__,
-        "model": loaded.name,
-        "method": a.method,
-        "infiller": infiller_name if infiller is not None else None,
-        "steps": a.steps,
-        "n_samples": a.n_samples,
-        "l1_coeff": _l1_coeff(a, loaded),
-        "seed": a.seed,
-        "device": str(device),
-        "input_size": [loaded.crop, loaded.crop],
-    }
-    rows: List[dict] = []
-    out.mkdir(parents=True, exist_ok=True)
-    paths = [f for f, _ in files]
-    for f, stem in tqdm(list(zip(paths, _stems(paths))), desc=method, unit="image"):
-        x = load_image(f, loaded)
-        x = x.to(device)
-        with torch.no_grad():
-            probs = loaded.model(x).softmax(1)[0].cpu()
-        t = int(probs.argmax()) if target is None else target
-        name = loaded.classes[t] if loaded.classes is not None else None
-        result = explain(x, t)
-        title = f"{name or 'class'} ({t}) p={float(probs[t]):.2f}"
-        _figure(out / f"{stem}.png", x[0].cpu(), result, title, method)
-        np.save(out / f"{stem}.npy", result.attribution.numpy())
-        cf = result.counterfactual_probs
-        rows.append(
-            {
-                "file": str(f),
-                "target": t,
-                "target_name": name,
-                "probability": float(probs[t]),
-                "counterfactual_probability_mean": float(np.mean(cf)) if cf else None,
-                "counterfactual_probabilities": cf,
-                "seconds": round(result.seconds, 4),
-                "figure": str(out / f"{stem}.png"),
-                "map": str(out / f"{stem}.npy"),
-            }
-        )
-        _write_results(out, settings, rows)
-    print(
-        f"wrote {len(files)} figure(s), {out / 'results.json'}, {out / 'results.csv'}"
+    label: str,
+) -> DatasetSummary:
+    r"""The data-set run: everything the command does after its checks."""
+    return explain_dataset(
+        method,
+        images,
+        out,
+        target="predicted" if target is None else target,
+        model=loaded.model,
+        transform=loaded.transform,
+        batch_size=a.batch_size,
+        seed=a.seed,
+        attribute_kwargs=options,
+        n_counterfactuals=N_COUNTERFACTUALS if a.method in MASK_METHODS else 0,
+        device=device,
+        class_names=loaded.classes,
+        figures=not a.no_figures,
+        retry_failed=a.retry_failed,
+        name=label,
     )
-    return 0
