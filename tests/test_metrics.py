@@ -169,17 +169,27 @@ def test_localisation_metrics_validate_boxes_and_maps():
 
     maps = _box_map()
     with pytest.raises(ValueError, match=r"gt_boxes\[1\] must have shape"):
-        wsl_error(maps, [torch.zeros(4), torch.zeros(2, 3), torch.zeros(4)], 1.0)
+        wsl_error(
+            maps,
+            [
+                torch.tensor([0.0, 0.0, 1.0, 1.0]),
+                torch.zeros(2, 3),
+                torch.tensor([0.0, 0.0, 1.0, 1.0]),
+            ],
+            1.0,
+        )
     with pytest.raises(ValueError, match="gt_boxes must hold one entry per image"):
-        map_outside_box(maps, [torch.zeros(4)])
+        map_outside_box(maps, [torch.tensor([0.0, 0.0, 1.0, 1.0])])
     with pytest.raises(TypeError, match="gt_boxes"):
         map_outside_box(maps, 5)
     with pytest.raises(ValueError, match="maps must have shape"):
-        wsl_error(torch.rand(64, 64), [torch.zeros(4)], threshold=0.5)
+        wsl_error(
+            torch.rand(64, 64), [torch.tensor([0.0, 0.0, 1.0, 1.0])], threshold=0.5
+        )
     with pytest.raises(ValueError, match="exactly one of alpha or threshold"):
-        wsl_error(maps, [torch.zeros(4)] * 3)
+        wsl_error(maps, [torch.tensor([0.0, 0.0, 1.0, 1.0])] * 3)
     with pytest.raises(ValueError, match="pred_boxes must have shape"):
-        wsl_correct(torch.zeros(3, 5), [torch.zeros(4)] * 3)
+        wsl_correct(torch.zeros(3, 5), [torch.tensor([0.0, 0.0, 1.0, 1.0])] * 3)
     model = RegionClassifier().eval()
     x = region_images()
     with pytest.raises(ValueError, match=r"boxes must have shape \(3, 4\)"):
@@ -187,7 +197,9 @@ def test_localisation_metrics_validate_boxes_and_maps():
     with pytest.raises(TypeError, match="boxes must be a torch.Tensor"):
         saliency_metric(model, x, [[0, 0, 1, 1]] * 3, 1)
     with pytest.raises(ValueError, match="output_type"):
-        saliency_metric(model, x, torch.zeros(3, 4), 1, output_type="raw")
+        saliency_metric(
+            model, x, torch.tensor([[0.0, 0.0, 1.0, 1.0]] * 3), 1, output_type="raw"
+        )
 
 
 def test_saliency_metric_area_floor():

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import pytest
 import torch
 from torch import nn
@@ -46,8 +44,14 @@ def test_spearman_known_answers():
     a = torch.rand(2, 50)
     torch.testing.assert_close(spearman_correlation(a, a.exp()), torch.ones(2))
     torch.testing.assert_close(spearman_correlation(a, -a), -torch.ones(2))
+    # Constant rows (the documented convention): 0 against a varying row,
+    # 1 against another constant row.
     rho = spearman_correlation(a, torch.ones(2, 50))
-    assert math.isnan(rho[0]) and math.isnan(rho[1])
+    assert rho.tolist() == [0.0, 0.0]
+    assert spearman_correlation(torch.ones(2, 50), 3 * torch.ones(2, 50)).tolist() == [
+        1.0,
+        1.0,
+    ]
     with pytest.raises(ValueError, match="same shape"):
         spearman_correlation(a, a[:, :10])
 

@@ -48,6 +48,7 @@ from captum_fido.metrics import (
     deletion_curve,
     insertion_curve,
     map_outside_box,
+    map_status,
     mass_outside_box,
     max_box,
     model_randomisation,
@@ -409,15 +410,27 @@ def _add_stability_and_sanity(
     settings: ComparisonSettings,
 ) -> None:
     r"""Stability over seeds (mask methods) and the model-randomisation
-    check on the images with the lowest ids."""
+    check on the images with the lowest ids.
+
+    ``stability_status`` says what the stability cell measures: ``"ok"``
+    (two informative maps), ``"collapsed"`` (both seeds' maps are empty or
+    flooded, :func:`~captum_fido.metrics.map_status`: they explain nothing,
+    so their correlation, mostly noise, is not reported and the cell is
+    empty) or ``"collapsed in one seed"`` (the seed decided whether the
+    method collapsed: instability, reported)."""
     ids = [int(i) for i in data.image_ids]
     chosen = [i for i, image_id in enumerate(ids) if image_id < settings.n_stability]
     if chosen and spec.family != "captum":
         sub = data.subset(chosen)
         again = _explain(model, spec, sub, settings.seed + 1)
         corr = stability(torch.stack([maps[chosen], again]))
+        first, second = map_status(maps[chosen]), map_status(again)
         for j, i in enumerate(chosen):
-            rows[i]["stability"] = f"{float(corr[j]):.6g}"
+            collapsed = (first[j] != "ok") + (second[j] != "ok")
+            rows[i]["stability_status"] = ("ok", "collapsed in one seed", "collapsed")[
+                collapsed
+            ]
+            rows[i]["stability"] = "" if collapsed == 2 else f"{float(corr[j]):.6g}"
     sane = [i for i, image_id in enumerate(ids) if image_id < settings.n_sanity]
     if sane:
         sub = data.subset(sane)

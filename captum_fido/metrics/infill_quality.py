@@ -23,9 +23,21 @@ import torch.nn.functional as F
 from torch import Tensor
 from tqdm.auto import tqdm
 
+from captum_fido._utils.model_state import preserve_module_state
 from captum_fido._utils.rows import row_chunks
 from captum_fido._utils.scores import OUTPUT_TYPES, log_odds
+from captum_fido._utils.validation import (
+    check_inputs,
+    check_nonnegative_int,
+    check_positive_int,
+)
 from captum_fido.infillers import as_infiller
+from captum_fido.metrics._common import (
+    as_targets,
+    check_output_targets,
+    check_real,
+    renamed,
+)
 
 __all__ = [
     "InfillQualityTable",
@@ -108,10 +120,16 @@ def random_grid_masks(
         >>> masks.shape, float(1 - masks.mean())
         (torch.Size([2, 1, 64, 64]), 0.25)
     """
-    if not 0.0 <= float(drop_fraction) <= 1.0:
-        raise ValueError(f"drop_fraction must be in [0, 1], got {drop_fraction!r}")
-    if not isinstance(grid, int) or grid < 1:
-        raise ValueError(f"grid must be a positive int, got {grid!r}")
+    n = check_nonnegative_int(n, "n")
+    check_real(drop_fraction, "drop_fraction", low=0.0, high=1.0)
+    grid = check_positive_int(grid, "grid")
+    if (
+        not isinstance(size, (tuple, list, torch.Size))
+        or len(size) != 2
+        or not all(isinstance(v, int) and not isinstance(v, bool) for v in size)
+        or min(size) < 1
+    ):
+        raise ValueError(f"size must be (H, W), two ints >= 1, got {size!r}")
     h, w = int(size[0]), int(size[1])
     u = torch.rand(n, 1, grid, grid, generator=generator)
     up = F.interpolate(u, size=(h, w), mode="bilinear", align_corners=False)
@@ -123,14 +141,6 @@ def random_grid_masks(
         return torch.zeros(n, 1, h, w)
     thresh = flat.kthvalue(k, dim=1).values[:, None]
     return (flat > thresh).float().view(n, 1, h, w)
-
-
-def _true_class_prob(
-    model: Callable[[Tensor], Tensor], x: Tensor, labels: Tensor, output_type: str
-) -> Tensor:
-    # p = sigmoid(log-odds): one formula for every output type, and one-output
-    # binary models included.
-    return torch.sigmoid(log_odds(model(x), labels, output_type))
 
 
 @torch.no_grad()
@@ -175,15 +185,20 @@ def confidence_under_masks(
         raise ValueError(
             f"output_type must be one of {OUTPUT_TYPES}, got {output_type!r}"
         )
-    if not isinstance(images, Tensor) or images.dim() != 4:
-        raise ValueError("images must be an (N, C, H, W) tensor")
-    labels = torch.as_tensor(labels, device=images.device).long()
-    if labels.shape != (images.shape[0],):
-        raise ValueError(
-            f"labels must have shape ({images.shape[0]},), got {tuple(labels.shape)}"
-        )
+    if not callable(model):
+        raise TypeError(f"model must be callable, got {type(model).__name__}")
+    if not isinstance(images, Tensor):
+        raise TypeError(f"images must be a torch.Tensor, got {type(images).__name__}")
+    with renamed("inputs", "images"):
+        (images,) = check_inputs((images,))
+    labels = as_targets(labels, images.shape[0], images.device, "labels")
+    internal_batch_size = check_positive_int(internal_batch_size, "internal_batch_size")
     if (infiller is None) != (keep_masks is None):
         raise ValueError("give both infiller and keep_masks, or neither")
+    if keep_masks is not None and not isinstance(keep_masks, Tensor):
+        raise TypeError(
+            f"keep_masks must be a torch.Tensor, got {type(keep_masks).__name__}"
+        )
     if keep_masks is not None and tuple(keep_masks.shape) != (
         images.shape[0],
         1,
@@ -192,14 +207,35 @@ def confidence_under_masks(
         raise ValueError(
             f"keep_masks must have shape (N, 1, H, W), got {tuple(keep_masks.shape)}"
         )
+    if keep_masks is not None and (
+        not keep_masks.is_floating_point()
+        or not bool(((keep_masks == 0) | (keep_masks == 1)).all())
+    ):
+        raise ValueError("keep_masks must be a float tensor of 0s and 1s (1 = keep)")
     fill = None if infiller is None else as_infiller(infiller)
+    first = True
     out = []
-    for rows in row_chunks(images.shape[0], internal_batch_size):
-        x = images[rows]
-        if fill is not None and keep_masks is not None:
-            keep = keep_masks[rows].to(x)
-            x = keep * x + (1 - keep) * fill(x, keep, generator)
-        out.append(_true_class_prob(model, x, labels[rows], output_type))
+    with preserve_module_state(model):
+        if fill is not None:
+            # The labels are checked against the model's classes on one
+            # clean chunk before any in-filling.
+            head = images[: min(images.shape[0], internal_batch_size)]
+            check_output_targets(
+                model(head), labels[: head.shape[0]], output_type, "model", "labels"
+            )
+            first = False
+        for rows in row_chunks(images.shape[0], internal_batch_size):
+            x = images[rows]
+            if fill is not None and keep_masks is not None:
+                keep = keep_masks[rows].to(x)
+                x = keep * x + (1 - keep) * fill(x, keep, generator)
+            output = model(x)
+            if first:
+                check_output_targets(
+                    output, labels[rows], output_type, "model", "labels"
+                )
+                first = False
+            out.append(torch.sigmoid(log_odds(output, labels[rows], output_type)))
     return torch.cat(out)
 
 
@@ -243,9 +279,26 @@ def infiller_confidence(
         >>> table = infiller_confidence(model, x, y, {"mean": MeanInfiller([.5]*3)})
         >>> print(table.to_markdown())
     """
-    if not infillers:
-        raise ValueError("infillers must name at least one infiller")
-    fractions = [float(f) for f in drop_fractions]
+    if not isinstance(images, Tensor):
+        raise TypeError(f"images must be a torch.Tensor, got {type(images).__name__}")
+    with renamed("inputs", "images"):
+        (images,) = check_inputs((images,))
+    as_targets(labels, images.shape[0], images.device, "labels")
+    if not isinstance(infillers, Mapping) or not infillers:
+        raise ValueError("infillers must map at least one name to an infiller")
+    for name, infiller in infillers.items():
+        as_infiller(infiller, f"infillers[{name!r}]")
+    if isinstance(drop_fractions, (str, bytes)) or not isinstance(
+        drop_fractions, Sequence
+    ):
+        raise TypeError(f"drop_fractions must be a sequence, got {drop_fractions!r}")
+    fractions = [
+        check_real(f, f"drop_fractions[{k}]", low=0.0, high=1.0)
+        for k, f in enumerate(drop_fractions)
+    ]
+    if not fractions:
+        raise ValueError("drop_fractions must hold at least one fraction")
+    check_nonnegative_int(seed, "seed")
     n = images.shape[0]
     mask_gen = torch.Generator().manual_seed(int(seed))
     masks = [

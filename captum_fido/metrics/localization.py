@@ -9,12 +9,17 @@ r"""Localisation metrics of the paper (section 4 and appendix).
 
 Boxes are ``(x0, y0, x1, y1)`` pixel edges (torchvision's convention): the box
 around pixel rows ``r0..r1`` and columns ``c0..c1`` is ``(c0, r0, c1 + 1, r1 + 1)``.
+Every metric checks its boxes before any work: finite, ``x0 < x1`` and
+``y0 < y1``, and inside the image (``0 <= x0``, ``x1 <= W``, ``0 <= y0``,
+``y1 <= H``); a box that fails raises ``ValueError`` naming it, never clipped.
+Targets are checked like the attribution methods' (integer classes, in the
+model's range).
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Optional, Sequence, Union
+from typing import Any, Callable, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn.functional as F
@@ -24,7 +29,15 @@ from torchvision.ops import box_area, box_iou
 from captum_fido._utils.model_state import preserve_module_state
 from captum_fido._utils.scores import OUTPUT_TYPES, log_odds
 from captum_fido._utils.validation import check_inputs
-from captum_fido.metrics._common import as_maps, as_targets
+from captum_fido.metrics._common import (
+    as_maps,
+    as_targets,
+    check_boxes,
+    check_output_targets,
+    check_real,
+    constant_rows,
+    correlation_with_constants,
+)
 
 __all__ = [
     "salient_box",
@@ -64,6 +77,14 @@ def salient_box(saliency: Tensor, threshold: float) -> Tensor:
         >>> salient_box(saliency, 0.5)
         tensor([1., 2., 6., 4.])
     """
+    if not isinstance(saliency, Tensor) or saliency.dim() != 2:
+        raise ValueError(
+            "saliency must be an (H, W) tensor, got "
+            f"{tuple(getattr(saliency, 'shape', ())) or type(saliency).__name__}"
+        )
+    if not bool(torch.isfinite(saliency).all()):
+        raise ValueError("saliency holds NaN or infinite values")
+    threshold = check_real(threshold, "threshold")
     h, w = saliency.shape
     ys, xs = torch.nonzero(saliency > threshold, as_tuple=True)
     if ys.numel() == 0:
@@ -101,6 +122,10 @@ def salient_boxes(
     """
     if (alpha is None) == (threshold is None):
         raise ValueError("give exactly one of alpha or threshold")
+    if alpha is not None:
+        check_real(alpha, "alpha", low=0.0)
+    else:
+        check_real(threshold, "threshold")
     sal = as_maps(maps)
     boxes = []
     for m in sal:
@@ -154,32 +179,19 @@ def center_box(height: int, width: int) -> Tensor:
     return torch.tensor([x0, y0, x0 + bw, y0 + bh])
 
 
-def _check_boxes(gt_boxes: BoxList, n: int) -> list[Tensor]:
-    if isinstance(gt_boxes, Tensor) and gt_boxes.dim() == 2 and gt_boxes.shape[1] == 4:
-        gt_boxes = list(gt_boxes)  # one box per image, (N, 4)
-    if isinstance(gt_boxes, (str, bytes)) or not hasattr(gt_boxes, "__len__"):
-        raise TypeError(
-            "gt_boxes must be a sequence of (4,) or (K, 4) box tensors, one per "
-            f"image, got {type(gt_boxes).__name__}"
-        )
-    if len(gt_boxes) != n:
-        raise ValueError(
-            f"gt_boxes must hold one entry per image ({n}), got {len(gt_boxes)}"
-        )
-    out = []
-    for i, b in enumerate(gt_boxes):
-        b = torch.as_tensor(b, dtype=torch.float32)
-        if b.dim() == 1:
-            b = b[None]
-        if b.dim() != 2 or b.shape[1] != 4:
-            raise ValueError(
-                f"gt_boxes[{i}] must have shape (4,) or (K, 4), got {tuple(b.shape)}"
-            )
-        out.append(b)
-    return out
+def _check_boxes(
+    gt_boxes: BoxList, n: int, size: Optional[Tuple[int, int]] = None
+) -> List[Tensor]:
+    r"""``gt_boxes`` checked (see :func:`captum_fido.metrics._common.check_boxes`)."""
+    return check_boxes(gt_boxes, n, size, "gt_boxes")
 
 
-def wsl_correct(pred_boxes: Tensor, gt_boxes: BoxList, iou: float = 0.5) -> Tensor:
+def wsl_correct(
+    pred_boxes: Tensor,
+    gt_boxes: BoxList,
+    iou: float = 0.5,
+    image_size: Optional[Tuple[int, int]] = None,
+) -> Tensor:
     r"""Whether each predicted box overlaps some ground-truth box with IoU > ``iou``.
 
     ``correct_i = max_k IoU(pred_i, gt_ik) > iou`` (``torchvision.ops.box_iou``).
@@ -188,7 +200,10 @@ def wsl_correct(pred_boxes: Tensor, gt_boxes: BoxList, iou: float = 0.5) -> Tens
         pred_boxes (Tensor): ``(N, 4)`` predicted boxes ``(x0, y0, x1, y1)``.
         gt_boxes (sequence): One ``(4,)`` or ``(K, 4)`` box tensor per image,
             or an ``(N, 4)`` tensor.
-        iou (float, optional): The IoU to exceed. Default 0.5.
+        iou (float, optional): The IoU to exceed, in ``[0, 1)``. Default 0.5.
+        image_size ((int, int), optional): ``(H, W)``; when given, every box
+            must lie inside the image. Boxes are always checked to be
+            finite, non-empty and non-negative.
 
     Returns:
         Tensor: ``(N,)`` booleans.
@@ -208,10 +223,29 @@ def wsl_correct(pred_boxes: Tensor, gt_boxes: BoxList, iou: float = 0.5) -> Tens
         raise ValueError(
             f"pred_boxes must have shape (N, 4), got {tuple(pred_boxes.shape)}"
         )
-    gts = _check_boxes(gt_boxes, pred_boxes.shape[0])
+    iou = check_real(iou, "iou", low=0.0)
+    if iou >= 1.0:
+        raise ValueError(f"iou must lie in [0, 1) (an IoU to exceed), got {iou:g}")
+    size = None if image_size is None else _image_size(image_size)
+    n = pred_boxes.shape[0]
+    preds = check_boxes(list(pred_boxes), n, size, "pred_boxes")
+    gts = _check_boxes(gt_boxes, n, size)
     return torch.tensor(
-        [bool((box_iou(p[None], g) > iou).any()) for p, g in zip(pred_boxes, gts)]
+        [bool((box_iou(p, g) > iou).any()) for p, g in zip(preds, gts)],
+        dtype=torch.bool,
     )
+
+
+def _image_size(size: Any) -> Tuple[int, int]:
+    if (
+        not isinstance(size, (tuple, list, torch.Size))
+        or len(size) != 2
+        or not all(
+            isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in size
+        )
+    ):
+        raise ValueError(f"image_size must be (H, W), two ints >= 1, got {size!r}")
+    return int(size[0]), int(size[1])
 
 
 def wsl_error(
@@ -249,8 +283,11 @@ def wsl_error(
         >>> alpha = choose_alpha(val_maps, val_boxes)    # gradient methods
         >>> wsl_error(test_maps, test_boxes, alpha=alpha)
     """
-    pred = salient_boxes(maps, alpha=alpha, threshold=threshold)
-    return 1.0 - wsl_correct(pred, gt_boxes).float().mean().item()
+    sal = as_maps(maps)
+    _check_boxes(gt_boxes, sal.shape[0], (sal.shape[1], sal.shape[2]))
+    pred = salient_boxes(sal, alpha=alpha, threshold=threshold)
+    size = (int(sal.shape[1]), int(sal.shape[2]))
+    return 1.0 - wsl_correct(pred, gt_boxes, image_size=size).float().mean().item()
 
 
 def choose_alpha(
@@ -274,6 +311,12 @@ def choose_alpha(
         >>> alpha = choose_alpha(val_maps, val_boxes)
         >>> wsl_error(test_maps, test_boxes, alpha=alpha)
     """
+    if isinstance(alphas, (str, bytes)) or not isinstance(alphas, Sequence):
+        raise TypeError(f"alphas must be a sequence of numbers, got {alphas!r}")
+    if len(alphas) == 0:
+        raise ValueError("alphas must hold at least one candidate")
+    for k, a in enumerate(alphas):
+        check_real(a, f"alphas[{k}]", low=0.0)
     errors = [wsl_error(maps, gt_boxes, alpha=a) for a in alphas]
     return float(alphas[int(torch.tensor(errors).argmin())])
 
@@ -301,15 +344,23 @@ def saliency_metric(
     Args:
         forward_func (callable): The classifier.
         inputs (Tensor): Images ``(N, C, H, W)``.
-        boxes (Tensor): ``(N, 4)`` boxes ``(x0, y0, x1, y1)``, e.g. from
+        boxes (Tensor): ``(N, 4)`` boxes ``(x0, y0, x1, y1)`` inside the
+            images (``0 <= x0 < x1 <= W``, ``0 <= y0 < y1 <= H``), e.g. from
             :func:`salient_boxes`.
-        target (int, list or Tensor): Class index or ``N`` of them.
+        target (int, list or Tensor): Class index or ``N`` of them, within
+            the model's classes.
         output_type (str, optional): ``"logits"``, ``"probs"`` or
             ``"log_probs"``.
-        min_area (float, optional): ``a_min``, the area floor (paper 0.05).
+        min_area (float, optional): ``a_min``, the area floor in ``(0, 1]``
+            (paper 0.05).
 
     Returns:
         ``(N,)`` per-image values.
+
+    Raises:
+        TypeError, ValueError: malformed inputs, a box that is not finite,
+            empty or inside the image, a target that is not a class of the
+            model, or a model output that is not finite ``(N, C)`` scores.
 
     Examples::
 
@@ -318,14 +369,22 @@ def saliency_metric(
     (inputs,) = check_inputs((inputs,))
     n, _, h, w = inputs.shape
     targets = as_targets(target, n, inputs.device)
+    if not callable(forward_func):
+        raise TypeError(
+            f"forward_func must be callable, got {type(forward_func).__name__}"
+        )
     if not isinstance(boxes, Tensor):
         raise TypeError(f"boxes must be a torch.Tensor, got {type(boxes).__name__}")
     if boxes.shape != (n, 4):
         raise ValueError(f"boxes must have shape ({n}, 4), got {tuple(boxes.shape)}")
+    check_boxes(list(boxes), n, (h, w), "boxes")
     if output_type not in OUTPUT_TYPES:
         raise ValueError(
             f"output_type must be one of {OUTPUT_TYPES}, got {output_type!r}"
         )
+    min_area = check_real(min_area, "min_area")
+    if not 0.0 < min_area <= 1.0:
+        raise ValueError(f"min_area must lie in (0, 1], got {min_area:g}")
     crops, crop_boxes = [], []
     for x, b in zip(inputs, boxes.tolist()):
         x0, y0 = max(0, int(math.floor(b[0]))), max(0, int(math.floor(b[1])))
@@ -339,7 +398,7 @@ def saliency_metric(
         )
         crop_boxes.append([x0, y0, x1, y1])
     with torch.no_grad(), preserve_module_state(forward_func):
-        out = forward_func(torch.cat(crops))
+        out = check_output_targets(forward_func(torch.cat(crops)), targets, output_type)
         s = log_odds(out, targets, output_type).double()
     log_p = F.logsigmoid(s)  # p = sigmoid(log-odds)
     areas = box_area(torch.tensor(crop_boxes, dtype=torch.float64)) / float(h * w)
@@ -371,7 +430,9 @@ def map_outside_box(maps: Tensor, gt_boxes: BoxList, threshold: float = 0.5) -> 
         >>> map_outside_box(fido_maps, boxes).mean()
     """
     sal = as_maps(maps).cpu()
-    inside = _inside_boxes(_check_boxes(gt_boxes, sal.shape[0]), *sal.shape[1:])
+    threshold = check_real(threshold, "threshold")
+    boxes = _check_boxes(gt_boxes, sal.shape[0], (sal.shape[1], sal.shape[2]))
+    inside = _inside_boxes(boxes, *sal.shape[1:])
     mask = sal > threshold
     total = mask.flatten(1).sum(1)
     outside = (mask & ~inside).flatten(1).sum(1)
@@ -408,7 +469,8 @@ def mass_outside_box(maps: Tensor, gt_boxes: BoxList) -> Tensor:
     sal = as_maps(maps).cpu().double()
     if bool((sal < 0).any()):
         raise ValueError("maps must be non-negative (take .abs() of signed maps)")
-    inside = _inside_boxes(_check_boxes(gt_boxes, sal.shape[0]), *sal.shape[1:])
+    boxes = _check_boxes(gt_boxes, sal.shape[0], (sal.shape[1], sal.shape[2]))
+    inside = _inside_boxes(boxes, *sal.shape[1:])
     total = sal.flatten(1).sum(1)
     outside = (sal * ~inside).flatten(1).sum(1)
     return torch.where(total > 0, outside / total.clamp_min(1e-300), 0.0).float()
@@ -431,8 +493,22 @@ def stability(maps_over_seeds: Union[Tensor, Sequence[Tensor]]) -> Tensor:
         \mathrm{stab}_i = \binom{S}{2}^{-1} \sum_{s < t}
         \mathrm{corr}(m^{(s)}_i, m^{(t)}_i)
 
+    Pearson's correlation is undefined for a map that does not vary, so
+    constant maps follow a convention: **two constant maps correlate 1**
+    (neither ranks any pixel above another, so the seed changed nothing the
+    correlation measures, even when the constants differ: the correlation
+    ignores a map's offset and scale, as it does for varying maps), and **a
+    constant map and a varying one correlate 0** (no linear association). A
+    map is constant when its values span at most
+    :data:`~captum_fido.metrics._common.CONSTANT_RTOL` of their largest
+    magnitude (an all-zero map is constant). A *collapsed* mask map (nearly
+    empty or flooded, :func:`~captum_fido.metrics.map_status`) still varies a
+    little and can score low; the comparison harness marks it as collapsed
+    rather than reporting that as instability.
+
     Args:
-        maps_over_seeds: ``(S, N, ...)`` tensor or a list of ``S`` map batches.
+        maps_over_seeds: ``(S, N, ...)`` finite floating-point tensor or a
+            list of ``S >= 2`` map batches of one shape, ``(N, ...)`` each.
 
     Returns:
         ``(N,)`` mean correlation over the ``S * (S - 1) / 2`` pairs (1 = the
@@ -440,19 +516,48 @@ def stability(maps_over_seeds: Union[Tensor, Sequence[Tensor]]) -> Tensor:
 
     Examples::
 
-        >>> stability([fido.attribute(x, target=t, seed=s) for s in range(4)])
+        >>> a = torch.rand(2, 8, 8)
+        >>> stability([a, 2 * a + 1]).tolist()  # the same pattern
+        [1.0, 1.0]
+        >>> flat = torch.full((1, 8, 8), 0.3)
+        >>> stability([flat, flat]).tolist(), stability([flat, a[:1]]).tolist()
+        ([1.0], [0.0])
     """
-    stack = (
-        maps_over_seeds
-        if isinstance(maps_over_seeds, Tensor)
-        else torch.stack(list(maps_over_seeds))
-    )
+    if isinstance(maps_over_seeds, Tensor):
+        stack = maps_over_seeds
+    elif isinstance(maps_over_seeds, Sequence) and all(
+        isinstance(m, Tensor) for m in maps_over_seeds
+    ):
+        shapes = {tuple(m.shape) for m in maps_over_seeds}
+        if len(shapes) > 1:
+            raise ValueError(
+                "maps_over_seeds must hold map batches of one shape, got "
+                f"{sorted(shapes)}"
+            )
+        if not maps_over_seeds:
+            raise ValueError(
+                "maps_over_seeds needs at least two seeds of (N, ...) maps"
+            )
+        stack = torch.stack(list(maps_over_seeds))
+    else:
+        raise TypeError(
+            "maps_over_seeds must be an (S, N, ...) tensor or a list of (N, ...) "
+            f"tensors, got {type(maps_over_seeds).__name__}"
+        )
     if stack.dim() < 3 or stack.shape[0] < 2:
         raise ValueError("maps_over_seeds needs at least two seeds of (N, ...) maps")
-    flat = stack.flatten(2).double()
+    if not stack.is_floating_point():
+        raise TypeError(f"maps_over_seeds must be floating point, got {stack.dtype}")
+    if stack.shape[1] == 0 or stack[0, 0].numel() == 0:
+        raise ValueError(f"maps_over_seeds is empty: shape {tuple(stack.shape)}")
+    if not bool(torch.isfinite(stack).all()):
+        raise ValueError("maps_over_seeds holds NaN or infinite values")
+    flat = stack.detach().flatten(2).double()
+    s, n = flat.shape[:2]
+    const = constant_rows(flat.reshape(s * n, -1)).view(s, n)
     flat = flat - flat.mean(dim=2, keepdim=True)
-    flat = flat / flat.norm(dim=2, keepdim=True).clamp_min(1e-12)
-    s = stack.shape[0]
-    corr = torch.einsum("anp,bnp->abn", flat, flat)
+    flat = flat / flat.norm(dim=2, keepdim=True).clamp_min(1e-300)
+    corr = torch.einsum("anp,bnp->abn", flat, flat).clamp(-1.0, 1.0)
     iu = torch.triu_indices(s, s, offset=1)
-    return corr[iu[0], iu[1]].mean(dim=0).float()
+    pairs = correlation_with_constants(corr[iu[0], iu[1]], const[iu[0]], const[iu[1]])
+    return pairs.mean(dim=0).float()

@@ -106,7 +106,9 @@ def pointing_game(
         maps (Tensor): Saliency ``(N, C, H, W)`` (absolute values averaged
             over channels) or ``(N, H, W)``.
         gt_boxes (sequence): One ``(4,)`` or ``(K, 4)`` box tensor per image,
-            ``(x0, y0, x1, y1)`` pixel edges; a hit on any box counts.
+            ``(x0, y0, x1, y1)`` pixel edges inside the image (finite,
+            ``0 <= x0 < x1 <= W``, ``0 <= y0 < y1 <= H``); a hit on any box
+            counts.
         tolerance (float, optional): ``tau`` in pixels; default
             :func:`default_pointing_tolerance` (15 px at 224 px, TorchRay's
             benchmark). 0 requires the maximum inside a box.
@@ -122,7 +124,7 @@ def pointing_game(
     """
     sal = as_maps(maps)
     n, h, w = sal.shape
-    gts = _check_boxes(gt_boxes, n)
+    gts = _check_boxes(gt_boxes, n, (h, w))
     if tolerance is None:
         tol = default_pointing_tolerance(h, w)
     else:

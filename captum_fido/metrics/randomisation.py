@@ -28,7 +28,13 @@ from tqdm.auto import tqdm
 
 from captum_fido._utils.model_state import preserve_module_state
 from captum_fido._utils.validation import check_inputs, check_targets
-from captum_fido.metrics._common import as_maps
+from captum_fido.metrics._common import (
+    as_maps,
+    check_output_targets,
+    check_same_shape,
+    constant_rows,
+    correlation_with_constants,
+)
 
 __all__ = [
     "RandomisationResult",
@@ -50,7 +56,8 @@ class RandomisationResult:
             ``"cascading"``, ``(layers[k],)`` for ``"independent"``.
         correlations: ``(S, N)`` Spearman correlation between the absolute
             maps of the trained model and of stage ``k``'s model, per image
-            (NaN where a map is constant).
+            (constant maps: 1 when both are, 0 when one is; see
+            :func:`spearman_correlation`).
         original_maps: ``(N, H, W)`` absolute maps of the trained model.
         mode: ``"cascading"`` or ``"independent"``.
 
@@ -103,34 +110,53 @@ def spearman_correlation(a: Tensor, b: Tensor) -> Tensor:
     r"""Row-wise Spearman rank correlation of ``(N, ...)`` tensors.
 
     ``rho = corr(rank(a), rank(b))`` with tied values given their average
-    rank; NaN for a constant row.
+    rank. A constant row has no ranks to correlate; the convention (the one
+    of :func:`~captum_fido.metrics.stability`) is 1 when both rows are
+    constant (neither orders anything, so they agree) and 0 when only one
+    is. A row is constant when its values span at most
+    :data:`~captum_fido.metrics._common.CONSTANT_RTOL` of their largest
+    magnitude.
 
     Args:
-        a (Tensor): ``(N, ...)`` values, e.g. maps.
+        a (Tensor): ``(N, ...)`` finite real values, e.g. maps.
         b (Tensor): ``(N, ...)`` values of the same shape.
 
     Returns:
-        Tensor: ``(N,)`` correlations in ``[-1, 1]`` (NaN for constant rows).
+        Tensor: ``(N,)`` correlations in ``[-1, 1]``.
 
     Examples::
 
         >>> a = torch.tensor([[1.0, 2.0, 3.0, 4.0]])
         >>> spearman_correlation(a, a ** 3), spearman_correlation(a, -a)
         (tensor([1.]), tensor([-1.]))
+        >>> flat = torch.ones(1, 4)
+        >>> spearman_correlation(flat, 2 * flat), spearman_correlation(flat, a)
+        (tensor([1.]), tensor([0.]))
     """
-    if a.shape != b.shape:
-        raise ValueError(
-            f"a and b must have the same shape, got {tuple(a.shape)} and "
-            f"{tuple(b.shape)}"
-        )
-    ra = scipy.stats.rankdata(a.detach().reshape(a.shape[0], -1).cpu().numpy(), axis=1)
-    rb = scipy.stats.rankdata(b.detach().reshape(b.shape[0], -1).cpu().numpy(), axis=1)
+    for name, t in (("a", a), ("b", b)):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
+        if t.dtype == torch.bool or t.is_complex():
+            raise TypeError(f"{name} must hold real numbers, got {t.dtype}")
+        if t.dim() < 2 or t.shape[0] == 0 or t[0].numel() == 0:
+            raise ValueError(f"{name} must be (N, ...) with N >= 1 rows of values")
+    check_same_shape(a, b, ("a", "b"))
+    fa = a.detach().reshape(a.shape[0], -1).cpu().double()
+    fb = b.detach().reshape(b.shape[0], -1).cpu().double()
+    for name, f in (("a", fa), ("b", fb)):
+        if not bool(torch.isfinite(f).all()):
+            raise ValueError(f"{name} holds NaN or infinite values")
+    ra = scipy.stats.rankdata(fa.numpy(), axis=1)
+    rb = scipy.stats.rankdata(fb.numpy(), axis=1)
     ra = ra - ra.mean(axis=1, keepdims=True)
     rb = rb - rb.mean(axis=1, keepdims=True)
     denom = np.sqrt((ra * ra).sum(axis=1) * (rb * rb).sum(axis=1))
     with np.errstate(invalid="ignore", divide="ignore"):
-        rho = (ra * rb).sum(axis=1) / denom
-    return torch.from_numpy(np.where(denom > 0, rho, np.nan)).float()
+        rho = np.where(denom > 0, (ra * rb).sum(axis=1) / np.maximum(denom, 1e-300), 0)
+    corr = torch.from_numpy(np.clip(rho, -1.0, 1.0))
+    return correlation_with_constants(
+        corr, constant_rows(fa), constant_rows(fb)
+    ).float()
 
 
 def _randomise(module: nn.Module, seed: int) -> None:
@@ -225,7 +251,7 @@ def model_randomisation(
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     (inputs,) = check_inputs((inputs,))
-    check_targets(target, inputs.shape[0], inputs.device)
+    targets = check_targets(target, inputs.shape[0], inputs.device)
     if not callable(explain):
         raise TypeError(f"explain must be callable, got {type(explain).__name__}")
     if mode not in _MODES:
@@ -250,6 +276,11 @@ def model_randomisation(
     order = names[::-1]  # output layer first
 
     with preserve_module_state(model):
+        if targets is not None:
+            # One clean pass: targets outside the model's classes fail here,
+            # naming target, not deep inside the explanation method.
+            with torch.no_grad():
+                check_output_targets(model(inputs), targets, "logits", "model")
         original = _explain(explain, model, inputs, target)
     stages: List[Tuple[str, ...]] = []
     rows: List[Tensor] = []
