@@ -30,14 +30,23 @@ from __future__ import annotations
 import math
 import numbers
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator, List, Optional, Tuple, Union
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, Union
 
 import torch
-from captum.attr import FeatureAblation, KernelShap, Lime, ShapleyValueSampling
+from captum.attr import (
+    FeatureAblation,
+    KernelShap,
+    Lime,
+    Occlusion,
+    ShapleyValueSampling,
+)
 from torch import Tensor
 
 from captum_fido._utils import validation as V
-from captum_fido._utils.captum_compat import format_tensor_into_tuples
+from captum_fido._utils.captum_compat import (
+    format_additional_forward_args,
+    format_tensor_into_tuples,
+)
 from captum_fido._utils.model_state import preserve_module_state
 from captum_fido.infillers import Infiller, as_infiller
 
@@ -220,9 +229,16 @@ class InfillBaseline:
             What the method returns (attributions shaped like ``inputs``).
 
         Raises:
-            TypeError: an unsupported method, or ``baselines`` given.
+            TypeError: an unsupported method, ``baselines`` given, or a
+                ``target`` or ``feature_mask`` of the wrong kind.
             ValueError: inputs holding the sentinel, a sentinel the dtype
-                cannot hold, or a method built on another forward function.
+                cannot hold, a method built on another forward function, a
+                ``target`` outside the model's outputs (or missing for a
+                model with several), a model output that is not finite on
+                the inputs, a ``feature_mask`` that does not broadcast to
+                the inputs or gives the channels of a pixel different ids,
+                or Occlusion windows and strides that do not fit the inputs.
+                All before the Captum method runs (one clean model pass).
 
         Examples::
 
@@ -235,10 +251,13 @@ class InfillBaseline:
                 "baselines is set by InfillBaseline (the sentinel); leave it out"
             )
         attr = self._method(method)
+        inputs_tuple = self._check_inputs(inputs)
+        kwargs = _check_method_options(attr, inputs_tuple, kwargs)
         with self.originals(inputs), preserve_module_state(self.forward_func):
+            self._check_target(inputs_tuple, target, additional_forward_args)
             self._generator = self._generator_for(inputs)
             args = dict(target=target, additional_forward_args=additional_forward_args)
-            n = int(format_tensor_into_tuples(inputs)[0].shape[0])
+            n = int(inputs_tuple[0].shape[0])
             if isinstance(attr, Lime) and not self.infiller.honest and n > 1:
                 return self._one_image_at_a_time(attr, inputs, n, {**args, **kwargs})
             return attr.attribute(
@@ -279,6 +298,51 @@ class InfillBaseline:
                     "marks ablated pixels; choose another InfillBaseline(sentinel=...)"
                 )
         return inputs_tuple
+
+    def _check_target(
+        self, inputs: Tuple[Tensor, ...], target: Any, additional_forward_args: Any
+    ) -> None:
+        r"""``target`` checked against one clean pass of the model, as the
+        mask methods check theirs: the indices Captum will read from the
+        model's ``(N, C)`` output must exist (a negative one would silently
+        read from the end), and a model with several outputs needs one."""
+        n = inputs[0].shape[0]
+        targets = V.check_targets(target, n, inputs[0].device)
+        args = format_additional_forward_args(additional_forward_args)
+        V.check_additional_forward_args(args, n)
+        with torch.no_grad():
+            output = self.forward_func(*inputs, *(args or ()))
+        if not isinstance(output, Tensor) or not output.is_floating_point():
+            raise TypeError(
+                "forward_func must return a floating-point tensor of scores, got "
+                f"{getattr(output, 'dtype', type(output).__name__)}"
+            )
+        if not bool(torch.isfinite(output).all()):
+            raise ValueError(
+                "forward_func returned NaN or infinite scores on the inputs"
+            )
+        if output.dim() == 1 and output.shape[0] == n and targets is not None:
+            raise ValueError(
+                f"target must be None: forward_func returns one score per image, "
+                f"shape {tuple(output.shape)}, with no classes to select"
+            )
+        if output.dim() != 2 or output.shape[0] != n:
+            return  # a scalar per batch or another layout: Captum's rules
+        n_outputs = int(output.shape[1])
+        if targets is None:
+            if n_outputs > 1:
+                raise ValueError(
+                    f"target is required: the model has {n_outputs} outputs; give "
+                    "the class to explain (an int, a list of ints or a tensor of "
+                    "N class indices)"
+                )
+            return
+        bad = (targets < 0) | (targets >= n_outputs)
+        if bool(bad.any()):
+            raise ValueError(
+                f"target out of range: the model has {n_outputs} output(s) "
+                f"(valid targets 0..{n_outputs - 1}), got {targets[bad].tolist()}"
+            )
 
     def _method(self, method: Any) -> Any:
         r"""The Captum method to run, built on this object."""
@@ -376,6 +440,105 @@ class InfillBaseline:
             return None
         device = format_tensor_into_tuples(inputs)[0].device
         return torch.Generator(device=device).manual_seed(self.seed)
+
+
+def _check_method_options(
+    method: Any, inputs: Tuple[Tensor, ...], kwargs: Dict[str, Any]
+) -> Dict[str, Any]:
+    r"""The Captum method's options that shape the ablation, checked against
+    the inputs before it runs: ``feature_mask`` (returned contiguous, as
+    ``ShapleyValueSampling`` needs), and Occlusion's
+    ``sliding_window_shapes`` and ``strides``."""
+    kwargs = dict(kwargs)
+    if kwargs.get("feature_mask") is not None:
+        kwargs["feature_mask"] = _check_feature_mask(kwargs["feature_mask"], inputs)
+    if isinstance(method, Occlusion):
+        _check_windows(kwargs, inputs)
+    return kwargs
+
+
+def _check_feature_mask(mask: Any, inputs: Tuple[Tensor, ...]) -> Any:
+    r"""Captum's ``feature_mask`` for in-filled ablation: integer ids >= 0,
+    broadcastable to each input ``(N, C, H, W)``, one id per pixel (the
+    in-fill replaces whole pixels: a pixel is dropped on every channel)."""
+    single = not isinstance(mask, tuple)
+    masks = (mask,) if single else tuple(mask)
+    if len(masks) != len(inputs):
+        raise ValueError(
+            f"feature_mask must hold one mask per input ({len(inputs)}), got "
+            f"{len(masks)}"
+        )
+    out = []
+    for i, (m, x) in enumerate(zip(masks, inputs)):
+        name = "feature_mask" if single else f"feature_mask[{i}]"
+        V.check_feature_mask(m, name)
+        shape = (1,) * (4 - m.dim()) + tuple(m.shape)
+        if any(s not in (1, t) for s, t in zip(shape, x.shape)):
+            n, _, h, w = x.shape
+            raise ValueError(
+                f"{name} of shape {tuple(m.shape)} does not broadcast to the "
+                f"input's shape {tuple(x.shape)}: give (H, W) = ({h}, {w}), "
+                f"(1, 1, {h}, {w}) for every image or ({n}, 1, {h}, {w}) for one "
+                "mask per image"
+            )
+        full = m.reshape(shape)
+        if shape[1] > 1 and bool((full != full[:, :1]).any()):
+            raise ValueError(
+                f"{name} gives the channels of a pixel different ids; the in-fill "
+                "replaces whole pixels (a pixel is dropped on every channel), so "
+                "give one id per pixel (C = 1)"
+            )
+        out.append(m.contiguous())
+    return out[0] if single else tuple(out)
+
+
+def _check_windows(kwargs: Dict[str, Any], inputs: Tuple[Tensor, ...]) -> None:
+    r"""Occlusion's windows and strides: positive ints that fit each input's
+    ``(C, H, W)``, one shape per input."""
+    windows = kwargs.get("sliding_window_shapes")
+    if windows is None:
+        raise TypeError("Occlusion needs sliding_window_shapes, e.g. (3, 8, 8)")
+    per_input = (windows,) if not isinstance(windows[0], tuple) else windows
+    strides = kwargs.get("strides")
+    if isinstance(strides, (tuple, list)) and any(
+        isinstance(v, tuple) for v in strides
+    ):
+        stride_list: Tuple[Any, ...] = tuple(strides)
+    else:
+        stride_list = (strides,) * len(inputs)
+    if len(per_input) != len(inputs) or len(stride_list) != len(inputs):
+        raise ValueError(
+            f"sliding_window_shapes and strides need one entry per input "
+            f"({len(inputs)})"
+        )
+    for i, (window, stride, x) in enumerate(zip(per_input, stride_list, inputs)):
+        dims = tuple(x.shape[1:])
+        name = "sliding_window_shapes" + ("" if len(inputs) == 1 else f"[{i}]")
+        if (
+            not isinstance(window, tuple)
+            or len(window) != len(dims)
+            or not all(_is_int(v) and 1 <= v <= d for v, d in zip(window, dims))
+        ):
+            raise ValueError(
+                f"{name} must be a tuple of {len(dims)} ints, each from 1 to the "
+                f"input's size {dims}, got {window!r}"
+            )
+        if stride is None:
+            continue
+        steps = (stride,) * len(dims) if _is_int(stride) else stride
+        if (
+            not isinstance(steps, tuple)
+            or len(steps) != len(dims)
+            or not all(_is_int(v) and v >= 1 for v in steps)
+        ):
+            raise ValueError(
+                f"strides must be an int >= 1 or a tuple of {len(dims)} of them "
+                f"per input, got {stride!r}"
+            )
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
 def _select_example(value: Any, i: int, n: int) -> Any:
