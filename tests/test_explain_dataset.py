@@ -211,7 +211,7 @@ def test_a_crash_in_any_state_is_recovered(fido, tree, tmp_path):
     line = json.dumps(half)
     (out / ".parts" / "index-0.jsonl").write_text(line[: len(line) // 2])
     (out / no_map["map"]).unlink()
-    stale = out / "maps" / "a" / ".cat.png.npy.x1y2.incomplete"
+    stale = out / "maps" / "a" / ".cat.png.npy.x1y2.tmp"
     stale.write_bytes(b"partial")
     summary = explain_dataset(fido, tree, out, attribute_kwargs=STEPS)
     assert (summary.done, summary.skipped) == (3, 1)

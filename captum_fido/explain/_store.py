@@ -30,16 +30,18 @@ import io
 import json
 import math
 import os
-import tempfile
 from pathlib import Path
 from typing import IO, Any, Callable, Dict, Iterator, List, Optional, Sequence
+
+from captum_fido._utils.files import atomic_path
 
 __all__ = ["OutputStore", "SettingsMismatch", "atomic_write", "STORE_FORMAT"]
 
 #: Version of the layout and rows (part of the settings).
 STORE_FORMAT = 1
-#: Suffix of temporary files (removed on start when a killed run left them).
-TMP_SUFFIX = ".incomplete"
+#: Suffix of :func:`~captum_fido._utils.files.atomic_path`'s temporary files
+#: (removed on start when a killed run left them).
+TMP_SUFFIX = ".tmp"
 #: Columns of ``index.csv`` (lists joined by ``;``).
 CSV_FIELDS = (
     "id",
@@ -76,11 +78,12 @@ class SettingsMismatch(ValueError):
 
 
 def atomic_write(path: Path, write: Callable[[IO[bytes]], object]) -> None:
-    r"""Write ``path`` all at once: ``write`` fills a temporary file in the
-    same folder, which is flushed, synced and renamed over ``path``.
+    r"""Write ``path`` all at once (:func:`captum_fido._utils.files.atomic_path`:
+    a temporary file in the same folder, synced and renamed over ``path``);
+    ``write`` fills it. The folder is created.
 
     Args:
-        path (Path): The file to (re)write; its folder is created.
+        path (Path): The file to (re)write.
         write (callable): ``write(binary_file)``.
 
     Examples::
@@ -88,19 +91,8 @@ def atomic_write(path: Path, write: Callable[[IO[bytes]], object]) -> None:
         >>> atomic_write(Path("out/a.txt"), lambda fh: fh.write(b"hi"))
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(
-        dir=path.parent, prefix=f".{path.name}.", suffix=TMP_SUFFIX
-    )
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        write(fh)
 
 
 def _write_text(path: Path, text: str) -> None:
@@ -277,7 +269,7 @@ class OutputStore:
 
     def _remove_temporaries(self) -> None:
         r"""Remove temporary files a killed run left (ours only: the
-        ``.<name>.<random>.incomplete`` pattern of :func:`atomic_write`)."""
+        ``.<name>.<random>.tmp`` pattern of :func:`atomic_write`)."""
         for folder, _, files in os.walk(self.out):
             for name in files:
                 if name.startswith(".") and name.endswith(TMP_SUFFIX):
