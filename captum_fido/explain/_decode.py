@@ -177,7 +177,7 @@ def decode_bytes(data: bytes) -> DecodedImage:
             "not an image: Pillow cannot identify the format"
         ) from None
     except (OSError, ValueError, Image.DecompressionBombError) as err:
-        raise UnreadableImage(f"cannot open the image: {err}") from None
+        raise UnreadableImage(f"truncated or corrupt image: {err}") from None
     fmt, mode = str(header.format), str(header.mode)
     orientation = _orientation(header)
     if fmt in _TORCHVISION_FORMATS and _HAS_TORCHVISION_DECODER:
