@@ -7,7 +7,7 @@ Every check raises ``TypeError`` (wrong kind of object) or ``ValueError``
 from __future__ import annotations
 
 import numbers
-from typing import Any, Optional, Sequence, Tuple, Union
+from typing import Any, List, Optional, Sequence, Tuple, Union
 
 import torch
 from torch import Tensor
@@ -22,6 +22,10 @@ __all__ = [
     "check_positive",
     "resolve_mask_size",
     "check_additional_forward_args",
+    "check_finite",
+    "check_finite_values",
+    "check_bool",
+    "check_unit_interval",
 ]
 
 
@@ -181,6 +185,81 @@ def _check_real(value: Any, name: str) -> float:
     value = float(value)
     if value != value or value in (float("inf"), float("-inf")):
         raise ValueError(f"{name} must be finite, got {value}")
+    return value
+
+
+def check_finite(value: Any, name: str) -> float:
+    r"""A finite real number (not a bool), as a float.
+
+    Args:
+        value: The argument's value.
+        name (str): The argument's name, for error messages.
+
+    Returns:
+        float: ``value``.
+
+    Examples::
+
+        >>> check_finite(0.5, "fill_value")
+        0.5
+    """
+    return _check_real(value, name)
+
+
+def check_finite_values(values: Any, name: str) -> List[float]:
+    r"""A non-empty sequence (list, tuple, 1-D tensor or array) of finite
+    real numbers, as a list of floats; a string or a single number is refused
+    (a per-channel value needs one entry per channel).
+
+    Args:
+        values: The argument's value.
+        name (str): The argument's name, for error messages.
+
+    Returns:
+        list of float: ``values``.
+
+    Examples::
+
+        >>> check_finite_values((0.485, 0.456, 0.406), "mean")
+        [0.485, 0.456, 0.406]
+    """
+    if isinstance(values, Tensor):
+        if values.dim() != 1 or values.dtype == torch.bool or values.is_complex():
+            raise ValueError(
+                f"{name} must be a 1-D tensor of real numbers, got shape "
+                f"{tuple(values.shape)} and dtype {values.dtype}"
+            )
+        values = values.tolist()
+    elif hasattr(values, "tolist") and not isinstance(values, (str, bytes)):
+        values = values.tolist()  # a numpy array
+    if isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
+        raise TypeError(
+            f"{name} must be a sequence of numbers (one per channel), got "
+            f"{type(values).__name__}"
+        )
+    if len(values) == 0:
+        raise ValueError(f"{name} must hold at least one value")
+    return [_check_real(v, f"{name}[{i}]") for i, v in enumerate(values)]
+
+
+def check_bool(value: Any, name: str) -> bool:
+    r"""A ``bool`` (a string such as ``"no"`` or a number is refused, since
+    ``bool()`` of it would silently mean something else).
+
+    Args:
+        value: The argument's value.
+        name (str): The argument's name, for error messages.
+
+    Returns:
+        bool: ``value``.
+
+    Examples::
+
+        >>> check_bool(False, "sample")
+        False
+    """
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
     return value
 
 

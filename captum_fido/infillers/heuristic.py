@@ -7,6 +7,7 @@ from typing import Optional, Sequence
 import torch
 from torch import Tensor
 
+from captum_fido._utils import validation as V
 from captum_fido.infillers import functional as IF
 from captum_fido.infillers._base import Infiller
 
@@ -19,9 +20,10 @@ class MeanInfiller(Infiller):
     Args:
         mean (sequence of float, optional): Per-channel fill values in the
             model's input space, typically the data set mean (``0`` for
-            ImageNet-normalised inputs, as in the reference code). ``None``
-            (default) uses each image's own per-channel mean, which reads the
-            dropped pixels (``honest`` is then ``False``).
+            ImageNet-normalised inputs, as in the reference code): finite,
+            one per channel (or one for all). ``None`` (default) uses each
+            image's own per-channel mean, which reads the dropped pixels
+            (``honest`` is then ``False``).
 
     Examples::
 
@@ -32,7 +34,7 @@ class MeanInfiller(Infiller):
     uses_mask = False
 
     def __init__(self, mean: Optional[Sequence[float]] = None) -> None:
-        self.mean = None if mean is None else [float(v) for v in mean]
+        self.mean = None if mean is None else V.check_finite_values(mean, "mean")
         self.honest = mean is not None
 
     def fill(
@@ -45,8 +47,9 @@ class BlurInfiller(Infiller):
     r"""Gaussian blur of the whole image (Fong & Vedaldi 2017).
 
     Args:
-        sigma (float, optional): Standard deviation in pixels (paper: 10).
-            The kernel covers +-3 sigma, capped to fit the image.
+        sigma (float, optional): Standard deviation in pixels (paper: 10),
+            finite and > 0. The kernel covers +-3 sigma, capped to fit the
+            image.
 
     Examples::
 
@@ -60,9 +63,9 @@ class BlurInfiller(Infiller):
     honest = False
 
     def __init__(self, sigma: float = 10.0) -> None:
-        if not sigma > 0:
+        self.sigma = V.check_finite(sigma, "sigma")
+        if not self.sigma > 0:
             raise ValueError(f"sigma must be positive, got {sigma}")
-        self.sigma = float(sigma)
 
     def fill(
         self, x: Tensor, keep_mask: Tensor, generator: Optional[torch.Generator]
@@ -109,23 +112,34 @@ class RandomInfiller(Infiller):
         normalize_mean: Optional[Sequence[float]] = None,
         normalize_std: Optional[Sequence[float]] = None,
     ) -> None:
-        if noise_std < 0:
-            raise ValueError(f"noise_std must be >= 0, got {noise_std}")
-        if not high > low:
+        self.noise_std = V.check_nonnegative(noise_std, "noise_std")
+        self.low = V.check_finite(low, "low")
+        self.high = V.check_finite(high, "high")
+        if not self.high > self.low:
             raise ValueError(f"high must be greater than low, got {low=}, {high=}")
         if (normalize_mean is None) != (normalize_std is None):
             raise ValueError("give both normalize_mean and normalize_std, or neither")
-        if normalize_std is not None and any(s <= 0 for s in normalize_std):
-            raise ValueError("normalize_std values must be positive")
-        self.noise_std = float(noise_std)
-        self.low = float(low)
-        self.high = float(high)
         self.normalize_mean = (
-            None if normalize_mean is None else [float(v) for v in normalize_mean]
+            None
+            if normalize_mean is None
+            else V.check_finite_values(normalize_mean, "normalize_mean")
         )
         self.normalize_std = (
-            None if normalize_std is None else [float(v) for v in normalize_std]
+            None
+            if normalize_std is None
+            else V.check_finite_values(normalize_std, "normalize_std")
         )
+        if self.normalize_std is not None and self.normalize_mean is not None:
+            if any(v <= 0 for v in self.normalize_std):
+                raise ValueError(
+                    f"normalize_std values must be positive, got {self.normalize_std}"
+                )
+            if len(self.normalize_std) != len(self.normalize_mean):
+                raise ValueError(
+                    "normalize_mean and normalize_std must have one value per "
+                    f"channel each, got {len(self.normalize_mean)} and "
+                    f"{len(self.normalize_std)}"
+                )
 
     def fill(
         self, x: Tensor, keep_mask: Tensor, generator: Optional[torch.Generator]
@@ -159,7 +173,11 @@ class LocalInfiller(Infiller):
     """
 
     def __init__(self, window: int = 15, fallback: str = "image") -> None:
-        if not isinstance(window, int) or window < 1 or window % 2 == 0:
+        if isinstance(window, bool) or not isinstance(window, int):
+            raise TypeError(
+                f"window must be a positive odd integer, got {type(window).__name__}"
+            )
+        if window < 1 or window % 2 == 0:
             raise ValueError(f"window must be a positive odd integer, got {window!r}")
         if fallback not in ("image", "zero"):
             raise ValueError(f"fallback must be 'image' or 'zero', got {fallback!r}")

@@ -9,12 +9,12 @@ them: the result is *honest* by construction.
 
 from __future__ import annotations
 
-import math
 from typing import Callable, Optional
 
 import torch
 from torch import Tensor, nn
 
+from captum_fido._utils import validation as V
 from captum_fido.infillers._base import Infiller, check_infill_output
 
 __all__ = ["ModuleInfiller", "VAEInfiller"]
@@ -92,8 +92,7 @@ class ModuleInfiller(Infiller):
                 f"mask_convention must be one of {_MASK_CONVENTIONS}, "
                 f"got {mask_convention!r}"
             )
-        if not isinstance(fill_value, (int, float)) or not math.isfinite(fill_value):
-            raise ValueError(f"fill_value must be a finite number, got {fill_value!r}")
+        fill_value = V.check_finite(fill_value, "fill_value")
         if method is not None:
             if not isinstance(method, str) or not callable(
                 getattr(module, method, None)
@@ -104,13 +103,9 @@ class ModuleInfiller(Infiller):
         for name, fn in (("preprocess", preprocess), ("postprocess", postprocess)):
             if fn is not None and not callable(fn):
                 raise TypeError(f"{name} must be callable, got {type(fn).__name__}")
-        if internal_batch_size is not None and (
-            not isinstance(internal_batch_size, int) or internal_batch_size < 1
-        ):
-            raise ValueError(
-                "internal_batch_size must be a positive int, "
-                f"got {internal_batch_size!r}"
-            )
+        if internal_batch_size is not None:
+            V.check_positive_int(internal_batch_size, "internal_batch_size")
+        V.check_bool(pass_generator, "pass_generator")
         self.module = module
         self.mask_convention = mask_convention
         self.fill_value = float(fill_value)

@@ -21,6 +21,7 @@ when ``attribute`` is given ``(N, F)`` inputs.
 
 from __future__ import annotations
 
+import math
 from abc import abstractmethod
 from typing import Any, Optional, Tuple
 
@@ -28,6 +29,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from captum_fido._utils import validation as V
 from captum_fido.infillers._base import Infiller
 
 __all__ = [
@@ -117,12 +119,23 @@ class TabularInfiller(Infiller):
         return f"{type(self).__name__}({state})"
 
 
+#: The largest condition number of the fitted covariance (as a correlation
+#: matrix, so features on different scales are fine) that
+#: :class:`GaussianConditionalInfiller` accepts: its inverse keeps about four
+#: of float64's sixteen digits.
+MAX_CONDITION = 1e12
+
+
 class GaussianConditionalInfiller(TabularInfiller):
     r"""Dropped features drawn from a Gaussian conditioned on the kept ones.
 
     :meth:`fit` estimates the training rows' mean ``mu`` and covariance
     ``S``, shrunk towards its diagonal (``(1 - shrinkage) S + shrinkage
     diag(S)``) so it stays invertible with few rows or collinear features.
+    A covariance that is still singular or nearly so (condition number above
+    :data:`MAX_CONDITION`, e.g. ``shrinkage=0`` with a feature that is a
+    linear combination of others, or fewer rows than features) is refused by
+    :meth:`fit` with a ``ValueError`` that says what to change.
     For a row with kept features ``K`` and dropped ``D``, the dropped ones
     are drawn from ``N(mu_D + S_DK S_KK^-1 (x_K - mu_K), S_DD - S_DK S_KK^-1
     S_KD)`` (computed through the precision matrix, all rows at once), from
@@ -147,10 +160,8 @@ class GaussianConditionalInfiller(TabularInfiller):
 
     def __init__(self, shrinkage: float = 0.05, sample: bool = True) -> None:
         super().__init__()
-        if not 0.0 <= float(shrinkage) <= 1.0:
-            raise ValueError(f"shrinkage must lie in [0, 1], got {shrinkage}")
-        self.shrinkage = float(shrinkage)
-        self.sample = bool(sample)
+        self.shrinkage = V.check_unit_interval(shrinkage, "shrinkage")
+        self.sample = V.check_bool(sample, "sample")
         self.stochastic = self.sample
         self._mean = torch.empty(0)
         self._precision = torch.empty(0)
@@ -163,8 +174,27 @@ class GaussianConditionalInfiller(TabularInfiller):
                 "GaussianConditionalInfiller.fit: some features are constant in "
                 "X; drop them or use NearestNeighbourInfiller"
             )
+        # Conditioning of the correlation matrix: features on different
+        # scales are fine, (nearly) dependent features are not.
+        scale = cov.diag().sqrt()
+        corr = cov / (scale[:, None] * scale[None, :])
+        eig = torch.linalg.eigvalsh(corr)
+        cond = float(eig[-1] / eig[0]) if float(eig[0]) > 0 else math.inf
+        if not cond <= MAX_CONDITION:
+            # Inverting it would lose every digit (or fail): refuse clearly
+            # rather than fill with noise or surface a LinAlgError later.
+            m, f = rows.shape
+            few = f" and X has fewer rows ({m}) than features ({f})" if m <= f else ""
+            raise ValueError(
+                "GaussianConditionalInfiller.fit: the covariance of X is singular "
+                f"or nearly so (condition number {cond:.3g} > {MAX_CONDITION:.0e} "
+                f"with shrinkage={self.shrinkage:g}): some features are (nearly) "
+                f"linear combinations of others{few}. Give shrinkage > 0 (the "
+                "default 0.05 regularises it), drop redundant features, or use "
+                "NearestNeighbourInfiller"
+            )
         self._mean = rows.mean(dim=0)
-        self._precision = torch.linalg.inv(cov)
+        self._precision = torch.linalg.inv(corr) / (scale[:, None] * scale[None, :])
 
     def _fill(
         self, x: Tensor, keep: Tensor, generator: Optional[torch.Generator]
