@@ -35,6 +35,7 @@ from captum_fido._utils.cli import (
 from captum_fido._utils.files import write_text_atomic
 from captum_fido.demo.domains import DOMAINS, Domain, load_domain
 from captum_fido.demo.scenes import VARIANT_SPLITS
+from captum_fido.evaluation.cost import estimate_cost
 from captum_fido.evaluation.distributed import (
     Shard,
     finish_shard,
@@ -52,6 +53,11 @@ from captum_fido.evaluation.harness import (
 )
 from captum_fido.evaluation.methods import MethodSpec, select_methods, standard_methods
 from captum_fido.evaluation.report import summarise, write_results, write_table
+from captum_fido.evaluation.verdict import (
+    compare_verdict,
+    format_verdict,
+    write_verdict,
+)
 from captum_fido.infillers import (
     BlurInfiller,
     Infiller,
@@ -373,8 +379,14 @@ def _run_shard(
         n_sanity=a.n_sanity,
         show_progress=shard.is_main,
     )
+    model = domain.load_classifier()
+    unit_seconds = None
+    if shard.is_main:
+        unit_seconds = _estimate(
+            a, shard, model, mine, methods, eval_infillers, settings, infillers
+        )
     run_comparison(
-        domain.load_classifier(),
+        model,
         mine,
         methods,
         eval_infillers,
@@ -382,6 +394,7 @@ def _run_shard(
         settings,
         preview_dir=a.out / "preview",
         previous=previous,
+        unit_seconds=unit_seconds,
     )
     wanted = {
         (int(i), s)
@@ -390,6 +403,46 @@ def _run_shard(
     }
     own = read_rows(out_csv) + previous
     return [r for r in own if (int(str(r["image_id"])), str(r["method"])) in wanted]
+
+
+def _estimate(
+    a: argparse.Namespace,
+    shard: Shard,
+    model: torch.nn.Module,
+    mine: EvalData,
+    methods: List[MethodSpec],
+    eval_infillers: Dict[str, Infiller],
+    settings: ComparisonSettings,
+    infillers: Dict[str, Infiller],
+) -> Dict[str, float]:
+    r"""Print what the run will cost before it starts (each piece timed on
+    one image); return the per-image estimates that weigh the progress bar."""
+    done = {
+        (int(str(r["image_id"])), str(r["method"]))
+        for path in sorted(a.out.glob("per_image*.csv"))
+        for r in read_rows(path)
+    }
+    print(f"compare: timing {len(methods)} methods on one image ...", flush=True)
+    estimate = estimate_cost(
+        model,
+        mine,
+        methods,
+        eval_infillers,
+        settings,
+        infillers=infillers,
+        n_steps=a.steps,
+        n_samples=a.n_samples,
+        l1_coeff=a.l1_coeff,
+        done=done,
+    )
+    where = "" if shard.world == 1 else f" per process ({shard.world} processes)"
+    print(
+        f"compare: {estimate.describe()}{where} on this machine; timed in "
+        f"{estimate.timing_seconds:.0f} s. The progress bar's time left follows "
+        "the run. --n-images, --steps or --methods make it shorter.",
+        flush=True,
+    )
+    return estimate.unit_seconds
 
 
 def _write_outputs(
@@ -412,11 +465,11 @@ def _write_outputs(
         write_rows(merged_csv, merged)
     summaries = summarise(merged, seed=a.seed)
     write_results(summaries, a.out / "results.csv")
-    write_table(
-        summaries,
-        a.out / "table.md",
-        f"{a.domain}: {a.n_images} test images, {a.steps} steps",
-    )
+    title = f"{a.domain}: {a.n_images} test images, {a.steps} steps"
+    write_table(summaries, a.out / "table.md", title)
+    verdict = compare_verdict(merged, summaries, seed=a.seed)
+    write_verdict(verdict, a.out / "verdict.md", title)
+    print(format_verdict(verdict, title))
     n_preview = min(4, a.n_images)
     images, _, boxes = domain.load_split("test", n_preview)
     plot_map_grid(

@@ -24,7 +24,7 @@ import argparse
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Dict, List, Optional
 
 import torch
 from torch import Tensor
@@ -35,6 +35,7 @@ from captum_fido._utils.cli import (
     int_at_least,
     make_parser,
 )
+from captum_fido._utils.files import atomic_path
 from captum_fido.attr import MaskOptimizationDetails
 
 __all__ = ["explain_scenes", "main"]
@@ -155,20 +156,21 @@ def box_mass(maps: Tensor, boxes: Tensor) -> Tensor:
     return torch.tensor(out)
 
 
-def _draw_box(ax: Any, box: Sequence[float], colour: str = "lime") -> None:
-    from captum_fido.evaluation.figure import draw_box
-
-    draw_box(ax, box, colour, width=1.2)
-
-
 def plot(result: DemoResult, out: Path) -> Path:
-    r"""Write the figure of :func:`explain_scenes`'s result to ``out``."""
+    r"""Write the figure of :func:`explain_scenes`'s result to ``out``.
+
+    Every method's map is drawn alone with one colour map on one scale,
+    ``[0, 1]``, and one colour bar
+    (:func:`~captum_fido.evaluation.figure.show_map`), so no method looks
+    stronger by styling alone.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     from captum_fido.demo.scenes import CLASSES
+    from captum_fido.evaluation.figure import add_map_colour_bar, draw_box, show_map
 
     images, labels, boxes = result.images, result.labels, result.boxes
     maps, details, probs = result.maps, result.details, result.probs
@@ -177,19 +179,25 @@ def plot(result: DemoResult, out: Path) -> Path:
     k = cfs.shape[1]
     n = images.shape[0]
     cols = 1 + len(maps) + k
-    fig, axes = plt.subplots(n, cols, figsize=(1.9 * cols, 2.0 * n), squeeze=False)
+    fig, axes = plt.subplots(
+        n,
+        cols,
+        figsize=(1.9 * cols + 1.0, 2.0 * n + 0.6),
+        squeeze=False,
+        layout="constrained",
+    )
+    drawn = None
     for i in range(n):
         img = images[i].permute(1, 2, 0).numpy()
         box = boxes[i].tolist()
         ax = axes[i, 0]
         ax.imshow(img)
-        _draw_box(ax, box)
+        draw_box(ax, box, "lime", width=1.2)
         ax.set_title(f"{CLASSES[int(labels[i])]} p={float(probs[i]):.2f}", fontsize=8)
         for j, (name, m) in enumerate(maps.items()):
             ax = axes[i, 1 + j]
-            ax.imshow(img.mean(2), cmap="gray", alpha=1.0)
-            ax.imshow(m[i].numpy(), cmap="jet", alpha=0.6, vmin=0, vmax=1)
-            _draw_box(ax, box, "white")
+            drawn = show_map(ax, m[i])
+            draw_box(ax, box, "red", width=1.2)
             if i == 0:
                 ax.set_title(name, fontsize=8)
         for s in range(k):
@@ -201,14 +209,17 @@ def plot(result: DemoResult, out: Path) -> Path:
     for ax in axes.flat:
         ax.set_xticks([])
         ax.set_yticks([])
+    if drawn is not None:
+        add_map_colour_bar(fig, drawn, list(axes.flat), shrink=min(1.0, 2.0 / n))
     fig.suptitle(
-        "FIDO-SSR with the trained inpainter vs Captum baselines "
-        "(green/white box: ground truth)",
+        "FIDO-SSR with the trained inpainter vs Captum baselines: one colour "
+        "scale for every map (FIDO: keep probability; Captum: scaled to [0, 1] "
+        "per image). Green/red box: ground truth.",
         fontsize=9,
     )
-    fig.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=110)
+    with atomic_path(out) as tmp:
+        fig.savefig(tmp, dpi=110, format=out.suffix.lstrip(".") or "png")
     plt.close(fig)
     return out
 

@@ -2,15 +2,17 @@ r"""Train the demo's amortised FIDO explainer on the scenes domain.
 
 Usage::
 
-    python -m captum_fido.demo.train_explainer             # the shipped weights
+    python -m captum_fido.demo.train_explainer             # the shipped recipe
     python -m captum_fido.demo.train_explainer --tiny      # smoke run
 
 Trains a :class:`~captum_fido.attr.MaskExplainerNet` on the scenes domain's
 training images with FIDO-SSR's loss (:func:`~captum_fido.attr.train_explainer`)
 for the shipped classifier, with the demo's Blur in-filler (the fastest: its
-fill is computed once per batch), and writes ``weights/explainer_scenes.pt``
-with a JSON summary (settings, losses, wall time) beside it. Load it with
-:func:`captum_fido.demo.pretrained.load_explainer`.
+fill is computed once per batch), and writes the weights (by default
+``outputs/explainer_scenes.pt``) with a JSON summary (settings, losses, wall
+time) beside it. It never writes into the installed package: the shipped
+``weights/explainer_scenes.pt`` is replaced only by copying a file there by
+hand. Load a file with :func:`captum_fido.demo.pretrained.load_explainer`.
 
 For your own model and data, call :func:`captum_fido.attr.train_explainer`
 directly::
@@ -24,15 +26,22 @@ directly::
 
 from __future__ import annotations
 
+import argparse
 import time
 from pathlib import Path
 from typing import Any, Dict, Optional, Sequence
 
 import numpy as np
 
-from captum_fido._utils.cli import float_at_least, int_at_least, make_parser
+import captum_fido
+from captum_fido._utils.cli import (
+    float_at_least,
+    int_at_least,
+    make_parser,
+    output_folder,
+)
 from captum_fido.attr import FIDO_DEFAULTS, train_explainer
-from captum_fido.demo._training import WEIGHTS_DIR, save_state, set_threads
+from captum_fido.demo._training import save_state, set_threads
 
 __all__ = ["main", "train_scenes_explainer", "EXPLAINER_SETTINGS"]
 
@@ -154,6 +163,25 @@ def train_scenes_explainer(
     return summary
 
 
+def _check_out(p: argparse.ArgumentParser, out: Path) -> None:
+    r"""Refuse, before any work, an ``--out`` inside the installed package
+    (a command never overwrites package files, the shipped weights above
+    all) or one that cannot be written."""
+    package = Path(captum_fido.__file__).resolve().parent
+    target = out.resolve()
+    if target == package or package in target.parents:
+        p.error(
+            f"--out {out} is inside the installed package ({package}); write the "
+            "weights elsewhere (default outputs/explainer_scenes.pt) and load "
+            "them with captum_fido.demo.pretrained.load_explainer(path)"
+        )
+    if out.suffix.lower() == ".json":
+        p.error(f"--out {out}: the JSON summary goes beside the weights; name a .pt")
+    if out.is_dir():
+        p.error(f"--out {out} is a folder; give a file name")
+    output_folder(p, "--out", out.parent)
+
+
 def main(argv: Optional[Sequence[str]] = None, prog: Optional[str] = None) -> int:
     r"""Command line of :func:`train_scenes_explainer`.
 
@@ -216,12 +244,14 @@ def main(argv: Optional[Sequence[str]] = None, prog: Optional[str] = None) -> in
     p.add_argument(
         "--out",
         type=Path,
-        default=WEIGHTS_DIR / "explainer_scenes.pt",
-        help="weights file to write (the default replaces the shipped weights)",
+        default=Path("outputs/explainer_scenes.pt"),
+        help="weights file to write, a .json summary beside it (never inside "
+        "the installed package)",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--tiny", action="store_true", help="smoke run: 3 steps, 32 scenes")
     a = p.parse_args(argv)
+    _check_out(p, a.out)
     set_threads(a.threads)
     started = time.time()
     train_scenes_explainer(

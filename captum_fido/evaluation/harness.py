@@ -174,6 +174,7 @@ def run_comparison(
     settings: ComparisonSettings = ComparisonSettings(),
     preview_dir: Optional[Path] = None,
     previous: Sequence[Row] = (),
+    unit_seconds: Optional[Mapping[str, float]] = None,
 ) -> List[Row]:
     r"""Explain and score every image with every method; append rows to
     ``out_csv`` chunk by chunk and skip (image, method) pairs already there.
@@ -190,6 +191,12 @@ def run_comparison(
             ``settings.preview`` images are saved for the figure.
         previous (sequence of rows, optional): Rows written elsewhere (by
             another process's file); their (image, method) pairs are skipped.
+        unit_seconds (mapping, optional): method name (and ``"baselines"``)
+            -> estimated seconds per image
+            (:attr:`~captum_fido.evaluation.cost.CostEstimate.unit_seconds`):
+            the progress bar weighs each chunk and method by it, so its
+            remaining time follows the methods' real costs. Default: every
+            chunk and method weighs the same.
 
     Returns:
         list of dict: The rows of ``out_csv``, old and new.
@@ -211,10 +218,22 @@ def run_comparison(
     }
     counter = RowCounter(model)
     chunks = list(_chunks(len(data.image_ids), settings.chunk_size))
+
+    def weight(spec: Optional[MethodSpec], n: int) -> float:
+        if unit_seconds is None:
+            return 1.0
+        return n * float(
+            unit_seconds.get("baselines" if spec is None else spec.name, 1.0)
+        )
+
     bar = tqdm(
-        total=len(chunks) * (len(methods) + 1),
+        total=sum(weight(s, len(c)) for c in chunks for s in [None, *methods]),
         desc="compare",
         disable=not settings.show_progress,
+        # Units weigh estimated seconds: show the share done and the time
+        # left, not a count of units; the rate is the mean since the start.
+        bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}<{remaining}{postfix}",
+        smoothing=0,
     )
     for rows in chunks:
         chunk = data.subset(rows)
@@ -240,7 +259,12 @@ def run_comparison(
                 ]
                 append_rows(out_csv, new)
                 done.update((int(str(r["image_id"])), str(r["method"])) for r in new)
-            bar.update(1)
+                bar.update(weight(spec, len(rows)))
+            else:
+                # Work a previous run did: out of the total, not into the
+                # rate, so the time left is not underestimated on a resume.
+                bar.total -= weight(spec, len(rows))
+                bar.refresh()
     bar.close()
     return read_rows(out_csv)
 
@@ -311,12 +335,15 @@ def _method_rows(
     maps = _explain(counter, spec, data, settings.seed)
     seconds = (time.perf_counter() - start) / n
     passes = counter.rows / n
+    # Empty or flooded maps explain nothing; the verdict never ranks them.
+    statuses = map_status(maps)
     rows = [
         _base_row(data, i, spec.name, spec.family)
         | {
             "infiller": spec.infiller or "",
             "seconds": f"{seconds:.4g}",
             "passes": f"{passes:.6g}",
+            "map_status": statuses[i],
         }
         for i in range(n)
     ]
