@@ -235,7 +235,12 @@ def explain_dataset(
         with store.lock() if sess.is_main else contextlib.nullcontext():
             plan = sess.on_main(lambda: _plan(store, recorded, source.ids, config))
             worker = Worker(sess, store, config, run_device)
-            worker.explain(source, plan["todo"][sess.rank :: sess.world])
+            try:
+                worker.explain(source, plan["todo"][sess.rank :: sess.world])
+            except KeyboardInterrupt:
+                if sess.world == 1:  # alone: the index shows what is done
+                    store.finish(source.ids)
+                raise
             sess.barrier()
             return sess.on_main(
                 lambda: _finish(store, source.ids, set(plan["earlier"]), started)
