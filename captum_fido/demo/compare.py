@@ -422,7 +422,13 @@ def _estimate(
         for path in sorted(a.out.glob("per_image*.csv"))
         for r in read_rows(path)
     }
-    print(f"compare: timing {len(methods)} methods on one image ...", flush=True)
+    n_test = sum(s == "test" for s in mine.splits)
+    print(
+        f"compare: {len(methods)} methods on {n_test} test and "
+        f"{len(mine.splits) - n_test} validation images (the validation images "
+        "choose the WSL thresholds); timing each method on one image ...",
+        flush=True,
+    )
     estimate = estimate_cost(
         model,
         mine,

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import textwrap
 from pathlib import Path
-from typing import Any, List, Optional, Sequence
+from typing import Any, List, Optional, Sequence, Tuple
 
 import torch
 from torch import Tensor
@@ -172,6 +172,12 @@ def add_map_colour_bar(
     return bar
 
 
+def _row_label(ax: Any, text: str) -> None:
+    ax.text(
+        -0.06, 0.5, text, transform=ax.transAxes, ha="right", va="center", fontsize=9
+    )
+
+
 def plot_map_grid(
     images: Tensor,
     boxes: Tensor,
@@ -240,17 +246,33 @@ def plot_map_grid(
     ]
     if not rows or n == 0:
         return None
-    cell = 1.2
-    fig, axes = plt.subplots(
-        1 + len(rows),
-        n,
-        figsize=(cell * n + 2.9, cell * (1 + len(rows)) + 0.3),
-        squeeze=False,
-        layout="constrained",
-    )
+    # Sizes in inches, laid out by hand so that every cell keeps its size
+    # and the longest method name fits left of its row.
+    cell, gap, title_h = 1.2, 0.08, 0.25
+    label_w = 0.3 + 0.075 * max(len(m) for m in [*rows, "image"])
+    bar_w = 1.0
+    grid_w = n * cell + (n - 1) * gap
+    width = label_w + grid_w + bar_w
+    caption = textwrap.fill(_GRID_CAPTION, max(40, int(width / 0.07)))
+    caption_h = 0.2 + 0.14 * (caption.count("\n") + 1)
+    n_rows = 1 + len(rows)
+    height = caption_h + title_h + n_rows * cell + (n_rows - 1) * gap + 0.1
+    fig = plt.figure(figsize=(width, height))
+
+    def box(
+        left: float, top: float, w: float, h: float
+    ) -> Tuple[float, float, float, float]:
+        r"""Figure-fraction ``(x, y, w, h)`` of a box given in inches from
+        the top left corner."""
+        return (left / width, 1 - (top + h) / height, w / width, h / height)
+
+    def cell_axes(r: int, c: int) -> Any:
+        top = caption_h + title_h + r * (cell + gap)
+        return fig.add_axes(box(label_w + c * (cell + gap), top, cell, cell))
+
     drawn: List[Any] = []
     for c, image_id in enumerate(image_ids):
-        ax = axes[0, c]
+        ax = cell_axes(0, c)
         ax.imshow(images[c].permute(1, 2, 0).clamp(0, 1).numpy())
         ax.set_xticks([])
         ax.set_yticks([])
@@ -258,8 +280,10 @@ def plot_map_grid(
         ax.set_title(
             titles[c] if titles is not None else f"image {int(image_id)}", fontsize=8
         )
+        if c == 0:
+            _row_label(ax, "image")
         for r, method in enumerate(rows, start=1):
-            ax = axes[r, c]
+            ax = cell_axes(r, c)
             path = preview_path(preview_dir, method, int(image_id))
             if path.is_file():
                 drawn.append(show_map(ax, torch.load(path)))
@@ -268,15 +292,23 @@ def plot_map_grid(
                 ax.set_xticks([])
                 ax.set_yticks([])
                 ax.text(0.5, 0.5, "no map", ha="center", va="center", fontsize=7)
-    axes[0, 0].set_ylabel("image", rotation=0, ha="right", va="center", fontsize=9)
-    for r, method in enumerate(rows, start=1):
-        axes[r, 0].set_ylabel(method, rotation=0, ha="right", va="center", fontsize=9)
+            if c == 0:
+                _row_label(ax, method)
     # One bar for the whole grid, about four rows tall, at the top where the
     # eye starts (a bar the height of 30 rows would be read at one end).
-    add_map_colour_bar(
-        fig, drawn[0], list(axes.flat), shrink=min(1.0, 4.0 / (1 + len(rows)))
+    bar_rows = min(4, len(rows))
+    cax = fig.add_axes(
+        box(
+            label_w + grid_w + 0.15,
+            caption_h + title_h + cell + gap,
+            0.15,
+            bar_rows * (cell + gap) - gap,
+        )
     )
-    fig.suptitle(textwrap.fill(_GRID_CAPTION, 20 * n + 50), fontsize=8)
+    bar = fig.colorbar(drawn[0], cax=cax)
+    bar.set_label(MAP_SCALE_LABEL if bar_rows > 2 else "importance", fontsize=8)
+    bar.ax.tick_params(labelsize=7)
+    fig.text(0.5, 1 - 0.1 / height, caption, ha="center", va="top", fontsize=8)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(out) as tmp:
