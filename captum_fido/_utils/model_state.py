@@ -1,49 +1,158 @@
 r"""Explaining a model never changes it: the one helper that guarantees it for
-models left in training mode (shared by the mask methods and the latent
-counterfactuals)."""
+models left in training mode (shared by the mask methods, the in-fill
+baselines, the metrics and the latent counterfactuals).
+
+A model can reach the methods as a module, a bound method, or wrapped in a
+function (``lambda x: model(x)``, a ``functools.partial``, a function that
+uses a module it names globally, a callable object holding one).
+:func:`reachable_modules` finds the ``nn.Module`` objects behind such a
+callable, so their buffers are restored whatever form the model came in.
+A module it cannot see (one built inside the function at each call, or held
+by a compiled or C++ callable) is outside the guarantee.
+"""
 
 from __future__ import annotations
 
+import functools
+import types
 import warnings
 from contextlib import contextmanager
-from typing import Any, Iterator, List
+from typing import Any, Iterator, List, Set
 
 import torch
 
-__all__ = ["preserve_module_state"]
+__all__ = ["preserve_module_state", "reachable_modules"]
 
 _MODE_DEPENDENT = (
     torch.nn.modules.dropout._DropoutNd,
     torch.nn.modules.batchnorm._NormBase,
 )
 
+#: How many references deep :func:`reachable_modules` follows a callable.
+_DEPTH = 4
+#: At most this many entries of one container are looked at.
+_MAX_ITEMS = 256
+#: Objects that never hold a model: not searched.
+_LEAVES = (str, bytes, int, float, complex, bool, type(None), torch.Tensor, type)
 
-def _as_module(fn: Any) -> Any:
-    if isinstance(fn, torch.nn.Module):
-        return fn
-    owner = getattr(fn, "__self__", None)  # a bound method such as model.forward
-    return owner if isinstance(owner, torch.nn.Module) else None
+
+def reachable_modules(fn: Any) -> List[torch.nn.Module]:
+    r"""The ``nn.Module`` objects a callable can reach, outermost first.
+
+    Followed, up to four references deep: the callable itself when it is a
+    module; a bound method's owner; a ``functools.partial``'s function,
+    arguments and keywords; a function's closure cells, default arguments
+    and the globals its code (and the code of functions defined in it)
+    names; the attributes of any other object (a callable class instance
+    holding its model); and the items of lists, tuples, sets and dicts met on
+    the way. Python modules, classes and tensors are not searched.
+
+    Args:
+        fn: A model, a bound method, or a function wrapping a model.
+
+    Returns:
+        list of nn.Module: each reachable module once (its submodules are
+        reached through it).
+
+    Examples::
+
+        >>> net = torch.nn.BatchNorm1d(3)
+        >>> reachable_modules(lambda x: net(x)) == [net]
+        True
+        >>> reachable_modules(functools.partial(net.forward)) == [net]
+        True
+    """
+    found: List[torch.nn.Module] = []
+    _collect(fn, found, set(), _DEPTH)
+    return found
+
+
+def _collect(
+    obj: Any, found: List[torch.nn.Module], seen: Set[int], depth: int
+) -> None:
+    if isinstance(obj, _LEAVES) or isinstance(obj, types.ModuleType):
+        return
+    if id(obj) in seen:
+        return
+    seen.add(id(obj))
+    if isinstance(obj, torch.nn.Module):
+        found.append(obj)
+        return
+    if depth <= 0:
+        return
+    for child in _references(obj):
+        _collect(child, found, seen, depth - 1)
+
+
+def _references(obj: Any) -> List[Any]:
+    r"""What ``obj`` refers to that may lead to a module."""
+    if isinstance(obj, (list, tuple, set, frozenset)):
+        return list(obj)[:_MAX_ITEMS]
+    if isinstance(obj, dict):
+        return list(obj.values())[:_MAX_ITEMS]
+    if isinstance(obj, functools.partial):
+        return [obj.func, *obj.args, *obj.keywords.values()]
+    if isinstance(obj, types.MethodType):
+        return [obj.__self__, obj.__func__]
+    if isinstance(obj, types.FunctionType):
+        return _function_references(obj)
+    if isinstance(obj, (types.BuiltinFunctionType, types.BuiltinMethodType)):
+        owner = getattr(obj, "__self__", None)
+        return [] if owner is None else [owner]
+    attributes = getattr(obj, "__dict__", None)
+    if isinstance(attributes, dict):
+        return list(attributes.values())[:_MAX_ITEMS]
+    return []
+
+
+def _function_references(fn: types.FunctionType) -> List[Any]:
+    refs: List[Any] = []
+    for cell in fn.__closure__ or ():
+        try:
+            refs.append(cell.cell_contents)
+        except ValueError:  # an empty cell
+            continue
+    refs += list(fn.__defaults__ or ())
+    refs += list((fn.__kwdefaults__ or {}).values())
+    names: Set[str] = set()
+    codes = [fn.__code__]
+    while codes:
+        code = codes.pop()
+        names.update(code.co_names)
+        codes += [c for c in code.co_consts if isinstance(c, types.CodeType)]
+    refs += [fn.__globals__[n] for n in sorted(names) if n in fn.__globals__]
+    return refs
 
 
 @contextmanager
 def preserve_module_state(*models: Any) -> Iterator[None]:
-    r"""Restore the buffers of any model left in training mode.
+    r"""Restore the buffers of every module the models reach.
 
-    Models in eval mode have nothing to restore. A model in training mode
-    with dropout or batch-norm layers triggers one warning (its behaviour
-    while being explained differs from eval mode); the buffers of every model
-    in training mode (batch-norm running statistics move on each forward
-    pass) are put back afterwards.
+    Each of ``models`` may be an ``nn.Module``, a bound method of one, or
+    any callable wrapping modules (see :func:`reachable_modules`). The
+    buffers of every reachable module (batch-norm running statistics move on
+    each forward pass in training mode) are put back afterwards. A module in
+    training mode with dropout or batch-norm layers triggers one warning: its
+    behaviour while being explained differs from eval mode.
 
     Args:
-        *models: ``nn.Module`` objects, bound methods of modules, or any other
-            callables (ignored).
+        *models: ``nn.Module`` objects, bound methods of modules, or other
+            callables (searched for the modules they use).
+
+    Examples::
+
+        >>> net = torch.nn.BatchNorm1d(3).train()
+        >>> before = net.running_mean.clone()
+        >>> with preserve_module_state(lambda x: net(x)):  # warns: train mode
+        ...     _ = net(torch.randn(8, 3))
+        >>> torch.equal(net.running_mean, before)
+        True
     """
     modules: List[torch.nn.Module] = []
     for fn in models:
-        module = _as_module(fn)
-        if module is not None and any(m.training for m in module.modules()):
-            modules.append(module)
+        for module in reachable_modules(fn):
+            if all(module is not m for m in modules):
+                modules.append(module)
     if any(
         m.training and isinstance(m, _MODE_DEPENDENT)
         for module in modules
@@ -55,7 +164,8 @@ def preserve_module_state(*models: Any) -> Iterator[None]:
             "behaviour); its buffers are restored afterwards",
             stacklevel=4,
         )
-    saved = [(b, b.detach().clone()) for m in modules for b in m.buffers()]
+    buffers = {id(b): b for m in modules for b in m.buffers()}
+    saved = [(b, b.detach().clone()) for b in buffers.values()]
     try:
         yield
     finally:

@@ -126,6 +126,11 @@ class MaskExplainerNet(nn.Module):
         self.n_classes = V.check_positive_int(n_classes, "n_classes")
         in_channels = V.check_positive_int(in_channels, "in_channels")
         w = V.check_positive_int(width, "width")
+        if w not in (1, 2, 4) and w % 8:
+            raise ValueError(
+                "width must be 1, 2, 4 or a multiple of 8 (each block splits its "
+                f"channels into min(8, channels) GroupNorm groups), got {w}"
+            )
         if objective not in ("ssr", "sdr"):
             raise ValueError(f"objective must be 'ssr' or 'sdr', got {objective!r}")
         if not isinstance(options, MaskOptions):
@@ -150,6 +155,42 @@ class MaskExplainerNet(nn.Module):
         # Logits 0 (keep probability 0.5) everywhere: FIDO's own start.
         nn.init.zeros_(self.head.weight)
         nn.init.zeros_(self.head.bias)  # type: ignore[arg-type]
+
+    def values_per_group(self, height: int, width: int) -> int:
+        r"""The fewest values any GroupNorm group of the network normalises
+        per image for ``height x width`` inputs: with 1, that group's output
+        no longer depends on the image (and PyTorch refuses a batch of one).
+
+        Args:
+            height (int): Image height.
+            width (int): Image width.
+
+        Returns:
+            int: The smallest ``channels / groups * h * w`` over the layers.
+
+        Examples::
+
+            >>> MaskExplainerNet(n_classes=6, width=4).values_per_group(1, 1)
+            1
+        """
+        h, w, fewest = int(height), int(width), None
+        sizes = []
+        for block in self.enc:
+            for layer in block.modules():
+                if isinstance(layer, nn.Conv2d):
+                    # kernel 3, padding 1: the side becomes ceil(side / stride)
+                    stride = int(layer.stride[0])
+                    h, w = -(-h // stride), -(-w // stride)
+                elif isinstance(layer, nn.GroupNorm):
+                    v = layer.num_channels // layer.num_groups * h * w
+                    fewest = v if fewest is None else min(fewest, v)
+            sizes.append((h, w))
+        for block, (sh, sw) in zip(self.dec, (sizes[2], sizes[1])):
+            for layer in block.modules():
+                if isinstance(layer, nn.GroupNorm):
+                    v = layer.num_channels // layer.num_groups * sh * sw
+                    fewest = v if fewest is None else min(fewest, v)
+        return int(fewest or 0)
 
     def forward(self, x: Tensor, target: Tensor) -> Tensor:
         r"""Mask logits ``(N, 1, ceil(H / 4), ceil(W / 4))`` for images
@@ -255,6 +296,18 @@ def _batches(
             "data must be a tuple (images, labels) of tensors or an iterable of "
             f"(images, labels) batches (a DataLoader), got {type(data).__name__}"
         )
+    if isinstance(data, Iterator):
+        # Training cycles through data epoch after epoch; an iterator (a
+        # generator, map, zip, iter(...)) is spent after one pass, so the run
+        # would stop part-way. Say so before any step.
+        raise TypeError(
+            f"data is a one-shot iterator ({type(data).__name__}): training "
+            "cycles through data for options.n_steps steps, reading it again "
+            "after each pass, and an iterator can be read only once. Give "
+            "something that can be iterated again: (images, labels) tensors, "
+            "a DataLoader, a list of (images, labels) batches (list(data)), or "
+            "an object whose __iter__ returns a fresh iterator (a stream)"
+        )
     return data  # type: ignore[return-value]
 
 
@@ -311,10 +364,13 @@ def train_explainer(
         forward_func (Callable or nn.Module): The classifier to explain,
             returning ``(N, C)`` scores.
         data (tuple or iterable): ``(images, labels)`` tensors (shuffled in
-            batches of ``batch_size``, seeded) or an iterable of
-            ``(images, targets)`` batches such as a ``DataLoader``, cycled
-            for ``options.n_steps`` steps. The targets are the classes the
-            masks must keep (SSR) or remove (SDR), e.g. the true labels.
+            batches of ``batch_size``, seeded) or a re-iterable collection of
+            ``(images, targets)`` batches such as a ``DataLoader`` or a list,
+            cycled for ``options.n_steps`` steps (read again after each pass,
+            so a one-shot iterator such as a generator is refused up front:
+            wrap a stream in an object whose ``__iter__`` starts it anew).
+            The targets are the classes the masks must keep (SSR) or remove
+            (SDR), e.g. the true labels.
         infiller (Infiller or callable): What replaces dropped pixels.
         explainer (MaskExplainerNet, optional): A network to go on training;
             default a new one of ``width`` for the classifier's classes.
@@ -366,6 +422,7 @@ def train_explainer(
     _check_training_options(options)
     V.check_positive_int(batch_size, "batch_size")
     V.check_positive(lr, "lr")
+    V.check_autograd_usable("train_explainer", (), forward_func, explainer)
     fill = as_infiller(infiller)
     batches = _forever(_batches(data, batch_size, torch.Generator().manual_seed(seed)))
     history = ExplainerTraining()
@@ -383,6 +440,7 @@ def train_explainer(
                     objective,
                     options,
                 ).to(first[0].device)
+        _check_size(net, first[0], "data's images")
         net.options = options
         net.train()
         optimizer = torch.optim.Adam(net.parameters(), lr=lr)
@@ -391,6 +449,7 @@ def train_explainer(
         )
         bar = tqdm(range(options.n_steps), desc="explainer", disable=not show_progress)
         for step, batch in zip(bar, chain([first], map(_training_batch, batches))):
+            _check_size(net, batch[0], "data's images")
             args = (forward_func, fill, batch, step, seed, output_type, history)
             _train_step(net, optimizer, *args)
             schedule.step()
@@ -400,6 +459,23 @@ def train_explainer(
         bar.close()
     history.seconds = time.perf_counter() - started
     return net.eval(), history
+
+
+def _check_size(net: MaskExplainerNet, x: Tensor, name: str) -> None:
+    r"""Refuse images too small for the explainer before it runs: a
+    GroupNorm group of one value normalises to a constant."""
+    h, w = int(x.shape[2]), int(x.shape[3])
+    if net.values_per_group(h, w) > 1:
+        return
+    side = 1
+    while net.values_per_group(side, side) <= 1:
+        side *= 2
+    raise ValueError(
+        f"{name} of {h} x {w} pixels are too small for the explainer (width "
+        f"{net.width}): one of its GroupNorm layers would normalise groups of a "
+        f"single value, whose output no longer depends on the image; give "
+        f"images of at least {side} x {side} pixels (or an explainer of width 16)"
+    )
 
 
 def _training_batch(batch: Any) -> Tuple[Tensor, Tensor]:
@@ -688,6 +764,11 @@ class AmortisedFIDO(SynchronousFutureMixin, PerturbationAttribution):
             raise ValueError(
                 f"inputs must have {self.explainer.in_channels} channels (the "
                 f"explainer's), got {x.shape[1]}"
+            )
+        _check_size(self.explainer, x, "inputs")
+        if refine_steps:
+            V.check_autograd_usable(
+                "AmortisedFIDO.attribute with refine_steps", x, self.forward_func
             )
         targets = V.check_targets(target, x.shape[0], x.device)
         if targets is None:

@@ -254,6 +254,9 @@ class MaskAttribution(SynchronousFutureMixin, PerturbationAttribution):
         additional_forward_args: Any,
         options: MaskOptions,
     ) -> Any:
+        V.check_autograd_usable(
+            f"{type(self).__name__}.attribute", inputs, self.forward_func
+        )
         if not isinstance(inputs, (Tensor, tuple)):
             raise TypeError(
                 "inputs must be a tensor or a tuple of tensors, "

@@ -287,10 +287,11 @@ class LatentCounterfactual(SynchronousFutureMixin, PerturbationAttribution):
         additional_forward_args: Any,
         options: SearchOptions,
     ) -> CounterfactualResult:
+        models = (self.forward_func, self.generator, self.encoder)
+        V.check_autograd_usable(f"{type(self).__name__}.explain", inputs, *models)
         query = _Query.build(inputs, target, additional_forward_args)
         min_conf = options.per_row(query.n, query.device)
         steps = record_steps(options.n_steps, options.path_length)
-        models = (self.forward_func, self.generator, self.encoder)
         with torch.enable_grad(), preserve_module_state(*models):
             start = self._start(query)
             solve = Solver(
