@@ -251,9 +251,19 @@ def test_one_failing_input_fails_alone(tree, tmp_path):
 def test_a_method_failing_everywhere_stops_the_run(fido, tree, tmp_path):
     out = tmp_path / "out"
     # tau is BBMP's option: FIDO refuses it on every call.
-    with pytest.raises(RuntimeError, match="every input of the first batch"):
-        explain_dataset(fido, tree, out, attribute_kwargs={**STEPS, "tau": 0.3})
-    assert not (out / "index.jsonl").read_text()
+    for batch_size in (8, 1):
+        with pytest.raises(RuntimeError, match="inputs all failed the same way"):
+            explain_dataset(
+                fido,
+                tree,
+                out,
+                attribute_kwargs={**STEPS, "tau": 0.3},
+                batch_size=batch_size,
+            )
+    assert len(_rows(out)) <= 1  # at most the first single-input failure
+    # The folder holds no map: fixed settings start over in it.
+    summary = explain_dataset(fido, tree, out, attribute_kwargs=STEPS)
+    assert (summary.done, summary.failed) == (4, 0) and len(_rows(out)) == 4
 
 
 def test_data_sets_and_loaders(fido, tmp_path):

@@ -120,7 +120,8 @@ def explain_dataset(
 
     - **Resumable**: a re-run with the same settings skips the inputs
       already explained and redoes the others; different settings are
-      refused (:class:`SettingsMismatch`). An interruption at any moment
+      refused (:class:`SettingsMismatch`) unless the folder holds no map
+      yet. An interruption at any moment
       (Ctrl-C, ``kill -9``) loses at most the batch in flight.
     - **Independent of batching**: every input is explained with the same
       ``seed`` from its own random stream (FIDO, BBMP), so its map does not
@@ -189,7 +190,7 @@ def explain_dataset(
             the inputs, a non-empty folder of something else; before any
             model work.
         SettingsMismatch: ``out`` holds a run made with other settings.
-        RuntimeError: every input of the first batch failed the same way
+        RuntimeError: the run's first method calls all failed the same way
             (a problem with the method or model, not with the inputs).
 
     Examples::

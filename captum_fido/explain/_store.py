@@ -30,6 +30,7 @@ import io
 import json
 import math
 import os
+import shutil
 from pathlib import Path
 from typing import IO, Any, Callable, Dict, Iterator, List, Optional, Sequence
 
@@ -148,7 +149,8 @@ class OutputStore:
 
     def check_settings(self, settings: Dict[str, Any]) -> None:
         r"""Record ``settings`` in a new folder; in a folder of an earlier
-        run, raise :class:`SettingsMismatch` when they differ."""
+        run, raise :class:`SettingsMismatch` when they differ, unless that
+        run made no map (it failed from the start): then start over."""
         # Compared as JSON reads them back (tuples become lists).
         settings = json.loads(json.dumps(settings))
         if not self.settings_path.exists():
@@ -172,6 +174,12 @@ class OutputStore:
                 "written by this package, or was edited"
             ) from None
         differences = _differences(before, settings)
+        if differences and not any(
+            r.get("status") == "done" for r in self._read_rows().values()
+        ):
+            # No map was made with the old settings: nothing to keep.
+            self._start_over(settings)
+            return
         if differences:
             shown = "; ".join(differences[:5])
             more = f"; and {len(differences) - 5} more" if len(differences) > 5 else ""
@@ -181,6 +189,16 @@ class OutputStore:
                 "choose another output folder (or delete this one to start "
                 "over)"
             )
+
+    def _start_over(self, settings: Dict[str, Any]) -> None:
+        r"""Record new ``settings`` in a folder that holds no map: drop its
+        rows (failures of the old settings) and any stray map or figure."""
+        for folder in (self.out / "maps", self.out / "figures"):
+            if folder.is_dir():
+                shutil.rmtree(folder)
+        self._write_index([])
+        self._remove_parts()
+        _write_text(self.settings_path, json.dumps(settings, indent=1) + "\n")
 
     def recover(self, figures: bool) -> Dict[str, dict]:
         r"""The rows of earlier runs, by id, after a crash-safe clean-up.

@@ -4,8 +4,8 @@ index rows out.
 Inputs are decoded and transformed one by one (a failure is a row), grouped
 into batches of one shape, and each batch is explained with one method
 call. When a call fails, its inputs are tried one by one, so one bad input
-fails alone; when every input of the first batch fails the same way, the
-run stops instead (the method or model is wrong, not the inputs).
+fails alone; when the run's first inputs all fail the same way, the run
+stops instead (the method or model is wrong, not the inputs).
 """
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ class Worker:
         self.adapter, self.label = config.adapter, config.label
         self.progress = config.show_progress and sess.is_main
         self.successes = 0
+        self.first_failures: List[str] = []
 
     def explain(self, source: Source, mine: Sequence[str]) -> None:
         r"""Explain this process's inputs ``mine``, batch by batch."""
@@ -105,31 +106,44 @@ class Worker:
         return _Prepared(item, x, target)
 
     def _batch(self, batch: Sequence[_Prepared]) -> List[dict]:
-        r"""Rows of one batch; on failure, each input is tried alone."""
-        start = time.perf_counter()
+        r"""Rows of one batch; when the call fails, each input is tried alone."""
         try:
-            rows = self._explain(batch, start)
+            rows = self._explain(batch, time.perf_counter())
         except Exception as err:  # one input's failure must not stop the run
             if len(batch) == 1:
-                return [self._failure(batch[0].item, "method", _error(err))]
-            if self.device.type == "cuda":
-                torch.cuda.empty_cache()
-            rows = [row for one in batch for row in self._batch([one])]
-            reasons = {r.get("reason") for r in rows}
-            if (
-                self.successes == 0
-                and all(r["status"] == "failed" for r in rows)
-                and len(reasons) == 1
-            ):
-                raise RuntimeError(
-                    f"every input of the first batch failed the same way "
-                    f"({reasons.pop()}): a problem with the method, its "
-                    "arguments or the model rather than with the inputs; "
-                    "nothing was recorded"
-                ) from err
+                rows = [self._failure(batch[0].item, "method", _error(err))]
+            else:
+                if self.device.type == "cuda":
+                    torch.cuda.empty_cache()
+                rows = [self._alone(p) for p in batch]
+            self._stop_if_broken(rows, err)
             return rows
         self.successes += len(rows)
         return rows
+
+    def _alone(self, p: _Prepared) -> dict:
+        try:
+            (row,) = self._explain([p], time.perf_counter())
+        except Exception as err:  # this input's own failure
+            return self._failure(p.item, "method", _error(err))
+        self.successes += 1
+        return row
+
+    def _stop_if_broken(self, rows: List[dict], err: Exception) -> None:
+        r"""Stop when the run's first method calls all fail the same way: the
+        method, its arguments or the model are at fault, not the inputs, and
+        thousands of identical failure rows would help nobody."""
+        if self.successes:
+            return
+        self.first_failures += [str(r.get("reason")) for r in rows]
+        if len(self.first_failures) >= 2 and len(set(self.first_failures)) == 1:
+            raise RuntimeError(
+                f"the first {len(self.first_failures)} inputs all failed the "
+                f"same way ({self.first_failures[0]}): a problem with the "
+                "method, its arguments or the model rather than with the "
+                "inputs, so the run stops. Fix it and run again (an output "
+                "folder without maps takes the new settings)"
+            ) from err
 
     def _explain(self, batch: Sequence[_Prepared], start: float) -> List[dict]:
         r"""One method call on the batch; maps and figures written, rows made."""
