@@ -420,7 +420,8 @@ def main(argv: Optional[Sequence[str]] = None, prog: Optional[str] = None) -> in
 
     Returns:
         int, the exit status: 0, or 1 when some input failed (each is named
-        in the index with its reason), 130 when interrupted.
+        in the index with its reason; under ``torchrun`` 0, since torchrun
+        takes a non-zero status for a crash), 130 when interrupted.
 
     Examples::
 
@@ -470,7 +471,10 @@ def main(argv: Optional[Sequence[str]] = None, prog: Optional[str] = None) -> in
         return 130
     if main_rank:
         _report(summary, loaded, out)
-    return 0 if summary.failed == 0 else 1
+    # Under torchrun a non-zero status reads as a crashed worker and tears
+    # the group down: there, failed inputs are reported in the summary only.
+    sharded = int(os.environ.get("WORLD_SIZE", "1")) > 1
+    return 1 if summary.failed and not sharded else 0
 
 
 def _run(
