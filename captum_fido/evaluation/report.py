@@ -347,9 +347,13 @@ def write_table(
         lines.append("| " + " | ".join(cells) + " |")
     lines.append("")
     lines.append(
-        "Means over test images with 95% bootstrap intervals. Deletion: lower is "
-        "better; insertion: higher is better; curves average images whose fully "
-        "in-filled image moves the log-odds by more than 1."
+        "Means over test images with 95% bootstrap intervals. Lower is better: "
+        "WSL error, Saliency Metric, deletion, mass outside the box, seconds and "
+        "passes; higher is better: insertion and the pointing game. Curves "
+        "average images whose fully in-filled image moves the log-odds by more "
+        "than 1. Overlapping intervals do not say which map to trust: "
+        "`verdict.md` compares the methods on the same images and flags empty "
+        "or flooded maps, which can score well while explaining nothing."
     )
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(line for line in lines if line is not None) + "\n")
