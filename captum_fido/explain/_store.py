@@ -97,7 +97,8 @@ def atomic_write(path: Path, write: Callable[[IO[bytes]], object]) -> None:
 
 
 def _write_text(path: Path, text: str) -> None:
-    atomic_write(path, lambda fh: fh.write(text.encode("utf-8")))
+    # surrogateescape: file names that are not UTF-8 keep their own bytes.
+    atomic_write(path, lambda fh: fh.write(text.encode("utf-8", "surrogateescape")))
 
 
 class OutputStore:
