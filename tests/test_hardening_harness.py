@@ -444,3 +444,93 @@ def test_sound_settings_json_still_checks_and_writes(tmp_path, capsys):
     with pytest.raises(SystemExit):
         compare._check_settings(parser, other)
     assert "--steps 7 (now 8)" in capsys.readouterr().err
+
+
+# ------------------------------------------ inputs checked before any work
+
+
+@pytest.mark.parametrize(
+    "change, kind, words",
+    [
+        (dict(boxes=torch.tensor([[-1.0, 0, 5, 5]] * 7)), ValueError, "negative"),
+        (dict(boxes=torch.tensor([[0.0, 0, 17, 5]] * 7)), ValueError, "outside"),
+        (dict(boxes=torch.tensor([[0.0, 0, float("nan"), 5]] * 7)), ValueError, "NaN"),
+        (dict(boxes=torch.tensor([[5.0, 0, 5, 5]] * 7)), ValueError, "empty"),
+        (dict(labels=torch.full((7,), 1.0)), TypeError, "labels"),
+        (dict(labels=torch.tensor([0, 1, 2, -1, 0, 1, 2])), ValueError, "labels"),
+        (dict(images=torch.full((7, 3, 16, 16), float("nan"))), ValueError, "NaN"),
+        (dict(images=torch.zeros(7, 3, 16, 16, dtype=torch.long)), TypeError, "images"),
+    ],
+)
+def test_eval_data_checks_what_the_metrics_need(change, kind, words):
+    d = _data()
+    fields = dict(
+        images=d.images,
+        labels=d.labels,
+        boxes=d.boxes,
+        image_ids=d.image_ids,
+        splits=d.splits,
+    )
+    with pytest.raises(kind, match=words):
+        EvalData(**{**fields, **change})
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        dict(seed=-1),
+        dict(seed=True),
+        dict(chunk_size=0),
+        dict(n_stability=-1),
+        dict(preview=1.5),
+        dict(show_progress="no"),
+        dict(output_type="scores"),
+        dict(fractions=(0.0,)),
+        dict(fractions=(0.0, 0.5, 0.5, 1.0)),
+        dict(fractions=(0.0, 1.5)),
+        dict(fractions=(0.0, float("nan"))),
+    ],
+)
+def test_comparison_settings_refuse_values_that_fail_later(change):
+    with pytest.raises((TypeError, ValueError), match=next(iter(change))):
+        ComparisonSettings(**change)
+
+
+def test_labels_outside_the_model_fail_before_any_method(tmp_path):
+    explained = []
+
+    def explain(model, x, y, seed):
+        explained.append(1)
+        return torch.rand(x.shape[0], *x.shape[2:])
+
+    d = _data()
+    data = EvalData(d.images, d.labels + 1, d.boxes, d.image_ids, d.splits)
+    spec = MethodSpec("M", "captum", None, explain, probabilistic=False)
+    with pytest.raises(ValueError, match=r"target out of range: the model has 3"):
+        run_comparison(_Net().eval(), data, [spec], {}, tmp_path / "p.csv", SETTINGS)
+    assert explained == [] and not (tmp_path / "p.csv").exists()
+
+
+def test_non_finite_maps_name_the_method_and_images(tmp_path):
+    def explain(model, x, y, seed):
+        maps = torch.rand(x.shape[0], *x.shape[2:])
+        maps[1, 0, 0] = float("nan")
+        return maps
+
+    spec = MethodSpec("Broken", "captum", None, explain, probabilistic=False)
+    with pytest.raises(ValueError, match=r"Broken returned NaN .* image ids \[101\]"):
+        _run_with(spec, tmp_path / "p.csv")
+    # The baselines of the chunk were written; nothing of the broken method.
+    rows = _quiet_read(tmp_path / "p.csv")
+    assert rows and all(r["method"] != "Broken" for r in rows)
+
+
+def _run_with(spec, path):
+    return run_comparison(
+        _Net().eval(),
+        _data(),
+        [spec],
+        {"mean": MeanInfiller([0.5, 0.5, 0.5])},
+        path,
+        SETTINGS,
+    )

@@ -39,7 +39,10 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
+from captum_fido._utils import validation as V
 from captum_fido._utils.files import atomic_path
+from captum_fido._utils.model_state import preserve_module_state
+from captum_fido._utils.scores import OUTPUT_TYPES, check_model_output, num_classes
 from captum_fido.evaluation.methods import MethodSpec, RowCounter
 from captum_fido.infillers import Infiller
 from captum_fido.metrics import (
@@ -117,6 +120,7 @@ class EvalData:
             raise ValueError("image_ids must be unique")
         if len(self.splits) != n or set(self.splits) - {"val", "test"}:
             raise ValueError("splits must hold 'val' or 'test' for every image")
+        _check_images_and_labels(self)
 
     def subset(self, rows: Sequence[int]) -> EvalData:
         r"""The images at positions ``rows`` (not ids), in that order."""
@@ -163,6 +167,66 @@ class ComparisonSettings:
     preview: int = 4
     show_progress: bool = True
     output_type: str = "logits"
+
+    def __post_init__(self) -> None:
+        V.check_nonnegative_int(self.seed, "seed")
+        V.check_positive_int(self.chunk_size, "chunk_size")
+        for name in ("n_stability", "n_sanity", "preview"):
+            V.check_nonnegative_int(getattr(self, name), name)
+        V.check_bool(self.show_progress, "show_progress")
+        if self.output_type not in OUTPUT_TYPES:
+            raise ValueError(
+                f"output_type must be one of {OUTPUT_TYPES}, got {self.output_type!r}"
+            )
+        fractions = V.check_finite_values(self.fractions, "fractions")
+        if (
+            len(fractions) < 2
+            or not all(0.0 <= f <= 1.0 for f in fractions)
+            or not all(a < b for a, b in zip(fractions, fractions[1:]))
+        ):
+            raise ValueError(
+                "fractions must be at least two strictly increasing values in "
+                f"[0, 1] (the points of the deletion and insertion curves), got "
+                f"{tuple(self.fractions)}"
+            )
+
+
+def _check_images_and_labels(data: EvalData) -> None:
+    r"""What every metric will check, checked once before any work: finite
+    float images, integer labels >= 0, boxes inside the images."""
+    if not isinstance(data.images, Tensor) or not data.images.is_floating_point():
+        raise TypeError(
+            "images must be a floating-point tensor, got "
+            f"{getattr(data.images, 'dtype', type(data.images).__name__)}"
+        )
+    if not bool(torch.isfinite(data.images).all()):
+        raise ValueError("images hold NaN or infinite values")
+    labels = data.labels
+    if (
+        not isinstance(labels, Tensor)
+        or labels.dim() != 1
+        or labels.is_floating_point()
+        or labels.is_complex()
+        or labels.dtype == torch.bool
+    ):
+        raise TypeError(
+            "labels must be a 1-D integer tensor of classes, got "
+            f"{getattr(labels, 'dtype', type(labels).__name__)}"
+        )
+    if bool((labels < 0).any()):
+        raise ValueError(f"labels must be classes >= 0, got {labels.tolist()}")
+    h, w = int(data.images.shape[2]), int(data.images.shape[3])
+    V.check_boxes(list(data.boxes), len(labels), (h, w), "boxes")
+
+
+def _check_labels_against(model: nn.Module, data: EvalData, output_type: str) -> None:
+    r"""One clean pass on the first image: the labels (the explained targets)
+    must be classes of the model, before any method runs."""
+    if not len(data.image_ids):
+        return
+    with torch.no_grad(), preserve_module_state(model):
+        output = check_model_output(model(data.images[:1]), 1, output_type, "model")
+    V.check_targets_in_range(data.labels, num_classes(output))
 
 
 def run_comparison(
@@ -212,6 +276,7 @@ def run_comparison(
         ...                       ComparisonSettings(show_progress=False))
         >>> summaries = summarise(rows)
     """
+    _check_labels_against(model, data, settings.output_type)
     done = {
         (int(str(r["image_id"])), str(r["method"]))
         for r in [*read_rows(out_csv), *previous]
@@ -361,6 +426,13 @@ def _explain(model: nn.Module, spec: MethodSpec, data: EvalData, seed: int) -> T
     if tuple(maps.shape) != (data.images.shape[0], *data.images.shape[2:]):
         raise ValueError(
             f"method {spec.name} returned maps of shape {tuple(maps.shape)}"
+        )
+    finite = torch.isfinite(maps.detach()).flatten(1).all(dim=1)
+    if not bool(finite.all()):
+        ids = [int(data.image_ids[i]) for i in (~finite).nonzero()[:, 0].tolist()]
+        raise ValueError(
+            f"method {spec.name} returned NaN or infinite maps for image ids {ids} "
+            f"(seed {seed}); no row is written for them"
         )
     return maps.detach().float().clamp(0, 1)
 
