@@ -377,3 +377,16 @@ def test_training_images_too_small_are_refused():
             width=4,
             show_progress=False,
         )
+
+
+def test_search_is_bounded_on_large_data_structures():
+    # A function naming a big nested structure: the search stops after its
+    # budget instead of walking millions of objects; a model named directly
+    # is still found.
+    big = [[{"k": [0] * 300} for _ in range(300)] for _ in range(300)]
+    net = TinyCNN()
+
+    def forward(x):
+        return net(x) if big else x
+
+    assert net in reachable_modules(forward)

@@ -13,6 +13,7 @@ by a compiled or C++ callable) is outside the guarantee.
 
 from __future__ import annotations
 
+import collections
 import functools
 import types
 import warnings
@@ -32,6 +33,9 @@ _MODE_DEPENDENT = (
 _DEPTH = 4
 #: At most this many entries of one container are looked at.
 _MAX_ITEMS = 256
+#: At most this many objects are looked at in all (a bound on the search's
+#: cost when a function names large data structures).
+_MAX_OBJECTS = 10_000
 #: Objects that never hold a model: not searched.
 _LEAVES = (str, bytes, int, float, complex, bool, type(None), torch.Tensor, type)
 
@@ -39,7 +43,8 @@ _LEAVES = (str, bytes, int, float, complex, bool, type(None), torch.Tensor, type
 def reachable_modules(fn: Any) -> List[torch.nn.Module]:
     r"""The ``nn.Module`` objects a callable can reach, outermost first.
 
-    Followed, up to four references deep: the callable itself when it is a
+    Followed, up to four references deep (and ten thousand objects in all):
+    the callable itself when it is a
     module; a bound method's owner; a ``functools.partial``'s function,
     arguments and keywords; a function's closure cells, default arguments
     and the globals its code (and the code of functions defined in it)
@@ -62,26 +67,23 @@ def reachable_modules(fn: Any) -> List[torch.nn.Module]:
         >>> reachable_modules(functools.partial(net.forward)) == [net]
         True
     """
+    # Breadth first: what the callable names directly is looked at before
+    # anything deeper, so the object budget never hides a model it names.
     found: List[torch.nn.Module] = []
-    _collect(fn, found, set(), _DEPTH)
+    seen: Set[int] = set()
+    queue = collections.deque([(fn, _DEPTH)])
+    while queue and len(seen) < _MAX_OBJECTS:
+        obj, depth = queue.popleft()
+        if isinstance(obj, _LEAVES) or isinstance(obj, types.ModuleType):
+            continue
+        if id(obj) in seen:
+            continue
+        seen.add(id(obj))
+        if isinstance(obj, torch.nn.Module):
+            found.append(obj)
+        elif depth > 0:
+            queue.extend((child, depth - 1) for child in _references(obj))
     return found
-
-
-def _collect(
-    obj: Any, found: List[torch.nn.Module], seen: Set[int], depth: int
-) -> None:
-    if isinstance(obj, _LEAVES) or isinstance(obj, types.ModuleType):
-        return
-    if id(obj) in seen:
-        return
-    seen.add(id(obj))
-    if isinstance(obj, torch.nn.Module):
-        found.append(obj)
-        return
-    if depth <= 0:
-        return
-    for child in _references(obj):
-        _collect(child, found, seen, depth - 1)
 
 
 def _references(obj: Any) -> List[Any]:
