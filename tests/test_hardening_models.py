@@ -390,3 +390,33 @@ def test_search_is_bounded_on_large_data_structures():
         return net(x) if big else x
 
     assert net in reachable_modules(forward)
+
+
+def test_data_empty_on_a_later_pass_says_so():
+    class Once:
+        r"""Re-iterable in form, but empty after its first pass."""
+
+        def __init__(self):
+            self.batches = _batches(2)
+
+        def __iter__(self):
+            batches, self.batches = self.batches, []
+            return iter(batches)
+
+    with pytest.raises(ValueError, match=r"no batches when read again \(pass 2\)"):
+        train_explainer(
+            Counting(),
+            Once(),
+            BlurInfiller(2.0),
+            options=FIDO_DEFAULTS.replace(n_steps=5, n_samples=2),
+            width=4,
+            show_progress=False,
+        )
+    with pytest.raises(ValueError, match="^data yielded no batches$"):
+        train_explainer(
+            Counting(),
+            [],
+            BlurInfiller(2.0),
+            options=FIDO_DEFAULTS.replace(n_steps=5),
+            show_progress=False,
+        )

@@ -313,13 +313,22 @@ def _batches(
 
 def _forever(batches: Iterable[Tuple[Tensor, Tensor]]) -> Iterator[Any]:
     r"""Epoch after epoch (a DataLoader reshuffles each time)."""
+    passes = 0
     while True:
         empty = True
         for batch in batches:
             empty = False
             yield batch
         if empty:
-            raise ValueError("data yielded no batches")
+            raise ValueError(
+                "data yielded no batches"
+                if passes == 0
+                else f"data yielded no batches when read again (pass {passes + 1}):"
+                " training cycles through it for options.n_steps steps, so each"
+                " iteration must yield the batches again (like a list or a"
+                " DataLoader)"
+            )
+        passes += 1
 
 
 def _check_training_options(options: MaskOptions) -> None:
