@@ -253,7 +253,7 @@ def run_comparison(
         settings (ComparisonSettings): Seeds, curve points, subsets.
         preview_dir (Path, optional): Where the maps of the first
             ``settings.preview`` images are saved for the figure.
-        previous (sequence of rows, optional): Rows written elsewhere (by
+        previous (sequence of dict, optional): Rows written elsewhere (by
             another process's file); their (image, method) pairs are skipped.
         unit_seconds (mapping, optional): method name (and ``"baselines"``)
             -> estimated seconds per image
