@@ -121,7 +121,8 @@ def test_one_plain_function_works_in_every_consumer(region_model, region_x):
     maps = FIDO(region_model, grey).attribute(region_x, target=1, n_steps=3)
     curve = deletion_curve(region_model, region_x, maps, 1, grey, fractions=[0, 1])
     keep = torch.ones_like(region_x[:, :1])
-    conf = confidence_under_masks(region_model, region_x, torch.ones(3), grey, keep)
+    labels = torch.ones(3, dtype=torch.long)  # integer classes, as targets are
+    conf = confidence_under_masks(region_model, region_x, labels, grey, keep)
     assert maps.shape == region_x.shape
     assert curve.area.shape == (3,) and conf.shape == (3,)
     assert len(calls) >= 3
