@@ -122,7 +122,10 @@ def _link_by_suffix(app: Any, env: Any, node: Any, contnode: Any) -> Any:
     if node.get("refdomain") != "py":
         return None
     target = str(node.get("reftarget", ""))
-    objects = env.get_domain("py").objects
+    domain = env.get_domain("py")
+    objects = domain.objects
+    # Only objects the role may name: :func: a function, :class: a class.
+    kinds = set(domain.objtypes_for_role(str(node.get("reftype", "obj"))) or ())
     parts = target.split(".")
     # A full path into this package may be shortened from the left (it names
     # a re-export); any other name is matched as written.
@@ -132,7 +135,9 @@ def _link_by_suffix(app: Any, env: Any, node: Any, contnode: Any) -> Any:
         found = [
             n
             for n, entry in objects.items()
-            if (n == suffix or n.endswith("." + suffix)) and not entry.aliased
+            if (n == suffix or n.endswith("." + suffix))
+            and not entry.aliased
+            and entry.objtype in kinds
         ]
         if len(found) == 1:
             entry = objects[found[0]]

@@ -19,7 +19,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
-from typing import Dict, Iterable, List, Set
+from typing import Dict, Iterable, List, Set, Tuple
 
 import pytest
 
@@ -116,6 +116,26 @@ def test_the_checker_finds_a_missing_method():
     assert missing_from(without, modules) == ["captum_fido.attr.FIDOSSR.attribute"]
 
 
+def test_the_link_check_knows_roles_and_type_words():
+    inventory = {
+        "captum_fido.attr.FIDO": "py:class",
+        "captum_fido.attr.FIDO.attribute": "py:method",
+        "captum_fido.demo.pretrained.load_classifier": "py:function",
+        "captum_fido.demo.photos.PhotoExplanation.image": "py:attribute",
+    }
+    refs = {
+        ("meth", "FIDO.attribute"),  # should have been linked
+        ("class", "captum_fido.FIDO"),  # a re-export: should have been linked
+        ("class", "image id"),  # words of a type: nothing to link
+        ("class", "image"),  # an attribute is not a class
+        ("func", "torch.load"),  # foreign
+    }
+    assert linkable(refs, inventory) == [
+        "class:captum_fido.FIDO",
+        "meth:FIDO.attribute",
+    ]
+
+
 def test_the_api_pages_document_every_public_subpackage():
     modules = documented_modules()
     for package in ("attr", "infillers", "metrics", "evaluation", "counterfactual"):
@@ -123,7 +143,8 @@ def test_the_api_pages_document_every_public_subpackage():
     assert "captum_fido.evaluation.verdict" in modules
 
 
-def _load_inventory(path: Path) -> Set[str]:
+def _load_inventory(path: Path) -> Dict[str, str]:
+    """Name -> type (``py:method``, ...) of every Python object on the site."""
     from sphinx.util.inventory import InventoryFile
 
     data = path.read_bytes()
@@ -135,11 +156,41 @@ def _load_inventory(path: Path) -> Set[str]:
 
         inventory = InventoryFile.load(io.BytesIO(data), "", posixpath.join)
     return {
-        name
+        name: kind
         for kind, items in inventory.items()
         if kind.startswith("py:")
         for name in items
     }
+
+
+#: The object types each cross-reference role may name.
+ROLE_TYPES = {
+    "class": {"py:class", "py:exception"},
+    "exc": {"py:exception", "py:class"},
+    "func": {"py:function"},
+    "meth": {"py:method", "py:classmethod", "py:staticmethod"},
+    "attr": {"py:attribute", "py:property"},
+    "data": {"py:data"},
+    "mod": {"py:module"},
+}
+
+
+def linkable(unresolved: Iterable[Tuple[str, str]], inventory: Dict[str, str]):
+    """The ``(role, target)`` references left unlinked although a documented
+    object of a type the role names ends with the target's name (a target in
+    this package is matched without its leading module path)."""
+    found = []
+    for role, target in unresolved:
+        if not re.fullmatch(r"[\w.]+", target):
+            continue  # words of a type description, e.g. "image id"
+        wanted = ROLE_TYPES.get(role, {k for v in ROLE_TYPES.values() for k in v})
+        suffix = target.split("captum_fido.", 1)[-1]
+        if any(
+            kind in wanted and (name == target or name.endswith("." + suffix))
+            for name, kind in inventory.items()
+        ):
+            found.append(f"{role}:{target}")
+    return sorted(found)
 
 
 @pytest.mark.slow
@@ -163,7 +214,7 @@ def test_every_public_name_is_on_the_site(tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     inventory = _load_inventory(out / "objects.inv")
     modules = documented_modules()
-    assert missing_from(inventory, modules) == []
+    assert missing_from(set(inventory), modules) == []
     # Everything captum_fido itself exports is documented somewhere (a
     # sub-package as its module).
     documented = expected_names(modules)
@@ -182,11 +233,7 @@ def test_every_public_name_is_on_the_site(tmp_path):
     # No reference to a documented object stays unlinked (references to
     # foreign types such as torch.Tensor may: nothing is fetched).
     text = warnings.read_text()
-    unresolved = set(re.findall(r"reference target not found: (\S+)", text))
-    linkable = {
-        target
-        for target in unresolved
-        for name in inventory
-        if target == name or name.endswith("." + target.split("captum_fido.")[-1])
-    }
-    assert sorted(linkable) == []
+    unresolved = set(
+        re.findall(r"py:(\w+) reference target not found: (.+?) \[ref\.", text)
+    )
+    assert linkable(unresolved, inventory) == []

@@ -217,8 +217,8 @@ def estimate_cost(
         n_samples (int, optional): FIDO's mask samples per step. Default 8.
         l1_coeff (float, optional): FIDO's sparsity weight (BBMP: 5x), as
             in the run. Default 1e-4.
-        done (collection of (image id, method), optional): Rows already
-            written (a resumed run): not counted.
+        done (collection of tuple, optional): ``(image id, method)`` pairs
+            whose rows are already written (a resumed run): not counted.
 
     Returns:
         :class:`CostEstimate`
