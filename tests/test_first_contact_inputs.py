@@ -8,7 +8,7 @@ import warnings
 import pytest
 import torch
 
-from captum_fido import BBMP, FIDO
+from captum_fido import BBMP, FIDO, CollapsedMapWarning
 from captum_fido.attr import log_odds
 from captum_fido.infillers import MeanInfiller
 from captum_fido.metrics import deletion_curve
@@ -86,7 +86,10 @@ RUN = dict(target=1, n_steps=60, seed=0, mask_size=16)
 
 
 def _collapse_warnings(caught):
-    return [str(w.message) for w in caught if "collapsed maps" in str(w.message)]
+    return [str(w.message) for w in caught if w.category is CollapsedMapWarning]
+
+
+SUGGESTION = r"a fixed weight on that scale is l1_coeff=([0-9.e+-]+) "
 
 
 def _attribute(method, x, **kwargs):
@@ -112,15 +115,23 @@ def test_too_heavy_l1_warns_and_the_suggestion_uncollapses(method_cls):
     assert float(attr.max()) < 0.1
     assert len(texts) == 1
     text = texts[0]
-    assert "nothing kept" in text and "clean log-odds are [" in text
+    assert "nothing kept" in text and "log-odds are [" in text
+    # Named as created: FIDO's default objective is SSR, BBMP's is SDR.
+    name = "FIDO" if method_cls is FIDO else "BBMP(objective='ssr')"
+    assert text.startswith(name + " returned empty maps")
+    # The cost is stated for the input's own size, not the reference mask's.
+    assert "for the whole 64 x 64 input" in text and "50176" not in text
     with torch.no_grad():
         clean = log_odds(model(x), torch.tensor([1, 1]), "logits")
     assert f"[{float(clean[0]):.3g}, {float(clean[1]):.3g}]" in text
-    suggested = float(re.search(r"Try l1_coeff=([0-9.e+-]+)", text).group(1))
+    suggested = float(re.search(SUGGESTION, text).group(1))
     assert suggested < 0.05
     attr, texts = _attribute(method, x, l1_coeff=suggested)
     assert texts == []
     assert float(_box_share(attr)) > 0.5  # the evidence box holds the map
+    # The default, adaptive weight needs no suggestion.
+    attr, texts = _attribute(method, x)
+    assert texts == [] and float(_box_share(attr)) > 0.5
 
 
 def test_sdr_too_heavy_l1_uncollapses_with_the_suggestion():
@@ -128,7 +139,8 @@ def test_sdr_too_heavy_l1_uncollapses_with_the_suggestion():
     method = FIDO(model, MeanInfiller(ZERO), objective="sdr")
     attr, texts = _attribute(method, x, l1_coeff=0.05)
     assert len(texts) == 1 and "nothing dropped" in texts[0]
-    suggested = float(re.search(r"Try l1_coeff=([0-9.e+-]+)", texts[0]).group(1))
+    assert "FIDO(objective='sdr') returned empty maps" in texts[0]
+    suggested = float(re.search(SUGGESTION, texts[0]).group(1))
     attr, texts = _attribute(method, x, l1_coeff=suggested)
     assert texts == [] and float(_box_share(attr)) > 0.5
 
@@ -139,8 +151,9 @@ def test_sdr_everything_dropped_suggests_a_heavier_l1():
     method = FIDO(brightness, MeanInfiller(ZERO), objective="sdr")
     attr, texts = _attribute(method, region_images(n=1), l1_coeff=0.0, tv_coeff=0.0)
     assert float(attr.min()) > 0.9
-    assert len(texts) == 1 and "everything dropped" in texts[0]
-    suggested = float(re.search(r"Try l1_coeff=([0-9.e+-]+)", texts[0]).group(1))
+    assert len(texts) == 1 and "flooded maps" in texts[0]
+    assert "75% or more of the input dropped" in texts[0]
+    suggested = float(re.search(SUGGESTION, texts[0]).group(1))
     assert suggested > 0.0
 
 
@@ -149,8 +162,8 @@ def test_model_that_ignores_the_input_gets_no_suggestion():
     const = lambda x: torch.tensor([[0.0, 1.0]]) + 0.0 * x.mean((1, 2, 3))[:, None]
     attr, texts = _attribute(FIDO(const, MeanInfiller(ZERO)), torch.rand(1, 3, 16, 16))
     assert len(texts) == 1
-    assert "does not lower the target's log-odds" in texts[0]
-    assert "Try l1_coeff" not in texts[0]
+    assert "the model gives no evidence here" in texts[0]
+    assert "l1_coeff=" not in texts[0]
 
 
 def test_a_good_map_does_not_warn():

@@ -9,7 +9,13 @@ import pytest
 import torch
 
 from captum_fido import BBMP, FIDO
-from captum_fido.attr import BBMP_DEFAULTS, FIDO_DEFAULTS, MaskOptions
+from captum_fido.attr import (
+    BBMP_DEFAULTS,
+    BBMP_PAPER,
+    FIDO_DEFAULTS,
+    FIDO_PAPER,
+    MaskOptions,
+)
 from captum_fido.attr._base import MaskAttribution
 from captum_fido.attr._options import option_names
 from captum_fido.infillers import BlurInfiller, CallableInfiller, as_infiller
@@ -46,10 +52,21 @@ def test_signature_defaults_come_from_the_declaration():
         assert default is None or default == getattr(FIDO_DEFAULTS, name)
 
 
-@pytest.mark.filterwarnings("ignore:.*returned collapsed maps:UserWarning")
+@pytest.mark.filterwarnings("ignore::captum_fido.CollapsedMapWarning")
 def test_method_defaults_are_data(region_model, region_x):
-    assert FIDO_DEFAULTS.n_samples == 8 and BBMP_DEFAULTS.n_samples == 1
-    assert BBMP_DEFAULTS.l1_coeff == pytest.approx(5 * FIDO_DEFAULTS.l1_coeff)
+    # The defaults: at most 300 classifier rows per image, counting the
+    # clean pass and the fully in-filled one (two rows, plus one check).
+    for defaults in (FIDO_DEFAULTS, BBMP_DEFAULTS):
+        assert defaults.n_steps * defaults.n_samples + 3 <= 300
+        assert defaults.l1_coeff == "adaptive" and defaults.preset == "adaptive"
+    assert FIDO_DEFAULTS.n_samples == 4 and BBMP_DEFAULTS.n_samples == 1
+    # The paper's appendix, exactly.
+    assert (FIDO_PAPER.n_steps, FIDO_PAPER.n_samples) == (300, 8)
+    assert FIDO_PAPER.l1_coeff == 1e-3 and FIDO_PAPER.effective_lr == 0.05
+    assert FIDO_PAPER.effective_tv(on_grid=True) == 0.01
+    assert FIDO_PAPER.effective_warmup == 30 and FIDO_PAPER.temperature == 0.1
+    assert BBMP_PAPER.l1_coeff == pytest.approx(5 * FIDO_PAPER.l1_coeff)
+    assert BBMP_PAPER.n_samples == 1
     _, details = BBMP(region_model, BlurInfiller(2.0)).attribute(
         region_x[:1], target=1, n_steps=2, return_details=True
     )
@@ -84,9 +101,9 @@ def test_other_methods_option_is_refused(region_model, region_x):
 
 
 def test_explicit_none_for_a_plain_option_is_refused(region_model, region_x):
-    with pytest.raises(TypeError, match="n_steps must be an int"):
+    with pytest.raises(TypeError, match="n_counterfactuals must be an int"):
         FIDO(region_model, BlurInfiller(2.0)).attribute(
-            region_x, target=1, n_steps=None
+            region_x, target=1, n_counterfactuals=None
         )
 
 

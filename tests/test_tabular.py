@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import importlib.util
+import warnings
 from pathlib import Path
 
 import pytest
 import torch
 
-from captum_fido import BBMP, FIDO
+from captum_fido import BBMP, FIDO, CollapsedMapWarning
 from captum_fido.infillers import (
     BlurInfiller,
     FeatureMeanInfiller,
@@ -78,17 +79,18 @@ def test_relied_on_feature_high_ignored_low(method_cls, objective, infiller):
     assert float(attr[:, 1].max()) < 0.1, attr
 
 
-def test_bbmp_sdr_with_a_conditional_infiller_is_stuck_and_says_so():
-    # BBMP starts by keeping every feature; a conditional infiller then
-    # observes the whole row and returns it, so dropping has no gradient
-    # until the mask crosses tau: nothing is dropped, and the warning says
-    # the sparsity weight is not the cause.
+def test_bbmp_ca_with_a_conditional_infiller_finds_the_feature():
+    # Started at 1 (keep every feature), a conditional infiller would observe
+    # the whole row and return it: no gradient, nothing dropped. BBMP-CA
+    # starts at tau, where nothing is observed, so the relied-on feature is
+    # dropped and the ignored one kept.
     fill = GaussianConditionalInfiller().fit(_train_rows())
-    with pytest.warns(UserWarning, match="nothing dropped.*did not separate"):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CollapsedMapWarning)
         attr = BBMP(LinearRows(), fill, objective="sdr").attribute(
             _rows(), target=1, **FAST
         )
-    assert float(attr.max()) < 0.05
+    assert bool((attr[:, 0] - attr[:, 1] > 0.5).all()), attr
 
 
 def test_details_and_reproducibility():

@@ -8,6 +8,7 @@ from captum_fido.attr._amortised import (
     train_explainer,
 )
 from captum_fido.attr._bbmp import BBMP
+from captum_fido.attr._collapse import CollapsedMapWarning
 from captum_fido.attr._details import MaskOptimizationDetails
 from captum_fido.attr._fido import FIDO, FIDOSDR, FIDOSSR
 from captum_fido.attr._infill_baseline import (
@@ -20,7 +21,13 @@ from captum_fido.attr._masks import (
     MaskDistribution,
     RelaxedBernoulliMask,
 )
-from captum_fido.attr._options import BBMP_DEFAULTS, FIDO_DEFAULTS, MaskOptions
+from captum_fido.attr._options import (
+    BBMP_DEFAULTS,
+    BBMP_PAPER,
+    FIDO_DEFAULTS,
+    FIDO_PAPER,
+    MaskOptions,
+)
 from captum_fido.attr._plots import plot_explanations, plot_uncertainty
 from captum_fido.attr._uncertainty import MapUncertainty, map_uncertainty
 
@@ -39,6 +46,9 @@ __all__ = [
     "MaskOptions",
     "FIDO_DEFAULTS",
     "BBMP_DEFAULTS",
+    "FIDO_PAPER",
+    "BBMP_PAPER",
+    "CollapsedMapWarning",
     "MaskDistribution",
     "RelaxedBernoulliMask",
     "ContinuousMask",

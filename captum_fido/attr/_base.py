@@ -2,6 +2,7 @@ r"""The Captum-facing base class shared by FIDO and BBMP: one ``attribute``."""
 
 from __future__ import annotations
 
+import inspect
 from abc import abstractmethod
 from typing import Any, Callable, Literal, Optional, Tuple, Union, overload
 
@@ -30,7 +31,11 @@ from captum_fido._utils.scores import (
 )
 from captum_fido.attr._collapse import warn_if_collapsed
 from captum_fido.attr._details import MaskOptimizationDetails
-from captum_fido.attr._loop import MaskProblem, optimize_masks
+from captum_fido.attr._loop import (
+    MaskProblem,
+    optimize_masks,
+    with_reference_log_odds,
+)
 from captum_fido.attr._masks import (
     GridLayout,
     MaskDistribution,
@@ -39,6 +44,7 @@ from captum_fido.attr._masks import (
 )
 from captum_fido.attr._options import (
     FeatureMask,
+    L1Coeff,
     MaskOptions,
     MaskSize,
     RegionMasks,
@@ -98,6 +104,16 @@ class MaskAttribution(SynchronousFutureMixin, PerturbationAttribution):
     def multiplies_by_inputs(self) -> bool:
         return False
 
+    def display_name(self) -> str:
+        r"""The method as the user created it, for messages: the class name,
+        with the objective when the class does not fix it and it is not the
+        class's default (``FIDO``, ``FIDO(objective='sdr')``, ``FIDOSSR``)."""
+        name = type(self).__name__
+        default = inspect.signature(type(self).__init__).parameters.get("objective")
+        if default is None or default.default == self.objective:
+            return name
+        return f"{name}(objective={self.objective!r})"
+
     @abstractmethod
     def mask_distribution(self, options: MaskOptions) -> MaskDistribution:
         r"""The method's distribution over keep-masks (its only difference)."""
@@ -109,14 +125,16 @@ class MaskAttribution(SynchronousFutureMixin, PerturbationAttribution):
         target: TargetType = None,
         additional_forward_args: Any = None,
         *,
-        n_steps: int = ...,
+        preset: str = ...,
+        n_steps: Optional[int] = ...,
         n_samples: Optional[int] = ...,
         lr: Optional[float] = ...,
         mask_size: MaskSize = ...,
         feature_mask: FeatureMask = ...,
         temperature: Optional[float] = ...,
         tau: Optional[float] = ...,
-        l1_coeff: Optional[float] = ...,
+        l1_coeff: Optional[L1Coeff] = ...,
+        evidence_fraction: float = ...,
         tv_coeff: Optional[float] = ...,
         reg_warmup_steps: Optional[int] = ...,
         seed: Optional[int] = ...,
@@ -141,14 +159,16 @@ class MaskAttribution(SynchronousFutureMixin, PerturbationAttribution):
         target: TargetType = None,
         additional_forward_args: Any = None,
         *,
-        n_steps: int = ...,
+        preset: str = ...,
+        n_steps: Optional[int] = ...,
         n_samples: Optional[int] = ...,
         lr: Optional[float] = ...,
         mask_size: MaskSize = ...,
         feature_mask: FeatureMask = ...,
         temperature: Optional[float] = ...,
         tau: Optional[float] = ...,
-        l1_coeff: Optional[float] = ...,
+        l1_coeff: Optional[L1Coeff] = ...,
+        evidence_fraction: float = ...,
         tv_coeff: Optional[float] = ...,
         reg_warmup_steps: Optional[int] = ...,
         seed: Optional[int] = ...,
@@ -174,14 +194,16 @@ class MaskAttribution(SynchronousFutureMixin, PerturbationAttribution):
         target: TargetType = None,
         additional_forward_args: Any = None,
         *,
-        n_steps: int = _D.n_steps,
+        preset: str = _D.preset,
+        n_steps: Optional[int] = None,
         n_samples: Optional[int] = None,
         lr: Optional[float] = _D.lr,
         mask_size: MaskSize = _D.mask_size,
         feature_mask: FeatureMask = _D.feature_mask,
         temperature: Optional[float] = None,
         tau: Optional[float] = None,
-        l1_coeff: Optional[float] = None,
+        l1_coeff: Optional[L1Coeff] = None,
+        evidence_fraction: float = _D.evidence_fraction,
         tv_coeff: Optional[float] = _D.tv_coeff,
         reg_warmup_steps: Optional[int] = _D.reg_warmup_steps,
         seed: Optional[int] = _D.seed,
@@ -219,11 +241,13 @@ class MaskAttribution(SynchronousFutureMixin, PerturbationAttribution):
                 and need ``N`` rows.
         {options}
 
-        Options given as ``None`` where the default depends on the method
-        (``n_samples``, ``l1_coeff``, ``temperature``, ``tau``,
-        ``temperature_final``) take the method's default
+        Options given as ``None`` where the default depends on the method or
+        the preset (``n_steps``, ``n_samples``, ``lr``, ``l1_coeff``,
+        ``temperature``, ``tau``, ``temperature_final``) take that default
         (:data:`~captum_fido.attr.FIDO_DEFAULTS`,
-        :data:`~captum_fido.attr.BBMP_DEFAULTS`).
+        :data:`~captum_fido.attr.BBMP_DEFAULTS`, or with ``preset="paper"``
+        :data:`~captum_fido.attr.FIDO_PAPER`,
+        :data:`~captum_fido.attr.BBMP_PAPER`).
 
         Returns:
             *Tensor* or *tuple[Tensor, ...]* of **attributions**, exactly the
@@ -244,7 +268,7 @@ class MaskAttribution(SynchronousFutureMixin, PerturbationAttribution):
             ... )
         """
         given = {name: value for name, value in locals().items() if name in _OPTIONS}
-        options = options_from_call(self.defaults, self.method_name, given)
+        options = options_from_call(self.method_name, given)
         return self._attribute(inputs, target, additional_forward_args, options)
 
     def _attribute(
@@ -292,8 +316,9 @@ class MaskAttribution(SynchronousFutureMixin, PerturbationAttribution):
             )
             if tabular is not None:
                 problem = tabular.loop_problem(problem)
+            problem = with_reference_log_odds(problem)
             importance, details = optimize_masks(problem, distribution, options)
-            warn_if_collapsed(problem, importance, options.l1_coeff, self.method_name)
+            warn_if_collapsed(problem, importance, options, self.display_name())
         if tabular is not None:
             importance, details = tabular.rows(importance), tabular.details(details)
         attributions = tuple(

@@ -28,7 +28,10 @@ class BBMP(MaskAttribution):
     With an infiller that looks at the mask (Local, learned in-painters) the
     infiller observes the pixels where ``m > tau``: the BBMP-CA variant of
     Chang et al. (section 4.4, Table 2), which the paper finds brittle in
-    ``tau``. Mask-independent infillers (Mean, Blur, Random) ignore ``tau``.
+    ``tau``. Its mask starts at ``tau`` instead of 1 (from 1 the infiller
+    would observe every pixel and return the image, leaving no gradient;
+    see :class:`~captum_fido.attr.ContinuousMask`). Mask-independent
+    infillers (Mean, Blur, Random) ignore ``tau``.
     It takes the options of :meth:`FIDO.attribute
     <captum_fido.FIDO.attribute>` with ``tau`` instead of ``temperature``, one
     row per step (``n_samples=1``) and ``l1_coeff=5e-3`` by default.
@@ -64,4 +67,7 @@ class BBMP(MaskAttribution):
         super().__init__(forward_func, infiller, objective, output_type)
 
     def mask_distribution(self, options: MaskOptions) -> MaskDistribution:
-        return ContinuousMask(options.tau)
+        # BBMP-CA (an infiller that observes the mask) starts at tau, where
+        # the in-fill observes nothing and every pixel has a gradient.
+        start = options.tau if self.infiller.uses_mask else 1.0
+        return ContinuousMask(options.tau, start=start)

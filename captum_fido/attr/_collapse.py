@@ -1,52 +1,72 @@
-r"""Detecting a collapsed map: keep probabilities all near 0 or all near 1.
+r"""Warning about maps that explain nothing: empty or flooded.
 
-A map collapses when the sparsity weight and the classifier's log-odds are
-on different scales. The loop's L1 term charges ``l1_coeff *
-REFERENCE_PIXELS`` for keeping (SSR) or dropping (SDR) the whole input,
-whatever the model; the score side is worth ``delta = clean log-odds -
-log-odds with everything in-filled``, the most that keeping the input (SSR)
-or dropping it (SDR) can change. When ``l1_coeff * REFERENCE_PIXELS`` is far
-above ``delta`` nothing pays for itself and every probability goes to "keep
-nothing" (SSR) or "drop nothing" (SDR); far below, the opposite.
+A map *collapses* when it selects nothing (every keep probability of SSR,
+or drop probability of SDR, below 0.1) and *floods* when it selects nearly
+everything (three quarters of the input or more); both are
+:func:`captum_fido.metrics.map_status`. The warning says which images, what
+the model's log-odds were, and what can help, which depends on the cause:
 
-The suggestion puts the whole input's L1 cost at twice ``delta``: keeping
-(SSR) or dropping (SDR) the whole input then does not pay, and a region
-under half of it that keeps (SSR) or removes (SDR) the class does. On the
-demo classifier this gives 9.7e-5, where its documentation chose 1e-4 by
-hand (``docs/results/collapse_suggestion.json``; half of ``delta`` was
-tried first and left kept areas about three times larger). The clean
-log-odds alone do not set the scale: an untrained 1000-class network has
-clean log-odds near ``-6.9`` and a ``delta`` near 0.
+- **No evidence.** In-filling the whole input barely lowers the target's
+  log-odds (an untrained network, a class the model does not predict, an
+  in-fill too close to the input): no sparsity setting can find a region,
+  and the warning says so rather than suggesting one.
+- **A fixed weight on the wrong scale** (``l1_coeff`` given as a number).
+  Its whole-input cost ``l1_coeff * REFERENCE_PIXELS`` is compared with
+  ``delta``, the log-odds the full in-fill removes; the adaptive default
+  sets the weight from ``delta`` on each image, and
+  :func:`suggested_l1_coeff` gives a fixed weight on the same scale (its
+  whole-input cost is twice ``delta``: on the demo classifier 9.7e-5, where
+  its documentation had chosen 1e-4 by hand,
+  ``docs/results/collapse_suggestion.json``).
+- **The adaptive weight's level not met, or met only by nearly everything**:
+  the evidence is spread over the input for this in-filler (lower
+  ``evidence_fraction``), or the run was too short for the image (more
+  ``n_steps``).
 """
 
 from __future__ import annotations
 
 import warnings
-from typing import List, Optional, Tuple
+from typing import List, Tuple
 
 import torch
 from torch import Tensor
 
-from captum_fido._utils.scores import log_odds
+from captum_fido._utils.stack import caller_stacklevel
 from captum_fido.attr._loop import REFERENCE_PIXELS, MaskProblem
+from captum_fido.attr._options import MaskOptions
+from captum_fido.attr._sparsity import evidence_scale
+from captum_fido.metrics import FLOODED_AREA, map_status
 
 __all__ = [
+    "CollapsedMapWarning",
     "warn_if_collapsed",
-    "COLLAPSE_TOLERANCE",
     "COST_PER_DELTA",
     "suggested_l1_coeff",
 ]
 
-#: A map is collapsed when every keep probability is within this of 0 (or 1).
-COLLAPSE_TOLERANCE = 0.1
+
+class CollapsedMapWarning(UserWarning):
+    r"""Some maps of a FIDO or BBMP call are empty or flooded (see
+    :func:`captum_fido.metrics.map_status`). A ``UserWarning``, so it shows by
+    default; filter it by its class where the statuses are recorded
+    otherwise.
+
+    Examples::
+
+        >>> import warnings
+        >>> from captum_fido import CollapsedMapWarning
+        >>> warnings.simplefilter("ignore", CollapsedMapWarning)
+    """
+
 
 #: Whole-input L1 cost over ``delta`` that the suggestion aims for.
 COST_PER_DELTA = 2.0
 
 
 def suggested_l1_coeff(delta: float) -> float:
-    r"""The ``l1_coeff`` whose whole-input L1 cost is twice the log-odds
-    ``delta`` that in-filling everything removes (both objectives).
+    r"""The fixed ``l1_coeff`` whose whole-input L1 cost is twice the
+    log-odds ``delta`` that in-filling everything removes (both objectives).
 
     Args:
         delta (float): Clean log-odds minus log-odds with everything in-filled
@@ -66,25 +86,19 @@ def suggested_l1_coeff(delta: float) -> float:
 def warn_if_collapsed(
     problem: MaskProblem,
     importance: Tuple[Tensor, ...],
-    l1_coeff: float,
+    options: MaskOptions,
     method: str,
 ) -> None:
-    r"""Warn (``UserWarning``) when some images' maps collapsed.
-
-    Collapsed: every value of the image's map (keep probability for SSR,
-    drop probability for SDR), over all its inputs, is below
-    :data:`COLLAPSE_TOLERANCE` or above ``1 - COLLAPSE_TOLERANCE``. For
-    those images one more forward pass (only then) scores the fully in-filled
-    inputs, and the warning gives the clean and in-filled log-odds, the
-    ``l1_coeff`` in use with its whole-input cost, and
-    :func:`suggested_l1_coeff`, or why no ``l1_coeff`` would help.
+    r"""Warn (``UserWarning``) when some images' maps are empty or flooded.
 
     Args:
-        problem (MaskProblem): The run's problem (inputs as the loop saw them).
+        problem (MaskProblem): The run's problem, with its clean and fully
+            in-filled log-odds.
         importance (tuple[Tensor, ...]): The loop's maps (keep probability
             for SSR, drop probability for SDR), ``(N, 1, H, W)`` each.
-        l1_coeff (float): The sparsity weight used.
-        method (str): ``"FIDO"`` or ``"BBMP"``, for the message.
+        options (MaskOptions): The run's options.
+        method (str): The method as the user created it (e.g. ``"BBMP"``,
+            ``"FIDO(objective='sdr')"``), for the message.
 
     Returns:
         None; the warning is the result.
@@ -92,103 +106,102 @@ def warn_if_collapsed(
     Examples::
 
         >>> importance, _ = optimize_masks(problem, distribution, options)
-        >>> warn_if_collapsed(problem, importance, options.l1_coeff, "FIDO")
+        >>> warn_if_collapsed(problem, importance, options, "FIDO")
     """
-    # The region: kept (SSR) or dropped (SDR), the maps' own probabilities.
     region = torch.cat([m.flatten(1) for m in importance], dim=1)
-    empty = region.amax(dim=1) < COLLAPSE_TOLERANCE
-    whole = region.amin(dim=1) > 1.0 - COLLAPSE_TOLERANCE
-    images = torch.nonzero(empty | whole).flatten().tolist()
+    status = map_status(region.clamp(0, 1))
+    images = [i for i, s in enumerate(status) if s != "ok"]
     if not images:
         return
     clean = problem.clean_log_odds.detach().double().cpu()
-    filled = _infilled_log_odds(problem).cpu()
-    delta = float((clean - filled)[images].median())
+    filled = clean if problem.infilled_log_odds is None else problem.infilled_log_odds
+    filled = filled.detach().double().cpu()
     warnings.warn(
-        _message(
-            problem,
-            images,
-            clean,
-            filled,
-            delta,
-            bool(empty[images].all()),
-            l1_coeff,
-            method,
-        ),
-        UserWarning,
-        stacklevel=2,
+        _message(problem, options, method, images, status, clean, filled),
+        CollapsedMapWarning,
+        stacklevel=caller_stacklevel(),
     )
-
-
-def _infilled_log_odds(problem: MaskProblem) -> Tensor:
-    r"""The target's log-odds with every pixel (feature) in-filled, ``(N,)``."""
-    refs = []
-    with torch.no_grad():
-        for x in problem.inputs:
-            nothing = torch.zeros_like(x[:, :1])
-            gen: Optional[torch.Generator] = None
-            if problem.infiller.stochastic:
-                gen = torch.Generator(device=x.device).manual_seed(problem.seed)
-            refs.append(problem.infiller(x, nothing, gen))
-        args = problem.additional_forward_args or ()
-        output = problem.forward_func(*refs, *args)
-        return log_odds(output, problem.target, problem.output_type).detach().double()
 
 
 def _message(
     problem: MaskProblem,
+    options: MaskOptions,
+    method: str,
     images: List[int],
+    status: List[str],
     clean: Tensor,
     filled: Tensor,
-    delta: float,
-    empty: bool,
-    l1_coeff: float,
-    method: str,
 ) -> str:
-    objective = problem.objective
-    name = f"{method}-{objective.upper()}"
     shown = images[:5]
     more = f" (and {len(images) - len(shown)} more)" if len(images) > len(shown) else ""
-    state = _collapsed_state(objective, empty)
-    cost = l1_coeff * REFERENCE_PIXELS
+    kinds = sorted({status[i] for i in images})
     head = (
-        f"{name} returned collapsed maps for {len(images)} of {problem.n} "
-        f"image(s) {shown}{more}: {state}. The target's clean log-odds are "
-        f"{_values(clean, shown)}; with everything in-filled "
-        f"{_values(filled, shown)} (median drop {delta:.3g}), while "
-        f"l1_coeff={l1_coeff:g} charges {cost:.3g} for the whole input "
-        f"(l1_coeff * {REFERENCE_PIXELS})."
+        f"{method} returned {' or '.join(kinds)} maps for {len(images)} of "
+        f"{problem.n} image(s) {shown}{more}: {_states(problem.objective, kinds)}. "
+        f"The target's log-odds are {_values(clean, shown)} on the input and "
+        f"{_values(filled, shown)} with all of it in-filled."
     )
-    if delta <= 1e-6:
+    delta = clean - filled
+    no_evidence = (evidence_scale(clean, filled) > delta)[images]
+    if bool(no_evidence.all()):
         return head + (
-            " The in-fill does not lower the target's log-odds, so no l1_coeff "
-            "gives an informative map: the model does not respond to this "
-            "in-filler here (an untrained or weak model, a target it does not "
-            "predict, or an in-fill too close to the input)."
+            " The in-fill barely lowers the target's log-odds: the model gives "
+            "no evidence here that this in-filler can remove (an untrained or "
+            "weak model, a class it does not predict, or an in-fill too close "
+            "to the input), so no sparsity setting gives an informative map."
         )
-    suggestion = suggested_l1_coeff(delta)
-    # An empty region (nothing kept or dropped) calls for a lighter L1 term,
-    # the whole input for a heavier one.
-    if empty == (suggestion < l1_coeff):
-        return head + (
-            f" Try l1_coeff={suggestion:.2g} (its whole-input cost is twice the "
-            "log-odds the in-fill removes)."
-        )
-    return head + (
-        f" l1_coeff is already on the other side of {suggestion:.2g} (the scale "
-        "the log-odds suggest); the optimisation itself did not separate "
-        "regions: try more n_steps, a larger lr, or a better in-filler."
+    if isinstance(options.l1_coeff, str):
+        return head + _adaptive_advice(kinds, options.evidence_fraction)
+    return head + _fixed_advice(
+        problem, options.l1_coeff, float(delta[images].median()), kinds
     )
 
 
-def _collapsed_state(objective: str, empty: bool) -> str:
-    kind, verb = ("keep", "kept") if objective == "ssr" else ("drop", "dropped")
-    if empty:
+def _adaptive_advice(kinds: List[str], fraction: float) -> str:
+    if kinds == ["flooded"]:
         return (
-            f"every {kind} probability is below {COLLAPSE_TOLERANCE} (nothing {verb})"
+            f" With the adaptive weight, less than {FLOODED_AREA:.0%} of the input "
+            f"does not reach evidence_fraction={fraction:g} of the evidence (the "
+            "log-odds the full in-fill removes): the evidence is spread over the "
+            "input for this in-filler. A lower evidence_fraction asks for a "
+            "smaller region."
         )
-    bound = 1 - COLLAPSE_TOLERANCE
-    return f"every {kind} probability is above {bound} (everything {verb})"
+    return (
+        f" The adaptive weight did not bring the region to "
+        f"evidence_fraction={fraction:g} of the evidence within n_steps: try more "
+        "n_steps, or a better in-filler."
+    )
+
+
+def _fixed_advice(
+    problem: MaskProblem, l1_coeff: float, delta: float, kinds: List[str]
+) -> str:
+    h, w = problem.sizes[0]
+    cost = l1_coeff * REFERENCE_PIXELS
+    text = (
+        f" l1_coeff={l1_coeff:g} charges {cost:.3g} log-odds units for the whole "
+        f"{h} x {w} input, while the full in-fill removes {delta:.3g} (median). "
+        "The default, l1_coeff='adaptive', sets the weight from that scale on "
+        "each image"
+    )
+    suggestion = suggested_l1_coeff(delta)
+    # Empty wants a lighter weight, flooded a heavier one.
+    helps = suggestion < l1_coeff if kinds == ["empty"] else suggestion > l1_coeff
+    if kinds != ["empty", "flooded"] and helps:
+        return text + (
+            f"; a fixed weight on that scale is l1_coeff={suggestion:.2g} (its "
+            "whole-input cost is twice the log-odds the in-fill removes)."
+        )
+    return text + "; more n_steps or a better in-filler may also help."
+
+
+def _states(objective: str, kinds: List[str]) -> str:
+    verb = "kept" if objective == "ssr" else "dropped"
+    text = {
+        "empty": f"nothing {verb} (every probability below 0.1)",
+        "flooded": f"{FLOODED_AREA:.0%} or more of the input {verb}",
+    }
+    return "; ".join(text[k] for k in kinds)
 
 
 def _values(values: Tensor, images: List[int]) -> str:

@@ -9,14 +9,17 @@ one parameter per segment of a ``feature_mask``: :class:`SegmentLayout`), where
 ``phi(x, z) = z * x + (1 - z) * infill(x, z)``, ``s`` is the target's log-odds,
 ``sign`` is ``-1`` for SSR (keep the class with little) and ``+1`` for SDR
 (lose the class by dropping little), ``area`` is the expected fraction kept
-(SSR) or dropped (SDR) times 224*224, and ``w_t`` warms the regularisers up.
+(SSR) or dropped (SDR) times 224*224, ``l1`` is each image's sparsity weight
+(fixed, or adapted to the image after every step:
+:mod:`captum_fido.attr._sparsity`), and ``w_t`` warms the regularisers up.
 FIDO and BBMP differ only in ``q`` (:mod:`captum_fido.attr._masks`).
 
 Each step, read top-down in :meth:`_Run.step`: set the Concrete temperature
 (``temperature_final``), take the expected masks, draw ``n_samples`` masks per
 image, get the references, score every row (in chunks of
 ``internal_batch_size`` rows, back-propagating each chunk), add the
-regularisers and the overlap with ``avoid_regions``, and take one Adam step.
+regularisers and the overlap with ``avoid_regions``, take one Adam step, and
+move the adaptive sparsity weights towards their level.
 The ``N`` images of a call are optimised together; each draws its random
 numbers from its own generator seeded with the run's seed, so a batched call
 equals separate calls. After the last step, ``hard`` cuts the map into a
@@ -25,6 +28,7 @@ binary one that meets the objective (:meth:`_Run.binarise`).
 
 from __future__ import annotations
 
+import dataclasses
 from collections import deque
 from dataclasses import dataclass
 from typing import Any, Callable, Deque, Iterator, List, Optional, Tuple
@@ -39,9 +43,15 @@ from captum_fido._utils.scores import log_odds
 from captum_fido.attr._details import MaskOptimizationDetails
 from captum_fido.attr._masks import GridLayout, MaskDistribution, MaskLayout
 from captum_fido.attr._options import MaskOptions
+from captum_fido.attr._sparsity import SparsityWeights
 from captum_fido.infillers import Infiller
 
-__all__ = ["MaskProblem", "optimize_masks", "REFERENCE_PIXELS"]
+__all__ = [
+    "MaskProblem",
+    "optimize_masks",
+    "with_reference_log_odds",
+    "REFERENCE_PIXELS",
+]
 
 #: The reference implementation applies its L1 coefficient to the sum of a
 #: 224 x 224 mask; coefficients here multiply mean(mask) * REFERENCE_PIXELS so
@@ -69,6 +79,9 @@ class MaskProblem:
     clean_log_odds: Tensor
     #: Per input, ``(N, 1, H, W)`` regions to avoid (``avoid_regions``).
     avoid: Optional[Tuple[Tensor, ...]] = None
+    #: ``(N,)`` log-odds with every pixel in-filled
+    #: (:func:`with_reference_log_odds`); ``None`` until measured.
+    infilled_log_odds: Optional[Tensor] = None
 
     @property
     def n(self) -> int:
@@ -81,6 +94,49 @@ class MaskProblem:
     @property
     def sizes(self) -> List[Tuple[int, int]]:
         return [(int(x.shape[-2]), int(x.shape[-1])) for x in self.inputs]
+
+
+def with_reference_log_odds(problem: MaskProblem) -> MaskProblem:
+    r"""``problem`` with its clean and fully in-filled log-odds measured in
+    one classifier pass of ``2 N`` rows (clean inputs, then every pixel
+    in-filled), without a graph.
+
+    One pass for both keeps a single image at two rows: classifiers may
+    round a one-row batch differently from a larger one, and the adaptive
+    sparsity weight is set from these values, so a batch keeps giving the
+    maps of separate calls. A stochastic infiller draws each image's fill
+    from a generator seeded with the run's seed.
+    """
+    n = problem.n
+    with torch.no_grad():
+        refs = [_full_infill(problem, x).to(x.dtype) for x in problem.inputs]
+        rows = torch.arange(n, device=problem.device).repeat(2)
+        both = [torch.cat([x, r]) for x, r in zip(problem.inputs, refs)]
+        args = select_rows(problem.additional_forward_args, rows)
+        output = problem.forward_func(*both, *args)
+        scores = log_odds(output, problem.target[rows], problem.output_type)
+    return dataclasses.replace(
+        problem,
+        clean_log_odds=scores[:n].detach(),
+        infilled_log_odds=scores[n:].detach(),
+    )
+
+
+def _full_infill(problem: MaskProblem, x: Tensor) -> Tensor:
+    r"""``x`` with every pixel in-filled (per-image seeded when stochastic)."""
+    nothing = torch.zeros_like(x[:, :1])
+    if not problem.infiller.stochastic:
+        return problem.infiller(x, nothing)
+    return torch.cat(
+        [
+            problem.infiller(
+                x[i : i + 1],
+                nothing[i : i + 1],
+                torch.Generator(device=x.device).manual_seed(problem.seed),
+            )
+            for i in range(x.shape[0])
+        ]
+    )
 
 
 def optimize_masks(
@@ -274,6 +330,18 @@ class _Run:
             options.effective_tv(on_grid=isinstance(layout, GridLayout))
             for layout in problem.layouts
         ]
+        clean = problem.clean_log_odds
+        filled = (
+            clean if problem.infilled_log_odds is None else problem.infilled_log_odds
+        )
+        self.sparsity = SparsityWeights(
+            options.l1_coeff,
+            problem.objective,
+            clean,
+            filled,
+            options.evidence_fraction,
+            REFERENCE_PIXELS,
+        )
         self.optimizer = torch.optim.Adam(self.params, lr=options.effective_lr)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, lambda t: max(0.0, 1.0 - t / options.n_steps)
@@ -318,6 +386,9 @@ class _Run:
         self.loss_history[:, step] = self.sign * mean_score + reg.detach().float().cpu()
         self.score_history[:, step] = mean_score
         self.steps_run = step + 1
+        # The weights adapt once the warm-up no longer scales them.
+        if step + 1 >= self.options.effective_warmup:
+            self.sparsity.update(mean_score)
 
     def expected_masks(self, coarse: Optional[Masks] = None) -> Masks:
         r"""Per input, the expected keep-mask at full resolution, ``(N, 1, H, W)``,
@@ -435,7 +506,7 @@ class _Run:
         sums squared differences between adjacent segments, weighted by the
         length of their shared border (zero inside a segment; its default
         weight there is 0, see ``MaskOptions.tv_coeff``)."""
-        l1 = self.options.l1_coeff
+        l1 = self.sparsity.current.to(keep_full[0].device, keep_full[0].dtype)
         reg = keep_full[0].new_zeros(keep_full[0].shape[0])
         for kf, tv in zip(keep_full, self.tv_weights):
             region = kf if self.problem.objective == "ssr" else 1.0 - kf
@@ -525,6 +596,8 @@ class _Run:
         ``hard``, the binary maps' scores."""
         steps, cf_log_odds = self.steps_run, samples.log_odds
         hard = None if binary is None else binary.log_odds
+        sparsity, filled = self.sparsity, self.problem.infilled_log_odds
+        final = cf_log_odds.mean(dim=1)
         return MaskOptimizationDetails(
             method=self.dist.name,
             objective=self.problem.objective,
@@ -533,7 +606,7 @@ class _Run:
             loss_history=self.loss_history[:, :steps].clone(),
             log_odds_history=self.score_history[:, :steps].clone(),
             clean_log_odds=self.problem.clean_log_odds.detach().float().cpu(),
-            final_log_odds=cf_log_odds.mean(dim=1),
+            final_log_odds=final,
             counterfactuals=samples.images,
             counterfactual_masks=samples.masks,
             counterfactual_log_odds=cf_log_odds,
@@ -543,6 +616,10 @@ class _Run:
             hard_probs=None if hard is None else torch.sigmoid(hard),
             hard_threshold=None if binary is None else binary.threshold,
             hard_met=None if binary is None else binary.met,
+            infilled_log_odds=None if filled is None else filled.detach().float().cpu(),
+            level=sparsity.level.float() if sparsity.adaptive else None,
+            level_met=sparsity.met(final) if sparsity.adaptive else None,
+            l1_weights=sparsity.current.float(),
         )
 
 

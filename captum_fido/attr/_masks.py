@@ -179,13 +179,23 @@ class RelaxedBernoulliMask(MaskDistribution):
 class ContinuousMask(MaskDistribution):
     r"""BBMP's deterministic continuous keep-mask in ``[0, 1]``.
 
-    Initialised to 1 (keep everything) and clamped to ``[0, 1]`` after each
-    step (Fong & Vedaldi 2017). The infiller observes ``mask > tau``, the
-    BBMP-CA thresholding of Chang et al. (section 4.4).
+    Initialised to ``start`` and clamped to ``[0, 1]`` after each step (Fong
+    & Vedaldi 2017 start at 1, keep everything). The infiller observes
+    ``mask > tau``, the BBMP-CA thresholding of Chang et al. (section 4.4).
+
+    Why BBMP-CA starts at ``tau``: the in-fill is a constant of the
+    gradient, and ``d phi / d mask = x - infill``. Started at 1 with
+    ``tau < 1`` the infiller observes every pixel, returns the image, and the
+    gradient is zero everywhere: the mask never moves and the map is empty.
+    Started at ``tau`` nothing is observed (``tau > tau`` is false), every
+    pixel has a gradient, and a pixel becomes observed once the optimisation
+    raises it above ``tau``: the paper's definition, ``r = 1[m > tau]``,
+    unchanged.
 
     Args:
         tau (float, optional): Threshold of the observed mask: infillers see
             the pixels with ``mask > tau``. Default 0.5.
+        start (float, optional): The mask's initial value. Default 1.
 
     Examples::
 
@@ -198,11 +208,14 @@ class ContinuousMask(MaskDistribution):
     name = "BBMP"
     needs_noise = False
 
-    def __init__(self, tau: float = 0.5) -> None:
+    def __init__(self, tau: float = 0.5, start: float = 1.0) -> None:
         self.tau = float(tau)
+        self.start = float(start)
 
     def init_params(self, n: int, grid: Tuple[int, ...], like: Tensor) -> Tensor:
-        return torch.ones((n, 1, *grid), dtype=like.dtype, device=like.device)
+        return torch.full(
+            (n, 1, *grid), self.start, dtype=like.dtype, device=like.device
+        )
 
     def keep_probability(self, params: Tensor) -> Tensor:
         return params

@@ -3,7 +3,11 @@ validated once.
 
 :class:`MaskOptions` is the one declaration: every field carries its default,
 its documentation and its check (run in ``__post_init__``, before any work).
-The methods' defaults are data (:data:`FIDO_DEFAULTS`, :data:`BBMP_DEFAULTS`);
+The methods' defaults are data: :data:`FIDO_DEFAULTS` and
+:data:`BBMP_DEFAULTS` (the ``"adaptive"`` preset: a budget of at most 300
+classifier rows per image and a sparsity weight that adapts to each image),
+and :data:`FIDO_PAPER` and :data:`BBMP_PAPER` (the ``"paper"`` preset: the
+appendix settings, exactly); :data:`PRESETS` maps the preset names to them.
 ``attribute``'s keyword signature takes its defaults from here, and its
 docstring's option list is generated from the fields' documentation.
 Adding an option means adding a field here and using it in the loop (plus
@@ -30,6 +34,10 @@ __all__ = [
     "resolve_regions",
     "FIDO_DEFAULTS",
     "BBMP_DEFAULTS",
+    "FIDO_PAPER",
+    "BBMP_PAPER",
+    "PRESETS",
+    "ADAPTIVE",
     "METHOD_DEFAULTED",
     "document_options",
     "method_options",
@@ -42,6 +50,7 @@ __all__ = [
 ]
 
 MaskSize = Union[None, int, Tuple[int, int]]
+L1Coeff = Union[float, str]
 FeatureMask = Union[None, torch.Tensor, Tuple[torch.Tensor, ...]]
 RegionMasks = Union[None, torch.Tensor, Tuple[torch.Tensor, ...]]
 
@@ -49,6 +58,10 @@ RegionMasks = Union[None, torch.Tensor, Tuple[torch.Tensor, ...]]
 PAPER_LR, PAPER_STEPS = 0.05, 300
 #: The paper's total-variation weight, ``tv_coeff``'s default on the grid.
 PAPER_TV = 0.01
+#: ``l1_coeff``'s value for the sparsity weight that adapts to each image.
+ADAPTIVE = "adaptive"
+#: The presets of :data:`PRESETS`: the defaults, and the paper's appendix.
+PRESET_NAMES = ("adaptive", "paper")
 
 Check = Callable[[Any, str], Any]
 
@@ -70,6 +83,29 @@ def _flag(value: Any, name: str) -> bool:
     if not isinstance(value, (bool, numbers.Integral)):
         raise TypeError(f"{name} must be a bool, got {type(value).__name__}")
     return bool(value)
+
+
+def _check_l1(value: Any, name: str) -> L1Coeff:
+    if isinstance(value, str):
+        if value != ADAPTIVE:
+            raise ValueError(
+                f"{name} must be a number >= 0 or {ADAPTIVE!r}, got {value!r}"
+            )
+        return value
+    return V.check_nonnegative(value, name)
+
+
+def _check_fraction(value: Any, name: str) -> float:
+    value = V.check_unit_interval(value, name)
+    if not 0.0 < value < 1.0:
+        raise ValueError(f"{name} must be strictly between 0 and 1, got {value}")
+    return value
+
+
+def _check_preset(value: Any, name: str) -> str:
+    if value not in PRESET_NAMES:
+        raise ValueError(f"{name} must be one of {PRESET_NAMES}, got {value!r}")
+    return str(value)
 
 
 def _check_seed(value: Any, name: str) -> Optional[int]:
@@ -178,14 +214,32 @@ class MaskOptions:
         ValueError: n_steps must be >= 1, got 0
     """
 
-    n_steps: int = _option(300, V.check_positive_int, "Adam steps (paper: 300).")
-    n_samples: int = _option(
-        8,
+    preset: str = _option(
+        "adaptive",
+        _check_preset,
+        'Where the other options\' defaults come from: ``"adaptive"`` '
+        "(the defaults: at most 300 classifier rows per image and a sparsity "
+        "weight that adapts to each image, :data:`FIDO_DEFAULTS`, "
+        ':data:`BBMP_DEFAULTS`) or ``"paper"`` (the appendix of Chang et '
+        "al. exactly: 300 steps of 8 samples, lr 0.05, ``l1_coeff`` 1e-3, "
+        "5e-3 for BBMP, TV 0.01, warm-up 30 steps; :data:`FIDO_PAPER`, "
+        ":data:`BBMP_PAPER`). Options given explicitly override the preset.",
+    )
+    n_steps: int = _option(
+        72,
         V.check_positive_int,
-        "Mask samples per image per step (the paper's B; FIDO default 8, "
-        "fewer than 4 gives noisy maps, appendix A.6; BBMP default 1: its "
-        "mask is deterministic, more rows only average a stochastic "
-        "infiller's noise).",
+        "Adam steps. Default 72 for FIDO (72 x 4 samples: 288 classifier rows "
+        "per image, plus one for the clean image and one for the fully "
+        "in-filled one) and 144 for BBMP; the paper's 300 with "
+        '``preset="paper"``.',
+    )
+    n_samples: int = _option(
+        4,
+        V.check_positive_int,
+        "Mask samples per image per step (the paper's B; FIDO default 4, the "
+        "fewest the paper's appendix A.6 found reliable, 8 with "
+        '``preset="paper"``; BBMP default 1: its mask is deterministic, '
+        "more rows only average a stochastic infiller's noise).",
     )
     lr: Optional[float] = _option(
         None,
@@ -229,15 +283,33 @@ class MaskOptions:
         "0). Mask-independent infillers ignore it.",
         applies_to="BBMP",
     )
-    l1_coeff: float = _option(
-        1e-3,
-        V.check_nonnegative,
-        "Sparsity weight ``lambda``. It multiplies ``mean(mask) * 224 * 224``, "
-        "so FIDO's default 1e-3 equals the paper's 1e-3 on the sum of a "
-        "224 x 224 mask and behaves the same at every resolution. BBMP "
-        "defaults to 5e-3 (the paper finds it needs about 5 times FIDO's "
-        "penalty, appendix A.1). Models whose log-odds are a few units need "
-        "less (the demo uses 1e-4).",
+    l1_coeff: L1Coeff = _option(
+        ADAPTIVE,
+        _check_l1,
+        'Sparsity weight ``lambda``. Default ``"adaptive"``: a weight per '
+        "image, set from the log-odds that in-filling the whole image removes "
+        "and adjusted during the run until the region meets "
+        "``evidence_fraction`` (so it follows the model's logit scale and "
+        "the image). A number fixes the weight as in the paper: it multiplies "
+        "``mean(mask) * 224 * 224``, so 1e-3 equals the paper's 1e-3 on the "
+        'sum of a 224 x 224 mask at every resolution (``preset="paper"``: '
+        "1e-3 for FIDO, 5e-3 for BBMP, which the paper finds needs about 5 "
+        "times FIDO's penalty). A fixed weight suits one logit scale: "
+        "a model with log-odds of a few units needs about 1e-4.",
+    )
+    evidence_fraction: float = _option(
+        0.8,
+        _check_fraction,
+        "What the adaptive sparsity asks of the region, as a share of the "
+        "target's evidence ``delta`` = clean log-odds - log-odds with the "
+        "whole input in-filled. SSR keeps the smallest region whose in-fill "
+        "keeps the target's log-odds at least ``evidence_fraction`` of the "
+        "way from the fully in-filled input's to the clean input's "
+        "(``log-odds >= filled + evidence_fraction * delta``); SDR drops the "
+        "smallest region whose in-fill removes at least that share "
+        "(``log-odds <= clean - evidence_fraction * delta``). Log-odds are "
+        "the mean over masks drawn from the map. In ``(0, 1)``; ignored with "
+        "a numeric ``l1_coeff``.",
     )
     tv_coeff: Optional[float] = _option(
         None,
@@ -390,11 +462,27 @@ class MaskOptions:
         return max(1, round(self.n_steps / 10))
 
 
-#: The paper's hyper-parameters (appendix A) for FIDO.
+#: FIDO's defaults (the ``"adaptive"`` preset): 72 steps of 4 samples and
+#: the adaptive sparsity weight.
 FIDO_DEFAULTS = MaskOptions()
-#: BBMP: one deterministic mask per image needs one row per step and about 5x
-#: FIDO's sparsity weight (paper appendix A.1).
-BBMP_DEFAULTS = MaskOptions(n_samples=1, l1_coeff=5e-3)
+#: BBMP's defaults: one deterministic mask per image needs one row per step,
+#: so twice FIDO's steps stay within the same budget.
+BBMP_DEFAULTS = MaskOptions(n_steps=144, n_samples=1)
+#: The paper's hyper-parameters for FIDO (appendix A): 300 steps x 8 samples,
+#: lr 0.05 decayed linearly, L1 1e-3 on a 224 x 224 mask, TV 0.01, warm-up 30.
+FIDO_PAPER = MaskOptions(
+    preset="paper", n_steps=PAPER_STEPS, n_samples=8, l1_coeff=1e-3, lr=PAPER_LR
+)
+#: The paper's BBMP: the same schedule, one row per step and 5x FIDO's L1
+#: weight (appendix A.1).
+BBMP_PAPER = MaskOptions(
+    preset="paper", n_steps=PAPER_STEPS, n_samples=1, l1_coeff=5e-3, lr=PAPER_LR
+)
+#: Per method, each preset's defaults.
+PRESETS: Dict[str, Dict[str, MaskOptions]] = {
+    "FIDO": {"adaptive": FIDO_DEFAULTS, "paper": FIDO_PAPER},
+    "BBMP": {"adaptive": BBMP_DEFAULTS, "paper": BBMP_PAPER},
+}
 
 
 def option_names() -> Tuple[str, ...]:
@@ -448,14 +536,15 @@ def _with_options(doc: Optional[str], indent: int) -> Optional[str]:
 MaskOptions.__doc__ = _with_options(MaskOptions.__doc__, indent=8)
 
 
-def options_from_call(
-    defaults: MaskOptions, method: str, given: Dict[str, Any]
-) -> MaskOptions:
-    r"""``defaults`` with the options given to ``attribute`` applied.
+def options_from_call(method: str, given: Dict[str, Any]) -> MaskOptions:
+    r"""The options of one ``attribute`` call: the defaults of ``method``'s
+    preset (``given["preset"]``, see :data:`PRESETS`) with the options given
+    applied.
 
-    ``None`` for an option whose default depends on the method keeps the
-    method's default; an option of the other method raises.
+    ``None`` for an option whose default depends on the method or the preset
+    keeps that default; an option of the other method raises.
     """
+    preset = _check_preset(given["preset"], "preset")
     allowed = method_options(method)
     changes = {}
     for name in option_names():
@@ -469,15 +558,24 @@ def options_from_call(
         if value is None and name in METHOD_DEFAULTED:
             continue
         changes[name] = value
-    return defaults.replace(**changes)
+    return PRESETS[method][preset].replace(**changes)
 
 
-#: Options whose default depends on the method (``None`` in ``attribute``'s
-#: signature means "the method's default"): those where the methods' defaults
-#: differ, and those of one method only.
+#: Options whose default depends on the method or the preset (``None`` in
+#: ``attribute``'s signature means "the default"): those of one method only,
+#: and those whose defaults differ between the methods or the presets.
 METHOD_DEFAULTED = frozenset(
     f.name
     for f in dataclasses.fields(MaskOptions)
-    if f.metadata["applies_to"]
-    or getattr(FIDO_DEFAULTS, f.name) != getattr(BBMP_DEFAULTS, f.name)
+    if f.name != "preset"
+    and f.metadata["applies_to"]
+    or f.name != "preset"
+    and len(
+        {
+            repr(getattr(options, f.name))
+            for presets in PRESETS.values()
+            for options in presets.values()
+        }
+    )
+    > 1
 )
