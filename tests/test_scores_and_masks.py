@@ -145,3 +145,17 @@ def test_early_stopping_stops(region_model, region_x):
     )
     assert d.steps_run < 300
     assert d.loss_history.shape[1] == d.steps_run
+
+
+def test_early_stopping_is_decided_per_image(region_model, region_x):
+    # Each image settles, cools down and freezes on its own history: a batch
+    # gives the maps of separate calls, and the run ends with the last image.
+    fido = FIDO(region_model, MeanInfiller([0.0] * 3))
+    options = dict(target=1, seed=0, n_steps=200, stop_tol=0.02, stop_patience=5)
+    batched, d = fido.attribute(region_x, return_details=True, **options)
+    separate = [
+        fido.attribute(region_x[i : i + 1], return_details=True, **options)
+        for i in range(len(region_x))
+    ]
+    torch.testing.assert_close(batched, torch.cat([a for a, _ in separate]))
+    assert d.steps_run == max(s.steps_run for _, s in separate) < 200

@@ -29,9 +29,8 @@ binary one that meets the objective (:meth:`_Run.binarise`).
 from __future__ import annotations
 
 import dataclasses
-from collections import deque
 from dataclasses import dataclass
-from typing import Any, Callable, Deque, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Iterator, List, Optional, Tuple
 
 import torch
 from torch import Tensor
@@ -44,6 +43,7 @@ from captum_fido.attr._details import MaskOptimizationDetails
 from captum_fido.attr._masks import GridLayout, MaskDistribution, MaskLayout
 from captum_fido.attr._options import MaskOptions
 from captum_fido.attr._sparsity import SparsityWeights
+from captum_fido.attr._stopping import EarlyStop
 from captum_fido.infillers import Infiller
 
 __all__ = [
@@ -165,7 +165,7 @@ def optimize_masks(
                 loss=f"{run.loss_history[:, step].mean():.3f}",
                 log_odds=f"{run.score_history[:, step].mean():.2f}",
             )
-        if run.window is not None and run.window.settled(run.keep_probability()):
+        if run.stop is not None and run.stop.done(step + 1):
             break
     bar.close()
     with torch.no_grad():
@@ -274,38 +274,6 @@ class _References:
         return ref + keep * (take(self.problem.inputs[k]) - ref)
 
 
-class _SettleWindow:
-    r"""Early stopping: whether every image's coarse keep probabilities moved
-    less than ``stop_tol`` (mean absolute change) over the last
-    ``stop_patience`` steps, once the regularisers are warmed up. A window, not
-    one step, because one Adam step moves a probability by at most ``lr / 4``.
-    """
-
-    def __init__(self, options: MaskOptions) -> None:
-        self.tol = float(options.stop_tol or 0.0)
-        self.first_check = options.effective_warmup + options.stop_patience
-        self.length = options.stop_patience + 1
-        self.history: Deque[List[Tensor]] = deque(maxlen=self.length)
-        self.steps = 0
-
-    def settled(self, keep_probability: List[Tensor]) -> bool:
-        r"""Record this step's keep probabilities; whether the masks settled."""
-        # Clone: BBMP's keep probabilities are its parameters, updated in place.
-        keep_probability = [p.detach().clone() for p in keep_probability]
-        self.history.append(keep_probability)
-        self.steps += 1
-        if self.steps < self.first_check or len(self.history) < self.length:
-            return False
-        oldest = self.history[0]
-        change = torch.stack(
-            [
-                (c - o).abs().flatten(1).mean(dim=1)
-                for c, o in zip(keep_probability, oldest)
-            ]
-        ).amax(dim=0)
-        return bool((change < self.tol).all())
-
-
 class _Run:
     r"""The state of one optimisation: parameters, optimiser, histories."""
 
@@ -349,7 +317,13 @@ class _Run:
         self.loss_history = torch.zeros(n, options.n_steps)
         self.score_history = torch.zeros(n, options.n_steps)
         self.steps_run = 0
-        self.window = None if options.stop_tol is None else _SettleWindow(options)
+        self.stop = (
+            None
+            if options.stop_tol is None
+            else EarlyStop(
+                n, options.stop_tol, options.stop_patience, options.effective_warmup
+            )
+        )
 
     def step(self, step: int) -> None:
         r"""One Adam step on every image's mask distribution."""
@@ -378,10 +352,7 @@ class _Run:
             reg = reg + self.overlap(keep_full)
             reg.sum().backward(inputs=self.params)
         with record_function("fido.optimizer"):
-            self.optimizer.step()
-            self.scheduler.step()
-            for p in self.params:
-                self.dist.project(p)
+            self.optimizer_step(step)
         mean_score = (score_sum / b).to(torch.float32).cpu()
         self.loss_history[:, step] = self.sign * mean_score + reg.detach().float().cpu()
         self.score_history[:, step] = mean_score
@@ -389,6 +360,26 @@ class _Run:
         # The weights adapt once the warm-up no longer scales them.
         if step + 1 >= self.options.effective_warmup:
             self.sparsity.update(mean_score)
+        if self.stop is not None:
+            first = max(0, step + 1 - self.stop.patience)
+            met = self.sparsity.met(self.score_history[:, first : step + 1].mean(1))
+            self.stop.record(step, self.keep_probability(), met)
+
+    def optimizer_step(self, step: int) -> None:
+        r"""Adam's step, scaled per image by the early stop's cool-down (a
+        frozen image's parameters stay put), then the projection."""
+        before = (
+            None if self.stop is None else [p.detach().clone() for p in self.params]
+        )
+        self.optimizer.step()
+        self.scheduler.step()
+        with torch.no_grad():
+            for k, p in enumerate(self.params):
+                if before is not None and self.stop is not None:
+                    f = self.stop.factors(step).to(p.device, p.dtype)
+                    f = f.view(-1, *([1] * (p.dim() - 1)))
+                    p.copy_(before[k] + f * (p - before[k]))
+                self.dist.project(p)
 
     def expected_masks(self, coarse: Optional[Masks] = None) -> Masks:
         r"""Per input, the expected keep-mask at full resolution, ``(N, 1, H, W)``,
