@@ -356,13 +356,20 @@ class MaskOptions:
     stop_tol: Optional[float] = _option(
         None,
         _optional(V.check_positive),
-        "Stop early once, for every image, the mean absolute change of the "
-        "coarse keep probabilities over the last ``stop_patience`` steps is "
-        "below ``stop_tol`` (checked after the warm-up). ``None`` runs all "
+        "Early stopping, image by image: once an image's coarse keep "
+        "probabilities have moved less than ``stop_tol`` (mean absolute "
+        "change) over the last ``stop_patience`` steps after the warm-up, "
+        "and with the adaptive weight its log-odds over those steps meet the "
+        "level, its step size falls linearly to 0 over ``stop_patience`` more "
+        "steps (the schedule's end, compressed) and it is frozen; the run "
+        "ends when every image is. Each image decides alone, so a batch "
+        "still gives the maps of separate calls. ``None`` runs all "
         "``n_steps``; see ``docs/performance.md``.",
     )
     stop_patience: int = _option(
-        10, V.check_positive_int, "Window of ``stop_tol``, in steps."
+        10,
+        V.check_positive_int,
+        "Window of ``stop_tol`` and length of the cool-down, in steps.",
     )
     autocast_dtype: Optional[torch.dtype] = _option(
         None,
