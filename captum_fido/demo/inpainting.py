@@ -145,9 +145,10 @@ class RefineUNet(nn.Module):
     r"""Gated-convolution U-Net refining a coarse fill (the learned stage).
 
     The 7-channel input (masked image, keep-mask, coarse fill) is folded
-    into 28 channels at half resolution (pixel-unshuffle), so that every
-    layer runs at 32 x 32 or below (a quarter of the cost of a full-
-    resolution network) while no input pixel is lost. Three gated
+    into ``7 * fold**2`` channels at ``1 / fold`` of the resolution
+    (pixel-unshuffle), so that every layer runs at 32 x 32 (``fold=2``) or
+    16 x 16 (``fold=4``) or below on a 64 px scene, while no input pixel is
+    lost. Three gated
     down-sampling stages, a dilated bottleneck that sees the whole image,
     skip connections, and a pixel-shuffle back to full resolution give a
     correction added to ``logit(coarse)``; it is initialised to zero, so the
@@ -158,12 +159,14 @@ class RefineUNet(nn.Module):
     network's ``coarse`` stage (so the module alone is a complete, honest
     in-painter with the ``model(masked_image, keep_mask)`` signature of the
     other demo models). Observed pixels are copied through from
-    ``masked_image``. Image sides must be divisible by 16.
+    ``masked_image``. Image sides must be divisible by ``8 * fold``.
 
     Args:
         width (int, optional): Channels of the first stage. Default 24.
         coarse (str, optional): The coarse stage it refines, one of
             :data:`COARSE_FILLS`. Default ``"pyramid"``.
+        fold (int, optional): The pixel-unshuffle factor, 2 or 4. Default 2
+            (the shipped network uses 4).
 
     Examples::
 
@@ -175,14 +178,15 @@ class RefineUNet(nn.Module):
         torch.Size([2, 3, 64, 64])
     """
 
-    def __init__(self, width: int = 24, coarse: str = "pyramid") -> None:
+    def __init__(self, width: int = 24, coarse: str = "pyramid", fold: int = 2) -> None:
         super().__init__()
         if coarse not in COARSE_FILLS:
             raise ValueError(f"coarse must be one of {COARSE_FILLS}, got {coarse!r}")
-        w = width
-        self.width = width
-        self.coarse = coarse
-        self.enc0 = GatedConv2d(28, w, 3)
+        if fold not in (2, 4):
+            raise ValueError(f"fold must be 2 or 4, got {fold!r}")
+        w, c = width, 7 * fold * fold
+        self.width, self.coarse, self.fold = width, coarse, fold
+        self.enc0 = GatedConv2d(c, w, 3)
         self.enc1 = GatedConv2d(w, 2 * w, 3, stride=2)
         self.enc2 = GatedConv2d(2 * w, 3 * w, 3, stride=2)
         self.enc3 = GatedConv2d(3 * w, 4 * w, 3, stride=2)
@@ -193,8 +197,8 @@ class RefineUNet(nn.Module):
         )
         self.dec2 = GatedConv2d(4 * w + 3 * w, 3 * w)
         self.dec1 = GatedConv2d(3 * w + 2 * w, 2 * w)
-        self.dec0 = GatedConv2d(2 * w + w + 28, w)
-        self.out = nn.Conv2d(w, 12, 3, padding=1)
+        self.dec0 = GatedConv2d(2 * w + w + c, w)
+        self.out = nn.Conv2d(w, 3 * fold * fold, 3, padding=1)
         _zero(self.out)
 
     def forward(
@@ -204,7 +208,9 @@ class RefineUNet(nn.Module):
         if coarse is None:
             coarse = coarse_fill(masked_image, keep_mask, self.coarse)
         coarse = coarse.clamp(1e-3, 1 - 1e-3)
-        x = F.pixel_unshuffle(torch.cat([masked_image, keep_mask, coarse], 1), 2)
+        x = F.pixel_unshuffle(
+            torch.cat([masked_image, keep_mask, coarse], 1), self.fold
+        )
         e0 = self.enc0(x)
         e1 = self.enc1(e0)
         e2 = self.enc2(e1)
@@ -212,7 +218,7 @@ class RefineUNet(nn.Module):
         h = self.dec2(torch.cat([_up(h), e2], 1))
         h = self.dec1(torch.cat([_up(h), e1], 1))
         h = self.dec0(torch.cat([_up(h), e0, x], 1))
-        delta = F.pixel_shuffle(self.out(h), 2)
+        delta = F.pixel_shuffle(self.out(h), self.fold)
         pred = torch.sigmoid(torch.logit(coarse) + delta)
         return keep_mask * masked_image + (1 - keep_mask) * pred
 
@@ -277,6 +283,6 @@ class CoarseRefineInfiller(Infiller):
     def __repr__(self) -> str:
         return (
             f"CoarseRefineInfiller(RefineUNet(width={self.net.width}, "
-            f"coarse={self.net.coarse!r}), "
+            f"coarse={self.net.coarse!r}, fold={self.net.fold}), "
             f"internal_batch_size={self.internal_batch_size})"
         )

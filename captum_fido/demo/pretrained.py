@@ -160,7 +160,10 @@ def load_inpainter(
         # Summaries before the pyramid stage existed name OpenCV's fill.
         coarse = str(s.get("coarse", "ns"))
         coarse = "ns" if coarse.startswith("observed_fill") else coarse
-        return _load(RefineUNet(width=int(s.get("width", 24)), coarse=coarse), p)
+        net = RefineUNet(
+            width=int(s.get("width", 24)), coarse=coarse, fold=int(s.get("fold", 2))
+        )
+        return _load(net, p)
     return _load(InpaintingUNet(width=int(s.get("width", 16))), p)
 
 

@@ -62,8 +62,10 @@ INPAINTER_MASK_WEIGHTS = (0.55, 0.1, 0.05, 0.05, 0.15, 0.1)
 
 #: Default training steps of the inpainter (the shipped weights).
 INPAINTER_STEPS = 2500
-#: Default width of the inpainter's refinement network (the shipped weights).
-INPAINTER_WIDTH = 12
+#: Default width and pixel-unshuffle factor of the inpainter's refinement
+#: network (the shipped weights): 16 channels at a quarter of the resolution.
+INPAINTER_WIDTH = 16
+INPAINTER_FOLD = 4
 
 
 class _SceneBank:
@@ -133,6 +135,7 @@ def train_inpainter(
     out: Optional[Path] = WEIGHTS_DIR / "inpainter.pt",
     show_progress: bool = True,
     coarse: str = "pyramid",
+    fold: int = INPAINTER_FOLD,
 ) -> Dict[str, Any]:
     r"""Train :class:`~captum_fido.demo.inpainting.RefineUNet` on its coarse fill.
 
@@ -161,6 +164,8 @@ def train_inpainter(
         out (Path, optional): Where to write the state_dict; ``None`` skips.
         show_progress (bool): Show a tqdm bar.
         coarse (str): The coarse stage, ``"pyramid"`` (default) or ``"ns"``.
+        fold (int): The network's pixel-unshuffle factor, 2 or 4 (default:
+            it runs at a quarter of the resolution).
 
     Returns:
         dict with the final ``l1``, ``grad`` and ``adv`` losses (mean of the
@@ -182,7 +187,7 @@ def train_inpainter(
     seed_everything(seed)
     t0, c0 = time.time(), time.process_time()
     bank = _SceneBank(n_scenes, seed, min_kept_fraction, mask_weights)
-    net = RefineUNet(width, coarse=coarse)
+    net = RefineUNet(width, coarse=coarse, fold=fold)
     opt_g = torch.optim.Adam(net.parameters(), lr=lr, betas=(0.9, 0.99))
     sched = torch.optim.lr_scheduler.OneCycleLR(
         opt_g, max_lr=lr, total_steps=max(steps, 1), pct_start=0.05
@@ -237,6 +242,7 @@ def train_inpainter(
         "settings": dict(
             architecture="RefineUNet",
             coarse=coarse,
+            fold=fold,
             steps=steps,
             batch_size=batch_size,
             n_scenes=n_scenes,
@@ -386,6 +392,13 @@ def main(argv: Optional[List[str]] = None) -> int:
         help=f"default: {INPAINTER_WIDTH} inpainter, 16 vae",
     )
     p.add_argument(
+        "--fold",
+        type=int,
+        choices=(2, 4),
+        default=INPAINTER_FOLD,
+        help="inpainter: pixel-unshuffle factor of the refinement network",
+    )
+    p.add_argument(
         "--coarse",
         choices=COARSE_FILLS,
         default="pyramid",
@@ -423,6 +436,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             n_scenes=32 if a.tiny else (a.n_scenes or 6000),
             width=8 if a.tiny else (a.width or INPAINTER_WIDTH),
             coarse=a.coarse,
+            fold=a.fold,
             adv_weight=a.adv_weight,
             grad_weight=a.grad_weight,
             min_kept_fraction=a.min_kept_fraction,
