@@ -49,6 +49,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from captum_fido import BBMP, FIDO, CollapsedMapWarning
+from captum_fido.attr import _sparsity
 from captum_fido.evaluation import (
     ComparisonSettings,
     EvalData,
@@ -196,6 +197,8 @@ def options(domain: str, method: str, setting: str, quick: bool) -> Dict[str, An
 def spec(domain: Domain, method: str, setting: str, quick: bool) -> MethodSpec:
     r"""One (method, setting) as a harness method."""
     opts = options(domain.name, method, setting, quick)
+    # Research knobs of the adaptive weight (module constants), for tuning runs.
+    knobs = {k: opts.pop(k) for k in list(opts) if k.startswith("_")}
     fill = domain.explain_fill
 
     def explain(model: nn.Module, x: Tensor, y: Tensor, seed: int) -> Tensor:
@@ -203,10 +206,17 @@ def spec(domain: Domain, method: str, setting: str, quick: bool) -> MethodSpec:
             attribution = BBMP(model, fill)
         else:
             attribution = FIDO(model, fill, objective=method[5:])
-        with warnings.catch_warnings():
-            # Empty and flooded maps are counted from the maps themselves.
-            warnings.simplefilter("ignore", CollapsedMapWarning)
-            attr = attribution.attribute(x, target=y, seed=seed, **opts)
+        saved = {k: getattr(_sparsity, k[1:].upper()) for k in knobs}
+        try:
+            for k, v in knobs.items():
+                setattr(_sparsity, k[1:].upper(), v)
+            with warnings.catch_warnings():
+                # Empty and flooded maps are counted from the maps themselves.
+                warnings.simplefilter("ignore", CollapsedMapWarning)
+                attr = attribution.attribute(x, target=y, seed=seed, **opts)
+        finally:
+            for k, v in saved.items():
+                setattr(_sparsity, k[1:].upper(), v)
         return attr[:, 0].detach().float()
 
     family = "bbmp" if method == "bbmp" else method

@@ -14,7 +14,7 @@ from captum_fido.attr import (
     MaskExplainerNet,
     train_explainer,
 )
-from captum_fido.attr._amortised import WarmStartMask, fido_objective
+from captum_fido.attr._amortised import WarmStartMask
 from captum_fido.attr._loop import MaskProblem, _Run
 from captum_fido.attr._masks import GridLayout, RelaxedBernoulliMask
 from captum_fido.infillers import MeanInfiller
@@ -74,7 +74,7 @@ def test_training_lowers_the_loss_and_leaves_the_classifier_untouched():
 
 def test_objective_is_the_loops_own_loss():
     # The same run state scored by the per-image loop's step and by
-    # fido_objective on its keep probabilities gives the same per-image loss
+    # backward_loss on its keep probabilities gives the same per-image loss
     # and the same gradients.
     model = _model()
     x, y = _data(3)
@@ -95,7 +95,7 @@ def test_objective_is_the_loops_own_loss():
         with torch.no_grad():
             r.params[0].copy_(init)
     looped.step(2)  # its Adam step leaves the gradient in .grad
-    loss, _ = fido_objective(ours, ours.keep_probability(), 2, ours.params)
+    loss, _ = ours.backward_loss(ours.keep_probability(), 2, ours.params)
     assert torch.allclose(loss, looped.loss_history[:, 2], atol=1e-5)
     assert torch.allclose(ours.params[0].grad, looped.params[0].grad, atol=1e-6)
     assert ours.dist.temperature == looped.dist.temperature < 0.1

@@ -7,10 +7,9 @@ distribution on the coarse grid, and :func:`train_explainer` fits it on a data
 set with FIDO's own loss: the same relaxed Bernoulli samples, in-fill,
 log-odds, L1 and TV terms with the same normalisation. The loss is not
 re-implemented here: each batch builds the loop's :class:`MaskProblem` and
-:class:`_Run`, and :func:`fido_objective` feeds the network's keep
-probabilities through the run's own pieces (``expected_masks``, ``sample``,
-``references``, ``scored_chunks``, ``regularisers``, ``warmup``) in place of
-per-image parameters.
+:class:`_Run`, and the run's own :meth:`_Run.backward_loss` (the same call
+every per-image step makes) back-propagates the loss of the network's keep
+probabilities into the network's parameters.
 
 :class:`AmortisedFIDO` is the Captum attribution: one explainer pass per map,
 no classifier pass; optionally a few per-image FIDO steps started from the
@@ -65,7 +64,6 @@ __all__ = [
     "AmortisedFIDO",
     "ExplainerTraining",
     "train_explainer",
-    "fido_objective",
     "WarmStartMask",
 ]
 
@@ -211,51 +209,6 @@ class MaskExplainerNet(nn.Module):
         return self.head(h)
 
 
-def fido_objective(
-    run: _Run,
-    keep_prob: List[Tensor],
-    step: int,
-    params: List[Tensor],
-    weight: float = 1.0,
-) -> Tuple[Tensor, Tensor]:
-    r"""Back-propagate FIDO's loss on keep probabilities that come from
-    elsewhere (a network) into ``params``, with the loop's own pieces and in
-    its order (:meth:`_Run.step`): the temperature schedule, expected masks,
-    relaxed samples, in-fill
-    references, the target's log-odds chunk by chunk (each chunk
-    back-propagated at once, so ``internal_batch_size`` bounds memory), then
-    the warmed-up L1 and TV terms.
-
-    Args:
-        run (_Run): The run of one batch (its problem, distribution, options).
-        keep_prob (list of Tensor): Per input, ``(N, 1, h, w)`` coarse keep
-            probabilities, differentiable with respect to ``params``.
-        step (int): The training step (the regularisers' warm-up).
-        params (list of Tensor): What the gradients go to (the network's
-            parameters; never the classifier's).
-        weight (float, optional): Scale of the summed per-image losses
-            (``1 / N`` for the batch mean). Default 1.
-
-    Returns:
-        ``(loss, log_odds)``, detached ``(N,)``: each image's loss
-        ``sign * mean(log-odds) + w_t * (L1 + TV)`` and its mean log-odds
-        over the samples.
-    """
-    b = run.options.n_samples
-    run.dist.anneal(step / max(1, run.options.n_steps - 1))
-    keep_full = run.expected_masks(keep_prob)
-    masks, observed = run.sample(keep_prob, keep_full, b, hard=False)
-    refs = run.references.per_row(observed, b)
-    score_sum = torch.zeros(run.problem.n, dtype=torch.float64)
-    for image_rows, _, s in run.scored_chunks(masks, refs, b):
-        ((weight * run.sign / b) * s.sum()).backward(inputs=params, retain_graph=True)
-        score_sum.index_add_(0, image_rows.cpu(), s.detach().cpu().double())
-    reg = run.warmup(step) * run.regularisers(keep_full)
-    (weight * reg.sum()).backward(inputs=params)
-    mean_score = (score_sum / b).float()
-    return run.sign * mean_score + reg.detach().float().cpu(), mean_score
-
-
 @dataclass
 class ExplainerTraining:
     r"""What :func:`train_explainer` measured.
@@ -363,7 +316,7 @@ def train_explainer(
     r"""Train a :class:`MaskExplainerNet` on FIDO's loss over a data set.
 
     Each step takes a batch of images with their target classes, runs the
-    explainer, and minimises FIDO's per-image loss (:func:`fido_objective`:
+    explainer, and minimises FIDO's per-image loss (:meth:`_Run.backward_loss`:
     relaxed Bernoulli samples, in-fill, the target's log-odds, L1 and TV with
     the loop's normalisation and warm-up) averaged over the batch. Only the
     explainer learns: the classifier is never modified (parameters,
@@ -570,7 +523,7 @@ def _train_step(
     dist = RelaxedBernoulliMask(options.temperature, options.temperature_final)
     run = _Run(problem, dist, options)
     params: List[Tensor] = [p for p in net.parameters() if p.requires_grad]
-    loss, scores = fido_objective(run, [keep], step, params, 1.0 / x.shape[0])
+    loss, scores = run.backward_loss([keep], step, params, 1.0 / x.shape[0])
     optimizer.step()
     history.loss.append(float(loss.mean()))
     history.log_odds.append(float(scores.mean()))

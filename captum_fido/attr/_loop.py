@@ -327,34 +327,13 @@ class _Run:
 
     def step(self, step: int) -> None:
         r"""One Adam step on every image's mask distribution."""
-        b = self.options.n_samples
-        self.dist.anneal(step / max(1, self.options.n_steps - 1))
         self.optimizer.zero_grad(set_to_none=True)
-        with record_function("fido.mask_sample"):
-            coarse = self.keep_probability()
-            keep_full = self.expected_masks(coarse)
-            masks, observed = self.sample(coarse, keep_full, b, hard=False)
-        with record_function("fido.infill"):
-            refs = self.references.per_row(observed, b)
-        score_sum = torch.zeros(
-            self.problem.n, device=self.problem.device, dtype=torch.float64
+        loss, mean_score = self.backward_loss(
+            self.keep_probability(), step, self.params
         )
-        for image_rows, _, s in self.scored_chunks(masks, refs, b):
-            with record_function("fido.backward"):
-                ((self.sign / b) * s.sum()).backward(
-                    inputs=self.params, retain_graph=True
-                )
-            score_sum.index_add_(0, image_rows, s.detach().to(torch.float64))
-        with record_function("fido.regularisers"):
-            # The overlap term is a constraint, not sparsity: it applies in
-            # full from the first step, before the score favours old regions.
-            reg = self.warmup(step) * self.regularisers(keep_full)
-            reg = reg + self.overlap(keep_full)
-            reg.sum().backward(inputs=self.params)
         with record_function("fido.optimizer"):
             self.optimizer_step(step)
-        mean_score = (score_sum / b).to(torch.float32).cpu()
-        self.loss_history[:, step] = self.sign * mean_score + reg.detach().float().cpu()
+        self.loss_history[:, step] = loss
         self.score_history[:, step] = mean_score
         self.steps_run = step + 1
         # The weights adapt once the warm-up no longer scales them.
@@ -364,6 +343,50 @@ class _Run:
             first = max(0, step + 1 - self.stop.patience)
             met = self.sparsity.met(self.score_history[:, first : step + 1].mean(1))
             self.stop.record(step, self.keep_probability(), met)
+
+    def backward_loss(
+        self, coarse: Masks, step: int, params: List[Tensor], weight: float = 1.0
+    ) -> Tuple[Tensor, Tensor]:
+        r"""The objective at ``step`` for coarse keep probabilities ``coarse``,
+        back-propagated into ``params``: the mask's own parameters here, an
+        explainer network's in :func:`captum_fido.attr.train_explainer`.
+
+        In order: the temperature schedule, the expected masks, ``n_samples``
+        relaxed samples per image, their references, the target's log-odds
+        chunk by chunk (each chunk back-propagated at once, so
+        ``internal_batch_size`` bounds memory), then the warmed-up
+        regularisers and the overlap with ``avoid_regions``. Every image's
+        loss is scaled by ``weight`` (``1 / N`` for a batch mean).
+
+        Returns:
+            ``(loss, log_odds)``, detached ``(N,)`` on the CPU: each image's
+            ``sign * mean log-odds + regularisers`` and its mean log-odds
+            over the samples.
+        """
+        b = self.options.n_samples
+        self.dist.anneal(step / max(1, self.options.n_steps - 1))
+        with record_function("fido.mask_sample"):
+            keep_full = self.expected_masks(coarse)
+            masks, observed = self.sample(coarse, keep_full, b, hard=False)
+        with record_function("fido.infill"):
+            refs = self.references.per_row(observed, b)
+        score_sum = torch.zeros(
+            self.problem.n, device=self.problem.device, dtype=torch.float64
+        )
+        for image_rows, _, s in self.scored_chunks(masks, refs, b):
+            with record_function("fido.backward"):
+                ((weight * self.sign / b) * s.sum()).backward(
+                    inputs=params, retain_graph=True
+                )
+            score_sum.index_add_(0, image_rows, s.detach().to(torch.float64))
+        with record_function("fido.regularisers"):
+            # The overlap term is a constraint, not sparsity: it applies in
+            # full from the first step, before the score favours old regions.
+            reg = self.warmup(step) * self.regularisers(keep_full)
+            reg = reg + self.overlap(keep_full)
+            (weight * reg.sum()).backward(inputs=params)
+        mean_score = (score_sum / b).to(torch.float32).cpu()
+        return self.sign * mean_score + reg.detach().float().cpu(), mean_score
 
     def optimizer_step(self, step: int) -> None:
         r"""Adam's step, scaled per image by the early stop's cool-down (a
