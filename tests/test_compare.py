@@ -54,9 +54,10 @@ def test_writes_every_output(one_run):
         "BBMP-CA tau=0.5",
     }
     fido = results["FIDO-SSR (Blur)"]
-    # 1 clean pass + 1 fully in-filled pass (the evidence scale) + 2 steps x
-    # 2 samples per image; the curves under both evaluation in-fillers are there.
-    assert float(fido["passes"]) == 6
+    # 1 clean pass (checks), 2 rows for the evidence scale (clean and fully
+    # in-filled) + 2 steps x 2 samples per image; the curves under both
+    # evaluation in-fillers are there.
+    assert float(fido["passes"]) == 7
     for key in ("deletion_inpainter", "deletion_road", "insertion_road"):
         assert key in fido
     table = (one_run / "table.md").read_text()

@@ -14,10 +14,8 @@ the model's log-odds were, and what can help, which depends on the cause:
   Its whole-input cost ``l1_coeff * REFERENCE_PIXELS`` is compared with
   ``delta``, the log-odds the full in-fill removes; the adaptive default
   sets the weight from ``delta`` on each image, and
-  :func:`suggested_l1_coeff` gives a fixed weight on the same scale (its
-  whole-input cost is twice ``delta``: on the demo classifier 9.7e-5, where
-  its documentation had chosen 1e-4 by hand,
-  ``docs/results/collapse_suggestion.json``).
+  :func:`suggested_l1_coeff` gives the fixed weight the adaptive one starts
+  from (its whole-input cost is ``delta``).
 - **The adaptive weight's level not met, or met only by nearly everything**:
   the evidence is spread over the input for this in-filler (lower
   ``evidence_fraction``), or the run was too short for the image (more
@@ -35,15 +33,10 @@ from torch import Tensor
 from captum_fido._utils.stack import caller_stacklevel
 from captum_fido.attr._loop import REFERENCE_PIXELS, MaskProblem
 from captum_fido.attr._options import MaskOptions
-from captum_fido.attr._sparsity import evidence_scale
+from captum_fido.attr._sparsity import INITIAL_COST_PER_DELTA, evidence_scale
 from captum_fido.metrics import FLOODED_AREA, map_status
 
-__all__ = [
-    "CollapsedMapWarning",
-    "warn_if_collapsed",
-    "COST_PER_DELTA",
-    "suggested_l1_coeff",
-]
+__all__ = ["CollapsedMapWarning", "warn_if_collapsed", "suggested_l1_coeff"]
 
 
 class CollapsedMapWarning(UserWarning):
@@ -60,27 +53,24 @@ class CollapsedMapWarning(UserWarning):
     """
 
 
-#: Whole-input L1 cost over ``delta`` that the suggestion aims for.
-COST_PER_DELTA = 2.0
-
-
 def suggested_l1_coeff(delta: float) -> float:
-    r"""The fixed ``l1_coeff`` whose whole-input L1 cost is twice the
-    log-odds ``delta`` that in-filling everything removes (both objectives).
+    r"""The fixed ``l1_coeff`` on the scale of the log-odds ``delta`` that
+    in-filling everything removes: the adaptive weight's start, whose
+    whole-input L1 cost is ``INITIAL_COST_PER_DELTA * delta``.
 
     Args:
         delta (float): Clean log-odds minus log-odds with everything in-filled
             (positive when the in-fill lowers the target).
 
     Returns:
-        float: ``COST_PER_DELTA * delta / REFERENCE_PIXELS``.
+        float: ``INITIAL_COST_PER_DELTA * delta / REFERENCE_PIXELS``.
 
     Examples::
 
         >>> suggested_l1_coeff(10.0) * 224 * 224
-        20.0
+        10.0
     """
-    return COST_PER_DELTA * delta / REFERENCE_PIXELS
+    return INITIAL_COST_PER_DELTA * delta / REFERENCE_PIXELS
 
 
 def warn_if_collapsed(
@@ -190,7 +180,7 @@ def _fixed_advice(
     if kinds != ["empty", "flooded"] and helps:
         return text + (
             f"; a fixed weight on that scale is l1_coeff={suggestion:.2g} (its "
-            "whole-input cost is twice the log-odds the in-fill removes)."
+            "whole-input cost is the log-odds the in-fill removes)."
         )
     return text + "; more n_steps or a better in-filler may also help."
 

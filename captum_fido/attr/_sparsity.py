@@ -36,9 +36,9 @@ __all__ = [
 ]
 
 #: The adaptive weight's start: the whole input's L1 cost over ``delta``.
-INITIAL_COST_PER_DELTA = 2.0
+INITIAL_COST_PER_DELTA = 1.0
 #: Largest change of the adaptive weight's logarithm in one step.
-DUAL_STEP = 0.1
+DUAL_STEP = 0.03
 #: ``delta`` below this share of the larger of the two log-odds' magnitudes
 #: counts as no evidence (the scale is then that share, not ``delta``).
 _MIN_RELATIVE_DELTA = 0.05
@@ -86,7 +86,7 @@ class SparsityWeights:
         >>> weights.level
         tensor([4.4000])
         >>> weights.update(torch.tensor([5.0]))  # above the level: heavier
-        >>> bool(weights.current[0] > 2.0 * 8.0 / 50176)
+        >>> bool(weights.current[0] > 8.0 / 50176)  # it started at delta / 50176
         True
     """
 
