@@ -42,7 +42,7 @@ import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -59,8 +59,12 @@ from captum_fido.evaluation import (
 )
 from captum_fido.evaluation.harness import read_rows
 from captum_fido.evaluation.report import per_image_values
-from captum_fido.infillers import BlurInfiller, Infiller, LocalInfiller
-from captum_fido.infillers import NoisyLinearInfiller
+from captum_fido.infillers import (
+    BlurInfiller,
+    Infiller,
+    LocalInfiller,
+    NoisyLinearInfiller,
+)
 
 METHODS = ("fido-ssr", "fido-sdr", "bbmp")
 SETTINGS = ("defaults", "paper", "tuned")

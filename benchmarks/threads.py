@@ -30,7 +30,7 @@ import torch
 from captum_fido import FIDO, CollapsedMapWarning
 
 
-def _busy(stop: "mp.synchronize.Event") -> None:  # pragma: no cover - subprocess
+def _busy(stop: mp.synchronize.Event) -> None:  # pragma: no cover - subprocess
     a = torch.rand(512, 512)
     while not stop.is_set():
         a = (a @ a).clamp_(-1, 1)
