@@ -149,10 +149,16 @@ def _parser(prog: Optional[str] = None) -> argparse.ArgumentParser:
         help="validation images (WSL thresholds)",
     )
     p.add_argument(
-        "--steps", type=at_least_1, default=300, help="FIDO/BBMP optimisation steps"
+        "--steps",
+        type=at_least_1,
+        default=None,
+        help="FIDO/BBMP optimisation steps (default: each method's)",
     )
     p.add_argument(
-        "--n-samples", type=at_least_1, default=8, help="FIDO mask samples per step"
+        "--n-samples",
+        type=at_least_1,
+        default=None,
+        help="FIDO mask samples per step (default: FIDO's)",
     )
     p.add_argument(
         "--n-stability",
@@ -181,8 +187,9 @@ def _parser(prog: Optional[str] = None) -> argparse.ArgumentParser:
     p.add_argument(
         "--l1-coeff",
         type=float_at_least(0.0),
-        default=1e-4,
-        help="FIDO sparsity weight (BBMP: 5x)",
+        default=None,
+        help="a fixed FIDO sparsity weight, BBMP's 5x (default: the adaptive "
+        "weight, which follows the model's logit scale)",
     )
     p.add_argument(
         "--chunk-size", type=at_least_1, default=16, help="images explained together"
@@ -471,7 +478,8 @@ def _write_outputs(
         write_rows(merged_csv, merged)
     summaries = summarise(merged, seed=a.seed)
     write_results(summaries, a.out / "results.csv")
-    title = f"{a.domain}: {a.n_images} test images, {a.steps} steps"
+    steps = "default steps" if a.steps is None else f"{a.steps} steps"
+    title = f"{a.domain}: {a.n_images} test images, {steps}"
     write_table(summaries, a.out / "table.md", title)
     verdict = compare_verdict(merged, summaries, seed=a.seed)
     write_verdict(verdict, a.out / "verdict.md", title)

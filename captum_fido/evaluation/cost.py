@@ -33,7 +33,7 @@ from typing import Callable, Collection, Dict, Mapping, Optional, Sequence, Tupl
 import torch
 from torch import Tensor, nn
 
-from captum_fido.attr import BBMP, FIDO
+from captum_fido.attr import BBMP, BBMP_DEFAULTS, FIDO, FIDO_DEFAULTS
 from captum_fido.evaluation.harness import BASELINES, ComparisonSettings, EvalData
 from captum_fido.evaluation.methods import MethodSpec
 from captum_fido.infillers import Infiller
@@ -136,17 +136,21 @@ def _mask_step_seconds(
     fill: Infiller,
     x: Tensor,
     y: Tensor,
-    n_samples: int,
-    l1_coeff: float,
+    n_samples: Optional[int],
+    l1_coeff: Optional[float],
 ) -> float:
-    r"""Seconds per optimisation step on one image with the spec's in-filler."""
+    r"""Seconds per optimisation step on one image with the spec's in-filler
+    (``None``: the method's default)."""
+    fido = spec.family.startswith("fido")
     method = (
         FIDO(model, fill, objective=spec.family.split("-")[1])
-        if spec.family.startswith("fido")
+        if fido
         else BBMP(model, fill)
     )
-    options: Dict[str, object] = {"seed": 0, "l1_coeff": l1_coeff}
-    if spec.family.startswith("fido"):
+    options: Dict[str, object] = {"seed": 0}
+    if l1_coeff is not None:
+        options["l1_coeff"] = l1_coeff
+    if fido and n_samples is not None:
         options["n_samples"] = n_samples
     if spec.tau is not None:
         options["tau"] = spec.tau
@@ -193,8 +197,8 @@ def estimate_cost(
     settings: Optional[ComparisonSettings] = None,
     infillers: Optional[Mapping[str, Infiller]] = None,
     n_steps: Optional[int] = None,
-    n_samples: int = 8,
-    l1_coeff: float = 1e-4,
+    n_samples: Optional[int] = None,
+    l1_coeff: Optional[float] = None,
     done: Collection[Tuple[int, str]] = (),
 ) -> CostEstimate:
     r"""Estimate what :func:`~captum_fido.evaluation.run_comparison` will cost
@@ -210,13 +214,15 @@ def estimate_cost(
         settings (ComparisonSettings, optional): The run's settings
             (default ``ComparisonSettings()``).
         infillers (mapping, optional): name -> in-filler of the mask methods
-            (``MethodSpec.infiller`` names). With ``n_steps`` it lets a mask
-            method be timed for a few steps and scaled; without them a mask
-            method is timed explaining one whole image.
-        n_steps (int, optional): The mask methods' optimisation steps.
-        n_samples (int, optional): FIDO's mask samples per step. Default 8.
-        l1_coeff (float, optional): FIDO's sparsity weight (BBMP: 5x), as
-            in the run. Default 1e-4.
+            (``MethodSpec.infiller`` names). With them a mask method is timed
+            for a few steps and scaled to its steps; without them it is timed
+            explaining one whole image.
+        n_steps (int, optional): The mask methods' optimisation steps, as in
+            the run. Default: each method's default.
+        n_samples (int, optional): FIDO's mask samples per step. Default:
+            FIDO's.
+        l1_coeff (float, optional): A fixed FIDO sparsity weight (BBMP: 5x),
+            as in the run. Default: the adaptive weight.
         done (collection of tuple, optional): ``(image id, method)`` pairs
             whose rows are already written (a resumed run): not counted.
 
@@ -237,9 +243,9 @@ def estimate_cost(
     settings = ComparisonSettings() if settings is None else settings
     if n_steps is not None and n_steps < 1:
         raise ValueError(f"n_steps must be at least 1, got {n_steps}")
-    if n_samples < 1:
+    if n_samples is not None and n_samples < 1:
         raise ValueError(f"n_samples must be at least 1, got {n_samples}")
-    scaled = infillers is not None and n_steps is not None
+    scaled = infillers is not None
     if scaled:
         assert infillers is not None
         missing = {
@@ -274,7 +280,8 @@ def estimate_cost(
                 explain[spec.name], unit[spec.name] = 0.0, 0.0
                 continue
             if scaled and spec.family in MASK_FAMILIES:
-                assert infillers is not None and n_steps is not None
+                assert infillers is not None
+                fido = spec.family.startswith("fido")
                 step = _mask_step_seconds(
                     model,
                     spec,
@@ -282,9 +289,10 @@ def estimate_cost(
                     x,
                     y,
                     n_samples,
-                    l1_coeff if spec.family.startswith("fido") else 5 * l1_coeff,
+                    l1_coeff if l1_coeff is None or fido else 5 * l1_coeff,
                 )
-                explain[spec.name] = step * n_steps
+                defaults = FIDO_DEFAULTS if fido else BBMP_DEFAULTS
+                explain[spec.name] = step * (n_steps or defaults.n_steps)
             else:
                 explain[spec.name] = _timed(spec.explain, model, x, y, settings.seed)
             # Re-explained images: stability (mask methods, another seed) and

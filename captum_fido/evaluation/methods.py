@@ -368,23 +368,27 @@ def _mask_method(
 
 def mask_methods(
     infillers: Mapping[str, Infiller],
-    n_steps: int,
-    l1_coeff: float,
+    n_steps: Optional[int] = None,
+    l1_coeff: Optional[float] = None,
     generative: Optional[str] = None,
     bbmp_infillers: Sequence[str] = ("Mean", "Blur", "Random"),
     taus: Sequence[float] = BBMP_CA_TAUS,
-    n_samples: int = 8,
+    n_samples: Optional[int] = None,
 ) -> List[MethodSpec]:
     r"""FIDO-SSR and FIDO-SDR with every in-filler, BBMP with the paper's
     heuristics, and BBMP-CA over ``taus`` with the ``generative`` in-filler.
 
-    BBMP's sparsity weight is five times FIDO's, as its defaults are.
+    Options given as ``None`` (the default) are the methods' own defaults:
+    their budgets and the adaptive sparsity weight. A fixed ``l1_coeff`` is
+    FIDO's; BBMP's is five times it, as in the paper.
 
     Args:
         infillers (mapping): name -> in-filler; FIDO-SSR and FIDO-SDR run
             with each.
-        n_steps (int): Optimisation steps of every method.
-        l1_coeff (float): FIDO's sparsity weight (BBMP's is ``5 * l1_coeff``).
+        n_steps (int, optional): Optimisation steps of every method.
+            Default: each method's own.
+        l1_coeff (float, optional): A fixed FIDO sparsity weight (BBMP's is
+            ``5 * l1_coeff``). Default: the adaptive weight.
         generative (str, optional): The key in ``infillers`` of BBMP-CA's
             in-filler; ``None`` (default) leaves BBMP-CA out.
         bbmp_infillers (sequence of str, optional): The keys in ``infillers``
@@ -392,7 +396,7 @@ def mask_methods(
         taus (sequence of float, optional): BBMP-CA's thresholds. Default
             :data:`BBMP_CA_TAUS`.
         n_samples (int, optional): FIDO's mask samples per image per step.
-            Default 8.
+            Default: FIDO's.
 
     Returns:
         list of MethodSpec: ``"FIDO-SSR (<name>)"`` and ``"FIDO-SDR (<name>)"``
@@ -409,8 +413,11 @@ def mask_methods(
         (9, 'FIDO-SSR (Mean)', 'BBMP (Random)')
     """
     specs: List[MethodSpec] = []
-    fido_options = {"n_steps": n_steps, "l1_coeff": l1_coeff, "n_samples": n_samples}
-    bbmp_options = {"n_steps": n_steps, "l1_coeff": 5 * l1_coeff}
+    given = {"n_steps": n_steps, "l1_coeff": l1_coeff, "n_samples": n_samples}
+    fido_options = {k: v for k, v in given.items() if v is not None}
+    bbmp_options = {k: v for k, v in fido_options.items() if k != "n_samples"}
+    if l1_coeff is not None:
+        bbmp_options["l1_coeff"] = 5 * l1_coeff
     for objective in ("ssr", "sdr"):
         for name, fill in infillers.items():
             specs.append(
@@ -452,11 +459,11 @@ def mask_methods(
 def standard_methods(
     gradcam_layer: Callable[[nn.Module], nn.Module],
     infillers: Mapping[str, Infiller],
-    n_steps: int,
-    l1_coeff: float,
-    generative: Optional[str],
+    n_steps: Optional[int] = None,
+    l1_coeff: Optional[float] = None,
+    generative: Optional[str] = None,
     occlusion_window: int = 8,
-    n_samples: int = 8,
+    n_samples: Optional[int] = None,
     local: Optional[str] = "Local",
 ) -> List[MethodSpec]:
     r"""The comparison of the FIDO paper: Captum's baselines, then
@@ -469,14 +476,16 @@ def standard_methods(
         gradcam_layer (callable): ``model -> layer`` of GradCAM (see
             :func:`captum_methods`).
         infillers (mapping): name -> in-filler (see :func:`mask_methods`).
-        n_steps (int): Optimisation steps of FIDO and BBMP.
-        l1_coeff (float): FIDO's sparsity weight.
-        generative (str or None): The key in ``infillers`` of the generative
-            in-filler (BBMP-CA and the perturbation methods); ``None`` leaves
-            both out.
+        n_steps (int, optional): Optimisation steps of FIDO and BBMP.
+            Default: each method's own.
+        l1_coeff (float, optional): A fixed FIDO sparsity weight. Default:
+            the adaptive weight.
+        generative (str, optional): The key in ``infillers`` of the
+            generative in-filler (BBMP-CA and the perturbation methods);
+            ``None`` (default) leaves both out.
         occlusion_window (int, optional): Occlusion's patch side. Default 8.
         n_samples (int, optional): FIDO's mask samples per image per step.
-            Default 8.
+            Default: FIDO's.
         local (str, optional): The key in ``infillers`` of the local
             in-filler of the perturbation methods. Default ``"Local"``.
 
@@ -488,7 +497,6 @@ def standard_methods(
 
         >>> from captum_fido.demo.compare import demo_infillers
         >>> specs = standard_methods(lambda m: m.last_conv, demo_infillers(),
-        ...                          n_steps=300, l1_coeff=1e-3,
         ...                          generative="Inpainter")
         >>> default = select_methods(specs, None)  # the opt-in families left out
     """
