@@ -7,6 +7,7 @@ Run:  python examples/readme_snippet.py
 """
 
 # --- README snippet start ---
+import torch
 from captum.attr import visualization as viz
 
 from captum_fido import FIDO
@@ -17,8 +18,9 @@ domain = load_domain("scenes")  # 64 x 64 scenes with a trained classifier
 model = domain.load_classifier()  # eval mode, weights shipped in the package
 images, labels, _ = domain.load_split("test", 1)  # RGB in [0, 1], boxes
 
+torch.set_num_threads(1)  # one thread per process: see "Threads" below
 fido = FIDO(model, load_inpainter_infiller(), objective="ssr")  # or "sdr"
-attr = fido.attribute(images, target=labels, l1_coeff=1e-4, seed=0)
+attr = fido.attribute(images, target=labels, seed=0)  # the defaults: no tuning
 
 # Captum draws HWC numpy arrays: detach (the map may carry autograd history),
 # move to the CPU, put channels last. The overlay assumes an image in [0, 1].
