@@ -14,12 +14,13 @@ the model's log-odds were, and what can help, which depends on the cause:
   Its whole-input cost ``l1_coeff * REFERENCE_PIXELS`` is compared with
   ``delta``, the log-odds the full in-fill removes; the adaptive default
   sets the weight from ``delta`` on each image, and
-  :func:`suggested_l1_coeff` gives the fixed weight the adaptive one starts
-  from (its whole-input cost is ``delta``).
-- **The adaptive weight's level not met, or met only by nearly everything**:
-  the evidence is spread over the input for this in-filler (lower
-  ``evidence_fraction``), or the run was too short for the image (more
-  ``n_steps``).
+  :func:`suggested_l1_coeff` gives that weight as a fixed one (its
+  whole-input cost is ``delta``).
+- **The adaptive weight on an image whose evidence is spread evenly**: no
+  region is worth much more (or less) than its share of the evidence, so
+  the optimum is at an edge; ``area_cost`` moves the price (above 1 for a
+  smaller region, below 1 for a larger one), more ``n_steps`` or a better
+  in-filler may separate regions.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from torch import Tensor
 from captum_fido._utils.stack import caller_stacklevel
 from captum_fido.attr._loop import REFERENCE_PIXELS, MaskProblem
 from captum_fido.attr._options import MaskOptions
-from captum_fido.attr._sparsity import INITIAL_COST_PER_DELTA, evidence_scale
+from captum_fido.attr._sparsity import SparsityWeights, evidence_scale
 from captum_fido.metrics import FLOODED_AREA, map_status
 
 __all__ = ["CollapsedMapWarning", "warn_if_collapsed", "suggested_l1_coeff"]
@@ -55,22 +56,22 @@ class CollapsedMapWarning(UserWarning):
 
 def suggested_l1_coeff(delta: float) -> float:
     r"""The fixed ``l1_coeff`` on the scale of the log-odds ``delta`` that
-    in-filling everything removes: the adaptive weight's start, whose
-    whole-input L1 cost is ``INITIAL_COST_PER_DELTA * delta``.
+    in-filling everything removes: the adaptive weight's, whose whole-input
+    L1 cost is ``delta``.
 
     Args:
         delta (float): Clean log-odds minus log-odds with everything in-filled
             (positive when the in-fill lowers the target).
 
     Returns:
-        float: ``INITIAL_COST_PER_DELTA * delta / REFERENCE_PIXELS``.
+        float: ``delta / REFERENCE_PIXELS``.
 
     Examples::
 
         >>> suggested_l1_coeff(10.0) * 224 * 224
         10.0
     """
-    return INITIAL_COST_PER_DELTA * delta / REFERENCE_PIXELS
+    return delta / REFERENCE_PIXELS
 
 
 def warn_if_collapsed(
@@ -141,26 +142,27 @@ def _message(
             "to the input), so no sparsity setting gives an informative map."
         )
     if isinstance(options.l1_coeff, str):
-        return head + _adaptive_advice(kinds, options.evidence_fraction)
+        return head + _adaptive_advice(kinds, options.area_cost)
     return head + _fixed_advice(
         problem, options.l1_coeff, float(delta[images].median()), kinds
     )
 
 
-def _adaptive_advice(kinds: List[str], fraction: float) -> str:
+def _adaptive_advice(kinds: List[str], area_cost: float) -> str:
+    rule = SparsityWeights.describe(area_cost)
     if kinds == ["flooded"]:
         return (
-            f" With the adaptive weight, less than {FLOODED_AREA:.0%} of the input "
-            f"does not reach evidence_fraction={fraction:g} of the evidence (the "
-            "log-odds the full in-fill removes): the evidence is spread over the "
-            "input for this in-filler. A lower evidence_fraction asks for a "
-            "smaller region."
+            f" Here {rule}, and nearly every region is: the evidence is spread "
+            "over the input for this in-filler. area_cost above "
+            f"{area_cost:g} asks for a smaller region."
         )
-    return (
-        f" The adaptive weight did not bring the region to "
-        f"evidence_fraction={fraction:g} of the evidence within n_steps: try more "
-        "n_steps, or a better in-filler."
-    )
+    if kinds == ["empty"]:
+        return (
+            f" Here {rule}, and no region is: the evidence is spread evenly or "
+            f"thinly. area_cost below {area_cost:g} asks for a larger region; "
+            "more n_steps or a better in-filler may also separate regions."
+        )
+    return f" Here {rule}; more n_steps or a better in-filler may separate regions."
 
 
 def _fixed_advice(

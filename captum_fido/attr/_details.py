@@ -52,13 +52,8 @@ class MaskOptimizationDetails:
         infilled_log_odds: ``(N,)`` log-odds of the target with the whole
             input in-filled (``delta = clean_log_odds - infilled_log_odds``
             is the evidence the adaptive sparsity weight is scaled by).
-        level: ``(N,)`` the log-odds the adaptive weight steers the region
-            to (SSR: at least, SDR: at most; ``evidence_fraction`` of
-            ``delta``); ``None`` with a fixed ``l1_coeff``.
-        level_met: ``(N,)`` whether ``final_log_odds`` reach ``level``;
-            ``None`` with a fixed ``l1_coeff``.
-        l1_weights: ``(N,)`` the sparsity weight of each image at the last
-            step (``l1_coeff`` itself when fixed).
+        l1_weights: ``(N,)`` the sparsity weight of each image
+            (``l1_coeff`` itself when fixed).
 
     Examples::
 
@@ -88,8 +83,6 @@ class MaskOptimizationDetails:
     hard_threshold: Optional[Tensor] = None
     hard_met: Optional[Tensor] = None
     infilled_log_odds: Optional[Tensor] = None
-    level: Optional[Tensor] = None
-    level_met: Optional[Tensor] = None
     l1_weights: Optional[Tensor] = None
 
     def __repr__(self) -> str:

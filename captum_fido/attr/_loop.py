@@ -10,16 +10,16 @@ one parameter per segment of a ``feature_mask``: :class:`SegmentLayout`), where
 ``sign`` is ``-1`` for SSR (keep the class with little) and ``+1`` for SDR
 (lose the class by dropping little), ``area`` is the expected fraction kept
 (SSR) or dropped (SDR) times 224*224, ``l1`` is each image's sparsity weight
-(fixed, or adapted to the image after every step:
-:mod:`captum_fido.attr._sparsity`), and ``w_t`` warms the regularisers up.
+(fixed, or set from the image's evidence: :mod:`captum_fido.attr._sparsity`),
+and ``w_t`` warms the regularisers up.
 FIDO and BBMP differ only in ``q`` (:mod:`captum_fido.attr._masks`).
 
 Each step, read top-down in :meth:`_Run.step`: set the Concrete temperature
 (``temperature_final``), take the expected masks, draw ``n_samples`` masks per
 image, get the references, score every row (in chunks of
 ``internal_batch_size`` rows, back-propagating each chunk), add the
-regularisers and the overlap with ``avoid_regions``, take one Adam step, and
-move the adaptive sparsity weights towards their level.
+regularisers and the overlap with ``avoid_regions``, and take one Adam step
+(scaled per image by the early stop's cool-down).
 The ``N`` images of a call are optimised together; each draws its random
 numbers from its own generator seeded with the run's seed, so a batched call
 equals separate calls. After the last step, ``hard`` cuts the map into a
@@ -303,12 +303,7 @@ class _Run:
             clean if problem.infilled_log_odds is None else problem.infilled_log_odds
         )
         self.sparsity = SparsityWeights(
-            options.l1_coeff,
-            problem.objective,
-            clean,
-            filled,
-            options.evidence_fraction,
-            REFERENCE_PIXELS,
+            options.l1_coeff, options.area_cost, clean, filled, REFERENCE_PIXELS
         )
         self.optimizer = torch.optim.Adam(self.params, lr=options.effective_lr)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
@@ -336,13 +331,8 @@ class _Run:
         self.loss_history[:, step] = loss
         self.score_history[:, step] = mean_score
         self.steps_run = step + 1
-        # The weights adapt once the warm-up no longer scales them.
-        if step + 1 >= self.options.effective_warmup:
-            self.sparsity.update(mean_score)
         if self.stop is not None:
-            first = max(0, step + 1 - self.stop.patience)
-            met = self.sparsity.met(self.score_history[:, first : step + 1].mean(1))
-            self.stop.record(step, self.keep_probability(), met)
+            self.stop.record(step, self.keep_probability())
 
     def backward_loss(
         self, coarse: Masks, step: int, params: List[Tensor], weight: float = 1.0
@@ -631,8 +621,6 @@ class _Run:
             hard_threshold=None if binary is None else binary.threshold,
             hard_met=None if binary is None else binary.met,
             infilled_log_odds=None if filled is None else filled.detach().float().cpu(),
-            level=sparsity.level.float() if sparsity.adaptive else None,
-            level_met=sparsity.met(final) if sparsity.adaptive else None,
             l1_weights=sparsity.current.float(),
         )
 

@@ -287,29 +287,27 @@ class MaskOptions:
         ADAPTIVE,
         _check_l1,
         'Sparsity weight ``lambda``. Default ``"adaptive"``: a weight per '
-        "image, set from the log-odds that in-filling the whole image removes "
-        "and adjusted during the run until the region meets "
-        "``evidence_fraction`` (so it follows the model's logit scale and "
-        "the image). A number fixes the weight as in the paper: it multiplies "
-        "``mean(mask) * 224 * 224``, so 1e-3 equals the paper's 1e-3 on the "
-        'sum of a 224 x 224 mask at every resolution (``preset="paper"``: '
-        "1e-3 for FIDO, 5e-3 for BBMP, which the paper finds needs about 5 "
-        "times FIDO's penalty). A fixed weight suits one logit scale: "
-        "a model with log-odds of a few units needs about 1e-4.",
+        "image, set from ``delta``, the target's log-odds on the image minus "
+        "those with the whole image in-filled (the evidence the in-filler can "
+        "remove): selecting the whole input costs ``area_cost * delta``, so "
+        "SSR keeps a region when the log-odds its in-fill keeps are worth "
+        "more than the region's share of ``delta``, and SDR drops a region "
+        "when dropping it takes away more than its share. It follows the "
+        "model's logit scale and the image. A number fixes the weight as in "
+        "the paper: it multiplies ``mean(mask) * 224 * 224``, so 1e-3 equals "
+        "the paper's 1e-3 on the sum of a 224 x 224 mask at every resolution "
+        '(``preset="paper"``: 1e-3 for FIDO, 5e-3 for BBMP, which the '
+        "paper finds needs about 5 times FIDO's penalty). A fixed weight "
+        "suits one logit scale only: a model with log-odds of a few units "
+        "needs about 1e-4.",
     )
-    evidence_fraction: float = _option(
-        0.8,
-        _check_fraction,
-        "What the adaptive sparsity asks of the region, as a share of the "
-        "target's evidence ``delta`` = clean log-odds - log-odds with the "
-        "whole input in-filled. SSR keeps the smallest region whose in-fill "
-        "keeps the target's log-odds at least ``evidence_fraction`` of the "
-        "way from the fully in-filled input's to the clean input's "
-        "(``log-odds >= filled + evidence_fraction * delta``); SDR drops the "
-        "smallest region whose in-fill removes at least that share "
-        "(``log-odds <= clean - evidence_fraction * delta``). Log-odds are "
-        "the mean over masks drawn from the map. In ``(0, 1)``; ignored with "
-        "a numeric ``l1_coeff``.",
+    area_cost: float = _option(
+        1.0,
+        V.check_positive,
+        "The adaptive weight's price of the whole input, in units of "
+        "``delta``: above 1 regions must be worth more than their share of "
+        "the evidence (smaller maps), below 1 less (larger maps). Ignored "
+        "with a numeric ``l1_coeff``.",
     )
     tv_coeff: Optional[float] = _option(
         None,

@@ -10,9 +10,8 @@ when every image is frozen.
 
 An image has settled when, after the warm-up, the mean absolute change of
 its coarse keep probabilities over the last ``stop_patience`` steps is below
-``stop_tol`` and, with the adaptive sparsity weight, the mean log-odds of
-those steps reach its level. Each image's decision depends on its own
-history only, so a batch still gives the maps of separate calls.
+``stop_tol``. Each image's decision depends on its own history only, so a
+batch still gives the maps of separate calls.
 """
 
 from __future__ import annotations
@@ -41,7 +40,7 @@ class EarlyStop:
         >>> stop = EarlyStop(n=1, tol=0.01, patience=2, warmup=0)
         >>> keep = [torch.full((1, 1, 4, 4), 0.5)]
         >>> for step in range(3):  # unchanged: settled after step 2
-        ...     stop.record(step, keep, torch.tensor([True]))
+        ...     stop.record(step, keep)
         >>> stop.factors(3), stop.done(3)  # half a step, then none
         (tensor([0.5000]), False)
         >>> stop.done(4)
@@ -55,9 +54,9 @@ class EarlyStop:
         #: Per image, the step its cool-down began (-1: still optimising).
         self.since = torch.full((n,), -1, dtype=torch.long)
 
-    def record(self, step: int, keep_probability: List[Tensor], met: Tensor) -> None:
-        r"""After step ``step``: its keep probabilities, and per image whether
-        the window's log-odds met the level; start cool-downs."""
+    def record(self, step: int, keep_probability: List[Tensor]) -> None:
+        r"""After step ``step``: its keep probabilities; start the cool-down
+        of every image that has settled."""
         # Clone: BBMP's keep probabilities are its parameters, updated in place.
         self.history.append([p.detach().clone() for p in keep_probability])
         if step + 1 < self.first_check or len(self.history) <= self.patience:
@@ -69,7 +68,7 @@ class EarlyStop:
                 for c, o in zip(self.history[-1], oldest)
             ]
         ).amax(dim=0)
-        start = (self.since < 0) & (change < self.tol) & met.cpu()
+        start = (self.since < 0) & (change < self.tol)
         self.since = torch.where(start, torch.full_like(self.since, step), self.since)
 
     def factors(self, step: int) -> Tensor:
