@@ -285,7 +285,18 @@ def report_domain(
     summary: Dict[str, Any] = {}
     metrics = [m for m in METRICS if boxes or m[0] not in ("outside_mass", "pointing")]
     for method in METHODS:
-        present = [s for s in SETTINGS if _rows_of(rows, f"{method} | {s}")]
+        found = {
+            str(r["method"]).split(" | ", 1)[1]
+            for r in rows
+            if str(r["method"]).startswith(f"{method} | ")
+        }
+        # The named settings first, then any others (JSON options) by cost.
+        present = [s for s in SETTINGS if s in found] + sorted(
+            found - set(SETTINGS),
+            key=lambda s: sum(
+                float(r["passes"]) for r in _rows_of(rows, f"{method} | {s}")
+            ),
+        )
         if "defaults" not in present:
             continue
         head = [
@@ -362,7 +373,67 @@ def report(args: argparse.Namespace) -> None:
     text = header + "\n" + "\n".join(parts)
     _write(args.out / "table.md", text)
     _write(args.out / "summary.json", json.dumps(numbers, indent=1, default=float))
+    if args.figure is not None:
+        figure(numbers, args.figure)
     print(text)
+
+
+def figure(numbers: Mapping[str, Mapping[str, Any]], path: Path) -> None:
+    r"""Deletion and insertion (ROAD) against classifier rows per image, one
+    panel per domain and metric, a line per method: quality per compute."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    domains = list(numbers)
+    keys = (
+        ("deletion_road", "deletion (ROAD), lower is better"),
+        ("insertion_road", "insertion (ROAD), higher is better"),
+    )
+    fig, axes = plt.subplots(
+        len(keys),
+        len(domains),
+        squeeze=False,
+        figsize=(3.4 * len(domains), 5.6),
+        layout="constrained",
+    )
+    for col, domain in enumerate(domains):
+        for row, (key, label) in enumerate(keys):
+            ax = axes[row, col]
+            for method in METHODS:
+                points = sorted(
+                    (v["rows"], v[key], name.split("|", 1)[1])
+                    for name, v in numbers[domain].items()
+                    if name.startswith(method + "|")
+                    and "-" not in name.split("|")[1][:9]
+                    and isinstance(v, dict)
+                    and "rows" in v
+                )
+                if not points:
+                    continue
+                xs, ys, names = zip(*points)
+                ax.plot(xs, ys, marker="o", label=method)
+                for x, y, n in zip(xs, ys, names):
+                    if n in ("defaults", "paper", "tuned"):
+                        ax.annotate(
+                            n,
+                            (x, y),
+                            fontsize=7,
+                            textcoords="offset points",
+                            xytext=(3, 3),
+                        )
+            ax.set_xscale("log")
+            ax.set_title(f"{domain}", fontsize=9)
+            ax.set_xlabel("classifier rows per image", fontsize=8)
+            ax.set_ylabel(label, fontsize=8)
+            ax.tick_params(labelsize=7)
+    axes[0, 0].legend(fontsize=7)
+    tmp = path.with_name(f".{path.name}.tmp.png")
+    fig.savefig(tmp, dpi=110)
+    plt.close(fig)
+    os.replace(tmp, path)
+    print(f"wrote {path}")
 
 
 def _write(path: Path, text: str) -> None:
@@ -391,6 +462,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--out", type=Path, default=Path("outputs/defaults"))
     p.add_argument("--report", action="store_true", help="only write the table")
+    p.add_argument(
+        "--figure",
+        type=Path,
+        default=None,
+        help="also draw quality against classifier rows into this PNG",
+    )
     p.add_argument("--quick", action="store_true", help="smoke run: 2 images, 6 steps")
     p.add_argument("--quiet", action="store_true")
     args = p.parse_args(argv)

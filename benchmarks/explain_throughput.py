@@ -7,7 +7,8 @@ folder with :func:`captum_fido.explain_dataset` (the API's defaults: the
 method's budget and sparsity, its batch size; one output folder, resumed
 round after round) and ``--old-per-round`` other images the way
 ``captum-fido explain`` did before it (one image per call, 300 steps x 8
-samples, ``l1_coeff=1e-4``, the shipped in-painter, three counterfactuals,
+samples, ``l1_coeff=1e-4``, the in-painter it shipped with (v2, on OpenCV's
+Navier-Stokes fill; ``weights/inpainter_ns.pt``), three counterfactuals,
 the classifier pass for the probabilities). Neither side draws figures.
 Rounds alternate which side goes first (A B, B A, ...); the ratio is the
 median of the per-round ratios of images per hour.
@@ -128,9 +129,13 @@ def main(argv: Any = None) -> Dict[str, float]:
     device = torch.device(a.device)
     model = load_domain("scenes").load_classifier()
     infiller = pretrained.load_inpainter_infiller()
-    _to(device, model, infiller)
+    # The old explain ran with the in-painter of its day (v2).
+    old_infiller = pretrained.load_inpainter_infiller(
+        pretrained.WEIGHTS_DIR / "inpainter_ns.pt"
+    )
+    _to(device, model, infiller, old_infiller)
     fido = FIDO(model, infiller)
-    old = _old_explain(fido, device, a.old_steps)
+    old = _old_explain(FIDO(model, old_infiller), device, a.old_steps)
     work = Path(tempfile.mkdtemp(prefix="explain_throughput-"))
     paths = _write_scenes(work / "scenes", a.images)
     out = work / "out"
