@@ -50,8 +50,11 @@ def ablation_maps(
     return zero, infill
 
 
-def scene_row(steps: int) -> Tuple[Tensor, Tensor, List[Tensor], List[str]]:
-    r"""A demo scene: FIDO-SSR on its superpixels and both ablation maps."""
+def scene_row(
+    steps: Optional[int],
+) -> Tuple[Tensor, Tensor, List[Tensor], List[str]]:
+    r"""A demo scene: FIDO-SSR on its superpixels (``steps``: ``None`` for
+    FIDO's default) and both ablation maps."""
     from captum_fido.demo.domains import load_domain
 
     domain = load_domain("scenes")
@@ -60,12 +63,7 @@ def scene_row(steps: int) -> Tuple[Tensor, Tensor, List[Tensor], List[str]]:
     target = int(labels[0])
     segments = slic_segments(x[0])
     fido = FIDO(model, LocalInfiller(), objective="ssr").attribute(
-        x,
-        target=target,
-        feature_mask=segments,
-        n_steps=steps,
-        n_samples=4,
-        seed=0,
+        x, target=target, feature_mask=segments, n_steps=steps, seed=0
     )
     zero, infill = ablation_maps(model, x, target, segments)
     titles = ["FIDO-SSR on segments", "FA, zero baseline", "FA, Local in-fill"]
@@ -120,9 +118,11 @@ def draw(rows: list, out: str) -> None:
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="outputs/slic_segments.png")
-    parser.add_argument("--steps", type=int, default=40)
+    parser.add_argument(
+        "--steps", type=int, default=None, help="FIDO steps (default: FIDO's)"
+    )
     args = parser.parse_args(argv)
-    torch.set_num_threads(min(2, torch.get_num_threads()))
+    torch.set_num_threads(1)  # one thread per process, as the README's policy
     rows = [scene_row(args.steps), photo_row()]
     draw(rows, args.out)
     print(f"saved {args.out}")

@@ -8,12 +8,16 @@ with values plausible given the kept ones. The script prints each row's top
 features under FIDO-SDR (drop probability: what must go for the prediction
 to change) and FIDO-SSR (keep probability: what suffices to keep it).
 
-``l1_coeff`` multiplies the expected fraction of features kept or dropped
-times 224 * 224, as for images; this model's log-odds are a few units, so
-it is 3e-5 here (a whole-row cost of 1.5 log-odds) instead of the image
-default 1e-3.
+FIDO runs its default budget (72 steps x 4 samples) with a fixed sparsity
+weight, ``l1_coeff=3e-5``: it multiplies the expected fraction of features
+kept or dropped times 224 * 224, as for images, so a whole row costs 1.5
+log-odds. The default weight (``"adaptive"``) makes the whole row cost what
+in-filling all of it removes, tens of log-odds for this MLP; the
+conditional in-filler refills a dropped feature from the correlated kept
+ones, so on some rows no set of features is worth its share of that, and
+those maps come out empty (see ``docs/tutorials/tabular.md``).
 
-Run:  python examples/tabular_breast_cancer.py [--rows 4] [--steps 200]
+Run:  python examples/tabular_breast_cancer.py [--rows 4] [--steps N]
 (a few seconds on one CPU core; needs scikit-learn, the ``[demo]`` extra).
 """
 
@@ -65,7 +69,9 @@ def train_mlp(x: Tensor, y: Tensor, seed: int = 0, epochs: int = 300) -> nn.Modu
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=4, help="test rows to explain")
-    parser.add_argument("--steps", type=int, default=200, help="FIDO steps")
+    parser.add_argument(
+        "--steps", type=int, default=None, help="FIDO steps (default: FIDO's)"
+    )
     parser.add_argument("--top", type=int, default=5, help="features to print")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
