@@ -115,6 +115,7 @@ def with_reference_log_odds(problem: MaskProblem) -> MaskProblem:
         args = select_rows(problem.additional_forward_args, rows)
         output = problem.forward_func(*both, *args)
         scores = log_odds(output, problem.target[rows], problem.output_type)
+    _check_finite_scores(scores[n:], "with every pixel in-filled (before step 0)")
     return dataclasses.replace(
         problem,
         clean_log_odds=scores[:n].detach(),
@@ -369,6 +370,9 @@ class _Run:
                     inputs=params, retain_graph=True
                 )
             score_sum.index_add_(0, image_rows, s.detach().to(torch.float64))
+        # A NaN or infinite score in any sample makes its image's sum
+        # non-finite: one check (one sync) per step, before Adam's step.
+        _check_finite_scores(score_sum, f"at step {step}")
         with record_function("fido.regularisers"):
             # The overlap term is a constraint, not sparsity: it applies in
             # full from the first step, before the score favours old regions.
@@ -541,8 +545,9 @@ class _Run:
         dropped (SDR) and the rest in-filled, one row per image."""
         keep = [r if self.problem.objective == "ssr" else 1.0 - r for r in regions]
         refs = self.references.per_row(keep, 1)
-        scores = [s for _, _, s in self.scored_chunks(keep, refs, 1)]
-        return torch.cat(scores).float().cpu()
+        scores = torch.cat([s for _, _, s in self.scored_chunks(keep, refs, 1)])
+        _check_finite_scores(scores, "on the binary map (hard) after the last step")
+        return scores.float().cpu()
 
     def binarise(self, maps: Tuple[Tensor, ...], level: Tensor) -> _Binary:
         r"""Per image, the map's largest superlevel set ``{map > t}`` (``t``
@@ -587,6 +592,8 @@ class _Run:
             for store, p in zip(counterfactuals, phi):
                 store.append(p)
             scores.append(s)
+        per_image = torch.cat(scores).view(n, k_cf).sum(dim=1)
+        _check_finite_scores(per_image, "on the counterfactuals after the last step")
         return _Samples(
             tuple(torch.cat(c).view(n, k_cf, *c[0].shape[1:]) for c in counterfactuals),
             tuple(m.view(n, k_cf, *m.shape[1:]) for m in masks),
@@ -623,6 +630,26 @@ class _Run:
             infilled_log_odds=None if filled is None else filled.detach().float().cpu(),
             l1_weights=sparsity.current.float(),
         )
+
+
+def _check_finite_scores(scores: Tensor, when: str) -> None:
+    r"""Stop on a NaN or infinite target score, ``scores`` ``(N,)`` per image.
+
+    The clean pass is checked up front, but a model can still fail on
+    in-filled inputs (values or patterns it never saw); left alone, one such
+    score turns the image's map into NaN without a word.
+    """
+    finite = torch.isfinite(scores)
+    if bool(finite.all()):
+        return
+    bad = (~finite).nonzero().flatten().tolist()
+    raise ValueError(
+        f"the model returned a non-finite score (NaN or infinity) for image "
+        f"{bad[0]} {when} on in-filled inputs (images {bad} of the batch): the "
+        "model breaks on the infiller's output. "
+        "Check that it accepts in-filled values (range, dtype, no log or "
+        "division that fails on them), or use another infiller."
+    )
 
 
 def _total_variation(mask: Tensor) -> Tensor:
