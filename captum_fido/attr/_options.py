@@ -318,7 +318,12 @@ class MaskOptions:
         "segments already follow the image's edges (on 16 demo scenes the "
         "paper's weight on the sharp segment borders halved the share of the "
         "map on the object, ``docs/infill_baselines.md``), and on feature "
-        "rows, which have no neighbours. A value given is used as it is.",
+        "rows, which have no neighbours. A value given is used as it is. With "
+        "the adaptive ``l1_coeff`` this is the weight for an image whose "
+        "in-fill removes 50 log-odds (where the adaptive L1 weight is the "
+        "paper's 1e-3), and it scales with that evidence, so TV and L1 keep "
+        "the paper's ratio and the logit scale does not change the balance of "
+        "the loss.",
     )
     reg_warmup_steps: Optional[int] = _option(
         None,
