@@ -13,7 +13,7 @@ import pytest
 import torch
 from torch import nn
 
-from captum_fido.demo import compare
+from captum_fido.cli import compare
 from captum_fido.evaluation import ComparisonSettings, EvalData, run_comparison
 from captum_fido.evaluation.distributed import Shard
 from captum_fido.evaluation.harness import (
@@ -512,17 +512,30 @@ def test_labels_outside_the_model_fail_before_any_method(tmp_path):
 
 
 def test_non_finite_maps_name_the_method_and_images(tmp_path):
+    nan_image = _data().images[1]  # image id 101
+
     def explain(model, x, y, seed):
         maps = torch.rand(x.shape[0], *x.shape[2:])
-        maps[1, 0, 0] = float("nan")
+        for i, row in enumerate(x):
+            if torch.equal(row, nan_image):
+                maps[i, 0, 0] = float("nan")
         return maps
 
     spec = MethodSpec("Broken", "captum", None, explain, probabilistic=False)
-    with pytest.raises(ValueError, match=r"Broken returned NaN .* image ids \[101\]"):
+    with pytest.warns(
+        UserWarning, match=r"Broken failed \(method\) on image ids \[101\]"
+    ):
         _run_with(spec, tmp_path / "p.csv")
-    # The baselines of the chunk were written; nothing of the broken method.
-    rows = _quiet_read(tmp_path / "p.csv")
-    assert rows and all(r["method"] != "Broken" for r in rows)
+    # The image's row says why; the others were scored; the comparison went on.
+    rows = {
+        int(r["image_id"]): r
+        for r in _quiet_read(tmp_path / "p.csv")
+        if r["method"] == "Broken"
+    }
+    assert len(rows) == 7 and rows[101]["status"] == "failed"
+    assert "Broken returned NaN" in rows[101]["reason"]
+    assert "image ids [101]" in rows[101]["reason"]
+    assert all(r["status"] == "done" for i, r in rows.items() if i != 101)
 
 
 def _run_with(spec, path):

@@ -20,6 +20,16 @@ chunk whole, and processes share the work by whole chunks
 (:meth:`~captum_fido.evaluation.distributed.Shard.take_chunks`), so a run
 split over processes or resumed gives exactly the rows of one uninterrupted
 run with the same ``chunk_size`` (on the same hardware and thread count).
+
+A method that raises on some images does not stop the comparison: when a
+chunk fails, each of its images is tried alone (so one bad image fails by
+itself), and the images that still fail get a row with ``status`` ``failed``,
+the ``stage`` that failed (``method``: making the maps; ``metrics``: scoring
+them) and the ``reason`` (the error, one line), with a warning; rows that
+were scored say ``status`` ``done``. These are the columns and words of
+:func:`captum_fido.explain.explain_dataset`'s index. The summaries count
+failed rows and never score them (:func:`~captum_fido.evaluation.summarise`);
+a resumed run keeps them unless ``retry_failed``.
 """
 
 from __future__ import annotations
@@ -63,6 +73,13 @@ from captum_fido.metrics import (
 )
 
 __all__ = ["EvalData", "ComparisonSettings", "run_comparison", "BASELINES"]
+
+#: ``status`` of a row whose image a method (or its scoring) failed on.
+FAILED = "failed"
+#: ``status`` of a scored row.
+DONE = "done"
+#: Longest ``reason`` kept in a failed row (the error's first characters).
+_REASON_CHARS = 500
 
 #: Rows of the localisation baselines (paper Table 1): no map, just a box.
 BASELINES = ("Max (whole image)", "Center (half area)")
@@ -239,9 +256,15 @@ def run_comparison(
     preview_dir: Optional[Path] = None,
     previous: Sequence[Row] = (),
     unit_seconds: Optional[Mapping[str, float]] = None,
+    retry_failed: bool = False,
 ) -> List[Row]:
     r"""Explain and score every image with every method; append rows to
     ``out_csv`` chunk by chunk and skip (image, method) pairs already there.
+
+    An image a method fails on (after a failed chunk, each image is tried
+    alone) gets a row with ``status`` ``"failed"``, the ``stage`` and the
+    ``reason`` instead of scores, with a warning, and the comparison goes on
+    (see the module's description); scored rows have ``status`` ``"done"``.
 
     Args:
         model (nn.Module): The classifier (logits), in eval mode.
@@ -261,6 +284,9 @@ def run_comparison(
             the progress bar weighs each chunk and method by it, so its
             remaining time follows the methods' real costs. Default: every
             chunk and method weighs the same.
+        retry_failed (bool, optional): Run again the (image, method) pairs
+            an earlier run recorded as failed (their chunks are recomputed
+            whole). Default ``False``: they are kept as they are.
 
     Returns:
         list of dict: The rows of ``out_csv``, old and new.
@@ -276,10 +302,12 @@ def run_comparison(
         ...                       ComparisonSettings(show_progress=False))
         >>> summaries = summarise(rows)
     """
+    V.check_bool(retry_failed, "retry_failed")
     _check_labels_against(model, data, settings.output_type)
     done = {
         (int(str(r["image_id"])), str(r["method"]))
         for r in [*read_rows(out_csv), *previous]
+        if not (retry_failed and r.get("status") == FAILED)
     }
     counter = RowCounter(model)
     chunks = list(_chunks(len(data.image_ids), settings.chunk_size))
@@ -310,12 +338,8 @@ def run_comparison(
                 # missing: an image's numbers depend (in the last float
                 # digits) on the batch it is explained in, so every row
                 # comes from the batch an uninterrupted run would use.
-                new = (
-                    _baseline_rows(model, chunk, settings)
-                    if spec is None
-                    else _method_rows(
-                        counter, spec, chunk, eval_infillers, settings, preview_dir
-                    )
+                new = _chunk_rows(
+                    model, counter, spec, chunk, eval_infillers, settings, preview_dir
                 )
                 new = [
                     r
@@ -332,6 +356,87 @@ def run_comparison(
                 bar.refresh()
     bar.close()
     return read_rows(out_csv)
+
+
+class _StageFailed(Exception):
+    r"""A failure while making the maps (``stage`` ``"method"``) or scoring
+    them (``"metrics"``)."""
+
+    def __init__(self, stage: str, error: Exception) -> None:
+        super().__init__(f"{stage}: {error}")
+        self.stage, self.error = stage, error
+
+
+def _chunk_rows(
+    model: nn.Module,
+    counter: RowCounter,
+    spec: Optional[MethodSpec],
+    chunk: EvalData,
+    eval_infillers: Mapping[str, Infiller],
+    settings: ComparisonSettings,
+    preview_dir: Optional[Path],
+) -> List[Row]:
+    r"""The rows of one chunk and one method (``None``: the baselines): the
+    chunk's rows when it succeeds; otherwise each image tried alone, and a
+    failed row for each image that still fails."""
+
+    def rows_of(data: EvalData) -> List[Row]:
+        try:
+            if spec is None:
+                rows = _baseline_rows(model, data, settings)
+            else:
+                rows = _method_rows(
+                    counter, spec, data, eval_infillers, settings, preview_dir
+                )
+        except _StageFailed:
+            raise
+        except Exception as err:  # an error outside the method's own call
+            raise _StageFailed("metrics", err) from err
+        return [r | {"status": DONE} for r in rows]
+
+    try:
+        return rows_of(chunk)
+    except _StageFailed as failure:
+        if len(chunk.image_ids) == 1:
+            return _failed_rows(chunk, spec, failure)
+    # One image's failure must not cost the others their rows: each alone.
+    if chunk.images.is_cuda:
+        torch.cuda.empty_cache()
+    rows: List[Row] = []
+    for i in range(len(chunk.image_ids)):
+        alone = chunk.subset([i])
+        try:
+            rows += rows_of(alone)
+        except _StageFailed as failure:
+            rows += _failed_rows(alone, spec, failure)
+    return rows
+
+
+def _failed_rows(
+    data: EvalData, spec: Optional[MethodSpec], failure: _StageFailed
+) -> List[Row]:
+    r"""Rows saying that the images of ``data`` failed, and why (warned)."""
+    err = failure.error
+    reason = " ".join(f"{type(err).__name__}: {err}".split())
+    if len(reason) > _REASON_CHARS:
+        reason = reason[: _REASON_CHARS - 3] + "..."
+    names = BASELINES if spec is None else (spec.name,)
+    ids = [int(i) for i in data.image_ids]
+    warnings.warn(
+        f"compare: {' and '.join(names)} failed ({failure.stage}) on image ids "
+        f"{ids}: {reason}. Their rows say status 'failed' and are counted, not "
+        "scored; the comparison goes on",
+        stacklevel=4,
+    )
+    family = "baseline" if spec is None else spec.family
+    extra: Row = {} if spec is None else {"infiller": spec.infiller or ""}
+    return [
+        _base_row(data, i, name, family)
+        | extra
+        | {"status": FAILED, "stage": failure.stage, "reason": reason}
+        for name in names
+        for i in range(len(ids))
+    ]
 
 
 def _chunks(n: int, size: int) -> Iterator[List[int]]:
@@ -397,7 +502,10 @@ def _method_rows(
     model = counter.model
     counter.rows = 0
     start = time.perf_counter()
-    maps = _explain(counter, spec, data, settings.seed)
+    try:
+        maps = _explain(counter, spec, data, settings.seed)
+    except Exception as err:  # the method itself failed on these images
+        raise _StageFailed("method", err) from err
     seconds = (time.perf_counter() - start) / n
     passes = counter.rows / n
     # Empty or flooded maps explain nothing; the verdict never ranks them.

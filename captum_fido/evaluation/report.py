@@ -6,6 +6,10 @@ the ``val`` rows (the ``alpha`` with the lowest WSL error) and applied to the
 ``test`` rows, which alone enter the summaries. Deletion areas average over
 images whose in-filled image moves the log-odds by more than 1
 (``suppression > 1``), where the normalised curve means something.
+
+Rows whose ``status`` is ``failed`` (the method, or the scoring of its map,
+failed on that image: see :mod:`captum_fido.evaluation.harness`) are counted,
+never scored: they enter no mean, and each summary says how many there are.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ __all__ = [
     "write_results",
     "write_table",
     "per_image_values",
+    "is_failed",
 ]
 
 Row = Mapping[str, object]
@@ -53,9 +58,11 @@ class MethodSummary:
 
     Attributes:
         method, family: As in the rows.
-        n_images: Test images.
+        n_images: Test images scored (failed ones left out).
         threshold: The WSL threshold used (``"theta=0.5"`` or ``"alpha=..."``).
         values: metric -> ``(mean, low, high, n)``.
+        n_failed: Test images the method failed on (``status`` ``failed``):
+            counted here, in no mean.
 
     Examples::
 
@@ -69,6 +76,27 @@ class MethodSummary:
     n_images: int
     threshold: str
     values: Dict[str, Tuple[float, float, float, int]]
+    n_failed: int = 0
+
+
+def is_failed(row: Row) -> bool:
+    r"""Whether a per-image row records a failure (``status`` ``failed``)
+    rather than scores; rows without a ``status`` (older runs) were scored.
+
+    Args:
+        row (dict): One per-image row.
+
+    Returns:
+        bool
+
+    Examples::
+
+        >>> is_failed({"image_id": "3", "status": "failed", "reason": "..."})
+        True
+        >>> is_failed({"image_id": "3", "status": "done"}), is_failed({})
+        (False, False)
+    """
+    return str(row.get("status") or "") == "failed"
 
 
 def bootstrap_ci(
@@ -216,7 +244,9 @@ def summarise(rows: Sequence[Row], seed: int = 0) -> List[MethodSummary]:
 
     Each metric is averaged over the method's test rows with a bootstrap
     interval (:func:`bootstrap_ci`); the WSL threshold is 0.5 for FIDO and
-    BBMP maps and chosen on the val rows for the others. The rows are
+    BBMP maps and chosen on the val rows for the others. Failed rows
+    (:func:`is_failed`) are counted in ``n_failed`` and enter no mean. The
+    rows are
     aggregated in order of image id whatever order they are given in, so
     the numbers depend only on the set of rows and ``seed`` (a run sharded
     over processes gives the summaries of one).
@@ -248,23 +278,28 @@ def summarise(rows: Sequence[Row], seed: int = 0) -> List[MethodSummary]:
         mine = [r for r in rows if r["method"] == method]
         family = str(mine[0]["family"])
         probabilistic = family.startswith(("fido", "bbmp"))
+        scored = [r for r in mine if not is_failed(r)]
         k, threshold = _threshold_index(
-            [r for r in mine if r["split"] == "val"], probabilistic
+            [r for r in scored if r["split"] == "val"], probabilistic
         )
-        test = [r for r in mine if r["split"] == "test"]
+        test = [r for r in scored if r["split"] == "test"]
+        failed = sum(is_failed(r) and r["split"] == "test" for r in mine)
         values = {}
         for key in keys:
             per_image = per_image_values(test, key, k)
             finite = [v for v in per_image.values() if not math.isnan(v)]
             mean, low, high = bootstrap_ci(finite, seed=seed)
             values[key] = (mean, low, high, len(finite))
-        summaries.append(MethodSummary(method, family, len(test), threshold, values))
+        summaries.append(
+            MethodSummary(method, family, len(test), threshold, values, failed)
+        )
     return summaries
 
 
 def write_results(summaries: Sequence[MethodSummary], path: Path) -> Path:
-    r"""``results.csv``: one row per method, ``<metric>``, ``<metric>_low``,
-    ``<metric>_high`` and ``<metric>_n`` for every metric.
+    r"""``results.csv``: one row per method, ``n_images`` scored and
+    ``n_failed`` (test images the method failed on), then ``<metric>``,
+    ``<metric>_low``, ``<metric>_high`` and ``<metric>_n`` for every metric.
 
     Args:
         summaries (sequence of MethodSummary): From :func:`summarise`.
@@ -280,7 +315,7 @@ def write_results(summaries: Sequence[MethodSummary], path: Path) -> Path:
         PosixPath('out/results.csv')
     """
     keys = list(summaries[0].values) if summaries else []
-    header = ["method", "family", "n_images", "wsl_threshold"]
+    header = ["method", "family", "n_images", "n_failed", "wsl_threshold"]
     for key in keys:
         header += [key, f"{key}_low", f"{key}_high", f"{key}_n"]
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -288,7 +323,13 @@ def write_results(summaries: Sequence[MethodSummary], path: Path) -> Path:
         writer = csv.writer(f)
         writer.writerow(header)
         for s in summaries:
-            cells: List[object] = [s.method, s.family, s.n_images, s.threshold]
+            cells: List[object] = [
+                s.method,
+                s.family,
+                s.n_images,
+                s.n_failed,
+                s.threshold,
+            ]
             for key in keys:
                 mean, low, high, n = s.values[key]
                 cells += [f"{mean:.6g}", f"{low:.6g}", f"{high:.6g}", n]
@@ -313,7 +354,9 @@ def write_table(
     Metric) extended with the curves, pointing game and cost.
 
     Metric cells are means with their 95% bootstrap intervals; the cost
-    cells (seconds and passes per image) are plain means.
+    cells (seconds and passes per image) are plain means. A method that
+    failed on some test images says how many after its name; its means
+    leave them out.
 
     Args:
         summaries (sequence of MethodSummary): From :func:`summarise`.
@@ -340,7 +383,8 @@ def write_table(
     lines.append("|" + "---|" * len(head))
     for s in summaries:
         v = s.values
-        cells = [s.method, _cell(v["wsl_error"], 100, 1), _cell(v["saliency_metric"])]
+        name = s.method if not s.n_failed else f"{s.method} ({s.n_failed} failed)"
+        cells = [name, _cell(v["wsl_error"], 100, 1), _cell(v["saliency_metric"])]
         cells += [_cell(v[k]) for k in curves]
         cells += [_cell(v["pointing"], 100, 1), _cell(v["outside_mass"])]
         cells += [_plain(v["seconds"], 3), _plain(v["passes"], 0)]
@@ -351,7 +395,10 @@ def write_table(
         "WSL error, Saliency Metric, deletion, mass outside the box, seconds and "
         "passes; higher is better: insertion and the pointing game. Curves "
         "average images whose fully in-filled image moves the log-odds by more "
-        "than 1. Overlapping intervals do not say which map to trust: "
+        "than 1. Images a method failed on (`status` failed in "
+        "`per_image.csv`, with the reason) are counted after its name and "
+        "left out of its means. Overlapping intervals do not say which map to "
+        "trust: "
         "`verdict.md` compares the methods on the same images and flags empty "
         "or flooded maps, which can score well while explaining nothing."
     )

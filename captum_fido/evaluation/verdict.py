@@ -15,7 +15,10 @@ distinguishable from the best on. Methods whose maps are empty (nothing
 selected) or flooded (nearly everything selected), as
 :func:`captum_fido.metrics.map_status` defines them, explain nothing: an
 empty map scores no mass outside the box, the best value there is. They are
-flagged, with the count of such maps, and never ranked.
+flagged, with the count of such maps, and never ranked. Methods that failed
+on some test images (rows with ``status`` ``failed``) are not ranked either:
+their means leave those images out, and they may be the hard ones. Failed
+rows are counted, with their first reason, and never scored.
 
 Paired intervals cancel how hard each image is, so they separate methods
 with fewer images than unpaired ones; but they say nothing beyond the images,
@@ -40,6 +43,7 @@ from captum_fido.evaluation.report import (
     MethodSummary,
     bootstrap_ci,
     curve_keys,
+    is_failed,
     paired_difference,
     per_image_values,
     summarise,
@@ -141,6 +145,10 @@ class Verdict:
             method may have.
         baselines: baseline row name -> metric -> mean (the Max and Center
             boxes: localisation without a map, for reference).
+        failed: method -> ``(n_failed, n_test, reason)``: the test images
+            it failed on (counted, not scored; the method is not ranked), its
+            test images, and the first failure's reason. The baselines'
+            failures are counted in the summaries (``n_failed``).
 
     Examples::
 
@@ -157,6 +165,7 @@ class Verdict:
     level: float = 0.95
     max_collapsed: float = 0.0
     baselines: Dict[str, Dict[str, float]] = field(default_factory=dict)
+    failed: Dict[str, Tuple[int, int, str]] = field(default_factory=dict)
 
     def metric(self, key: str) -> MetricVerdict:
         r"""The verdict on metric ``key`` (``KeyError`` if there is none)."""
@@ -234,6 +243,8 @@ def compare_verdict(
             ``per_image.csv`` read with ``csv.DictReader``). A
             ``map_status`` column (``ok``, ``empty`` or ``flooded``) flags
             maps that explain nothing; rows without it count as unknown.
+            Rows with ``status`` ``failed`` are counted in
+            :attr:`Verdict.failed` and never scored.
         summaries (sequence of MethodSummary, optional): From
             :func:`~captum_fido.evaluation.summarise` on the same rows
             (computed when ``None``).
@@ -267,8 +278,15 @@ def compare_verdict(
         summaries = summarise(rows, seed=seed)
     by_method = {s.method: s for s in summaries}
     mine: Dict[str, List[Row]] = {}
-    for r in test:
-        mine.setdefault(str(r["method"]), []).append(r)
+    failures: Dict[str, List[Row]] = {}
+    for r in sorted(test, key=lambda r: int(str(r["image_id"]))):
+        kept = failures if is_failed(r) else mine
+        kept.setdefault(str(r["method"]), []).append(r)
+    failed = {
+        m: (len(f), len(f) + len(mine.get(m, [])), str(f[0].get("reason") or ""))
+        for m, f in failures.items()
+        if str(f[0].get("family")) != "baseline"
+    }
     baselines = [m for m in mine if str(mine[m][0].get("family")) == "baseline"]
     methods = [m for m in mine if m not in baselines]
     statuses = {m: _statuses(mine[m]) for m in methods}
@@ -278,7 +296,9 @@ def compare_verdict(
         if sum(statuses[m][s] for s in _COLLAPSED)
         > max_collapsed * sum(statuses[m].values())
     )
-    ranked = [m for m in methods if m not in flagged]
+    # A method's means leave out the images it failed on (maybe the hard
+    # ones): it is not ranked against methods scored on every image.
+    ranked = [m for m in methods if m not in flagged and m not in failed]
     directions = metric_directions(rows)
     values: Dict[str, Dict[str, Dict[int, float]]] = {}
     for m in methods + baselines:
@@ -308,6 +328,7 @@ def compare_verdict(
         level=0.95,
         max_collapsed=float(max_collapsed),
         baselines=reference,
+        failed=failed,
     )
 
 
@@ -445,16 +466,21 @@ def format_verdict(verdict: Verdict, title: Optional[str] = None) -> str:
     """
     pct = f"{verdict.level:.0%}"
     lines = [f"# Verdict: {title}" if title else "# Verdict", ""]
-    ranked = len(verdict.ranking)
+    n_methods = len(
+        {m for m, *_ in verdict.ranking} | set(verdict.flagged) | set(verdict.failed)
+    )
     lines.append(
-        f"{ranked + len(verdict.flagged)} methods on {verdict.n_test_images} test "
+        f"{n_methods} methods on {verdict.n_test_images} test "
         f"images. For every metric: the best mean, and the methods not "
         f"distinguishable from it (the paired {pct} bootstrap interval of their "
         "difference from the best, on the same images, contains 0)."
     )
     lines += ["", "## Summary ranking", ""]
     if not verdict.ranking:
-        lines.append("No method is ranked: every method has maps that explain nothing.")
+        lines.append(
+            "No method is ranked: every method has maps that explain nothing "
+            "or failed on some images."
+        )
     seconds = {
         m: v.means.get(m, math.nan)
         for v in verdict.metrics
@@ -548,6 +574,18 @@ def format_verdict(verdict: Verdict, title: Optional[str] = None) -> str:
             else f"A method with more than {verdict.max_collapsed:.0%} of such "
             "maps is not ranked."
         ),
+    ]
+    lines += ["", "## Images a method failed on", ""]
+    if verdict.failed:
+        for m, (n, total, reason) in verdict.failed.items():
+            lines.append(
+                f"- {m}: failed on {n} of {total} test images (counted, not "
+                "scored; `status` failed in `per_image.csv`): not ranked, as its "
+                f"means leave those images out. First reason: {reason}"
+            )
+    else:
+        lines.append("No method failed on any test image.")
+    lines += [
         "",
         "## What these intervals can and cannot tell",
         "",
