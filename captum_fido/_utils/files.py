@@ -17,7 +17,12 @@ import tempfile
 from pathlib import Path
 from typing import Any, Iterator, Union
 
-__all__ = ["atomic_path", "write_text_atomic", "write_json_atomic"]
+__all__ = [
+    "atomic_path",
+    "write_text_atomic",
+    "write_json_atomic",
+    "save_figure_atomic",
+]
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -82,3 +87,24 @@ def write_json_atomic(path: PathLike, obj: Any) -> None:
         >>> write_json_atomic(folder / "settings.json", {"seed": 0})  # doctest: +SKIP
     """
     write_text_atomic(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
+
+
+def save_figure_atomic(fig: Any, path: PathLike, **savefig_kwargs: Any) -> None:
+    r"""Save a matplotlib figure to ``path`` atomically (see :func:`atomic_path`).
+
+    The format comes from ``path``'s suffix (``png`` without one) unless
+    ``format`` is given: the temporary file's own suffix must not decide it.
+
+    Args:
+        fig (matplotlib.figure.Figure): The figure.
+        path (str or PathLike): The destination; its folder must exist.
+        **savefig_kwargs: Passed to ``fig.savefig`` (``dpi``, ``bbox_inches``).
+
+    Examples::
+
+        >>> save_figure_atomic(fig, folder / "maps.png", dpi=100)  # doctest: +SKIP
+    """
+    dest = Path(path)
+    savefig_kwargs.setdefault("format", dest.suffix.lstrip(".").lower() or "png")
+    with atomic_path(dest) as tmp:
+        fig.savefig(tmp, **savefig_kwargs)

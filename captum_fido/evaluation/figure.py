@@ -19,7 +19,7 @@ from typing import Any, List, Optional, Sequence, Tuple
 import torch
 from torch import Tensor
 
-from captum_fido._utils.files import atomic_path
+from captum_fido._utils.files import save_figure_atomic
 from captum_fido.evaluation.harness import preview_path
 from captum_fido.metrics import map_status
 
@@ -311,7 +311,6 @@ def plot_map_grid(
     fig.text(0.5, 1 - 0.1 / height, caption, ha="center", va="top", fontsize=8)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(out) as tmp:
-        fig.savefig(tmp, dpi=dpi, format=out.suffix.lstrip(".") or "png")
+    save_figure_atomic(fig, out, dpi=dpi)
     plt.close(fig)
     return out

@@ -15,6 +15,7 @@ never scored: they enter no mean, and each summary says how many there are.
 from __future__ import annotations
 
 import csv
+import io
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,7 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
+from captum_fido._utils.files import atomic_path, write_text_atomic
 from captum_fido.metrics import DEFAULT_ALPHAS
 
 __all__ = [
@@ -314,26 +316,32 @@ def write_results(summaries: Sequence[MethodSummary], path: Path) -> Path:
         >>> write_results(summarise(rows), Path("out/results.csv"))
         PosixPath('out/results.csv')
     """
+    path = Path(path)
     keys = list(summaries[0].values) if summaries else []
     header = ["method", "family", "n_images", "n_failed", "wsl_threshold"]
     for key in keys:
         header += [key, f"{key}_low", f"{key}_high", f"{key}_n"]
+    # Built whole, then written to a temporary file renamed over ``path``: a
+    # crash or an error leaves the previous results.csv, never a part.
+    f = io.StringIO(newline="")
+    writer = csv.writer(f)
+    writer.writerow(header)
+    for s in summaries:
+        cells: List[object] = [
+            s.method,
+            s.family,
+            s.n_images,
+            s.n_failed,
+            s.threshold,
+        ]
+        for key in keys:
+            mean, low, high, n = s.values[key]
+            cells += [f"{mean:.6g}", f"{low:.6g}", f"{high:.6g}", n]
+        writer.writerow(cells)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(header)
-        for s in summaries:
-            cells: List[object] = [
-                s.method,
-                s.family,
-                s.n_images,
-                s.n_failed,
-                s.threshold,
-            ]
-            for key in keys:
-                mean, low, high, n = s.values[key]
-                cells += [f"{mean:.6g}", f"{low:.6g}", f"{high:.6g}", n]
-            writer.writerow(cells)
+    with atomic_path(path) as tmp:
+        # Bytes: the csv module's line ends stay as written on every system.
+        tmp.write_bytes(f.getvalue().encode("utf-8"))
     return path
 
 
@@ -402,8 +410,11 @@ def write_table(
         "`verdict.md` compares the methods on the same images and flags empty "
         "or flooded maps, which can score well while explaining nothing."
     )
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("\n".join(line for line in lines if line is not None) + "\n")
+    write_text_atomic(
+        path, "\n".join(line for line in lines if line is not None) + "\n"
+    )
     return path
 
 
