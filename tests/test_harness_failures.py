@@ -14,6 +14,7 @@ import pytest
 import torch
 from torch import Tensor, nn
 
+from captum_fido.attr import FIDO
 from captum_fido.evaluation import ComparisonSettings, EvalData, run_comparison
 from captum_fido.evaluation.harness import BASELINES, CHECK_COLUMN, read_rows
 from captum_fido.evaluation.methods import MethodSpec
@@ -172,6 +173,42 @@ def test_a_method_failing_everywhere_leaves_the_others_untouched(tmp_path):
     assert {i: _scores(r) for i, r in good.items()} == {
         i: _scores(r) for i, r in ref.items()
     }
+
+
+def _fido_nan_on_infill(bad: int):
+    r"""FIDO on a model that returns NaN for image ``bad`` wherever its input
+    differs from the clean image (any in-fill): FIDO stops on it."""
+
+    def explain(model, x, y, seed):
+        ids = torch.tensor(_ids_of(x))
+
+        def forward(inputs, row_ids):
+            out = model(inputs)
+            changed = (inputs != DATA.images[row_ids]).flatten(1).any(dim=1)
+            broken = (changed & (row_ids == bad))[:, None]
+            return torch.where(broken, torch.full_like(out, math.nan), out)
+
+        maps = FIDO(forward, MeanInfiller([0.5, 0.5, 0.5])).attribute(
+            x,
+            target=y,
+            additional_forward_args=(ids,),
+            n_steps=3,
+            n_samples=2,
+            l1_coeff=1e-3,
+            seed=seed,
+        )
+        return maps.mean(dim=1)
+
+    return explain
+
+
+def test_fido_on_a_model_that_breaks_on_in_fills_marks_that_image_failed(tmp_path):
+    spec = MethodSpec("FIDO", "fido-ssr", "Mean", _fido_nan_on_infill(6), True)
+    rows = _pairs(_run([spec], tmp_path / "per_image.csv"), "FIDO")
+    assert [i for i, r in rows.items() if is_failed(r)] == [6]
+    assert rows[6]["stage"] == "method"
+    assert "ValueError: the model returned a non-finite score" in rows[6]["reason"]
+    assert all(r["map_status"] for i, r in rows.items() if i != 6)
 
 
 class _BadFill(MeanInfiller):
