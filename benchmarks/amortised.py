@@ -33,8 +33,8 @@ from typing import Dict, List, Optional, Sequence
 
 import torch
 
-from captum_fido.demo.compare import demo_infillers
 from captum_fido.demo.domains import load_domain
+from captum_fido.demo.infillers import demo_infillers
 from captum_fido.demo.pretrained import load_explainer
 from captum_fido.evaluation.figure import plot_map_grid
 from captum_fido.evaluation.harness import ComparisonSettings, EvalData, run_comparison

@@ -27,8 +27,8 @@ import torch
 from torch import Tensor, nn
 
 from captum_fido.attr import AmortisedFIDO, MaskExplainerNet
-from captum_fido.demo.compare import demo_infillers
 from captum_fido.demo.domains import load_domain
+from captum_fido.demo.infillers import demo_infillers
 from captum_fido.demo.pretrained import load_explainer
 from captum_fido.evaluation.harness import ComparisonSettings, EvalData, run_comparison
 from captum_fido.evaluation.methods import MethodSpec, mask_methods

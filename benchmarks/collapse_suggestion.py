@@ -31,7 +31,7 @@ import torch
 from torch import Tensor
 
 from captum_fido import BBMP, FIDO
-from captum_fido.demo.run_demo import box_mass
+from captum_fido.demo.showcase import box_mass
 
 _SUGGESTION = re.compile(r"Try l1_coeff=([0-9.eE+-]+)")
 

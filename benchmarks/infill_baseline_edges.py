@@ -36,8 +36,8 @@ from captum.attr import FeatureAblation
 from torch import Tensor
 
 from captum_fido import InfillBaseline
-from captum_fido.demo.compare import demo_infillers
 from captum_fido.demo.domains import load_domain
+from captum_fido.demo.infillers import demo_infillers
 from captum_fido.evaluation import bootstrap_ci, paired_difference
 from captum_fido.evaluation.methods import patch_mask
 from captum_fido.infillers import LocalInfiller

@@ -32,8 +32,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 
-from captum_fido.demo.compare import _data, demo_infillers
-from captum_fido.demo.domains import load_domain
+from captum_fido.demo.domains import comparison_data, load_domain
+from captum_fido.demo.infillers import demo_infillers
 from captum_fido.evaluation.figure import plot_map_grid
 from captum_fido.evaluation.harness import ComparisonSettings, read_rows, run_comparison
 from captum_fido.evaluation.methods import PERTURBATION_METHODS, perturbation_methods
@@ -149,7 +149,7 @@ def run(a: argparse.Namespace) -> None:
     started = time.time()
     run_comparison(
         domain.load_classifier(),
-        _data(domain, a.n_images, a.n_val),
+        comparison_data(domain, a.n_images, a.n_val),
         specs,
         {"inpainter": fills["inpainter"], "road": NoisyLinearInfiller()},
         a.out / "per_image.csv",

@@ -157,7 +157,7 @@ def main() -> int:
         "in-painting on the CPU, image by image: as good on this table, "
         "and several times slower (see the timings below; v2 is kept as "
         "`weights/inpainter_ns.pt`). Trained by `python -m "
-        "captum_fido.demo.train_inpainters --model inpainter`: "
+        "captum_fido train-inpainters --model inpainter`: "
         f"{st['steps']} Adam steps of {st['batch_size']} scenes "
         f"({st['n_scenes']} training scenes, one-cycle lr {st['lr']:g}), "
         "hole L1 + image-gradient L1 "

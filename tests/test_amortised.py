@@ -199,8 +199,8 @@ def test_bad_inputs_raise():
 
 
 def test_demo_training_script_writes_loadable_weights(tmp_path):
+    from captum_fido.cli.train_explainer import main
     from captum_fido.demo.pretrained import load_explainer
-    from captum_fido.demo.train_explainer import main
 
     out = tmp_path / "explainer.pt"
     assert main(["--tiny", "--no-progress", "--threads", "1", "--out", str(out)]) == 0
@@ -212,8 +212,8 @@ def test_demo_training_script_writes_loadable_weights(tmp_path):
 
 @pytest.mark.slow
 def test_shipped_scenes_explainer_keeps_the_object():
-    from captum_fido.demo.compare import demo_infillers
     from captum_fido.demo.domains import load_domain
+    from captum_fido.demo.infillers import demo_infillers
     from captum_fido.demo.pretrained import load_explainer
 
     domain = load_domain("scenes")

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from captum_fido.demo import compare
+from captum_fido.cli import compare
 from captum_fido.evaluation import EvalData, bootstrap_ci, paired_difference
 from captum_fido.evaluation.harness import read_rows
 from captum_fido.evaluation.methods import captum_methods, select_methods

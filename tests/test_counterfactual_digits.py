@@ -85,10 +85,11 @@ def test_digit_criticisms_reach_their_targets(digits) -> None:
     assert torch.equal(predicted[result.success], targets[result.success])
 
 
-def test_training_script_smoke(tmp_path: Path) -> None:
-    from captum_fido.demo.digits import load_pretrained, train
+def test_training_command_smoke(tmp_path: Path) -> None:
+    from captum_fido.cli import train_digits
+    from captum_fido.demo.digits import load_pretrained
 
-    assert train.main(["--tiny", "--no-progress", "--out", str(tmp_path)]) == 0
+    assert train_digits.main(["--tiny", "--no-progress", "--out", str(tmp_path)]) == 0
     models = load_pretrained(tmp_path)
     assert not models.classifier.training and not models.vae.training
     assert 0.0 <= models.classifier_info["test_accuracy"] <= 1.0

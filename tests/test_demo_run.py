@@ -3,15 +3,16 @@
 import pytest
 import torch
 
+from captum_fido.cli import demo as demo_command
 from captum_fido.cli import main as cli_main
-from captum_fido.demo import run_demo
+from captum_fido.demo.showcase import box_mass
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_run_demo_writes_a_png(tmp_path, capsys):
     out = tmp_path / "demo.png"
-    rc = run_demo.main(
+    rc = demo_command.main(
         ["--out", str(out), "--n-images", "1", "--steps", "2", "--n-samples", "2"]
     )
     assert rc == 0
@@ -44,5 +45,5 @@ def test_cli_dispatches_to_the_demo(tmp_path):
 def test_box_mass():
     m = torch.zeros(1, 8, 8)
     m[0, 2:4, 2:4] = 1
-    assert run_demo.box_mass(m, torch.tensor([[2, 2, 4, 4]])).item() == 1.0
-    assert run_demo.box_mass(m, torch.tensor([[4, 4, 8, 8]])).item() == 0.0
+    assert box_mass(m, torch.tensor([[2, 2, 4, 4]])).item() == 1.0
+    assert box_mass(m, torch.tensor([[4, 4, 8, 8]])).item() == 0.0

@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from captum_fido.demo import train_classifier, train_inpainters
+from captum_fido.cli import train_classifier as train_classifier_command
+from captum_fido.cli import train_inpainters as train_inpainters_command
+from captum_fido.demo import train_inpainters
 from captum_fido.demo.inpainting import CoarseRefineInfiller, RefineUNet
 from captum_fido.demo.masks import MASK_KINDS, infill_targets, sample_keep_masks
 from captum_fido.demo.pretrained import (
@@ -22,7 +24,10 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 def test_classifier_smoke_training_writes_loadable_weights(tmp_path, capsys):
     out = tmp_path / "classifier.pt"
-    assert train_classifier.main(["--tiny", "--out", str(out), "--threads", "1"]) == 0
+    assert (
+        train_classifier_command.main(["--tiny", "--out", str(out), "--threads", "1"])
+        == 0
+    )
     assert out.is_file() and out.with_suffix(".json").is_file()
     summary = json.loads(out.with_suffix(".json").read_text())
     assert summary["steps"] >= 1 and summary["settings"]["seed"] == 0
@@ -33,7 +38,7 @@ def test_classifier_smoke_training_writes_loadable_weights(tmp_path, capsys):
 
 def test_inpainter_and_vae_smoke_training(tmp_path):
     argv = ["--tiny", "--no-progress", "--out-dir", str(tmp_path)]
-    assert train_inpainters.main(argv) == 0
+    assert train_inpainters_command.main(argv) == 0
     inp, vae = load_inpainter(tmp_path / "inpainter.pt"), load_vae(tmp_path / "vae.pt")
     assert isinstance(inp, RefineUNet)
     summary = json.loads((tmp_path / "inpainter.json").read_text())

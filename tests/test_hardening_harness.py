@@ -13,7 +13,7 @@ import pytest
 import torch
 from torch import nn
 
-from captum_fido.demo import compare
+from captum_fido.cli import compare
 from captum_fido.evaluation import ComparisonSettings, EvalData, run_comparison
 from captum_fido.evaluation.distributed import Shard
 from captum_fido.evaluation.harness import (

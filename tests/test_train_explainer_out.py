@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from captum_fido.cli.train_explainer import main
 from captum_fido.demo._training import WEIGHTS_DIR
-from captum_fido.demo.train_explainer import main
 
 TINY = ["--tiny", "--no-progress", "--threads", "1"]
 

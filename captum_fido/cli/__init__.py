@@ -1,9 +1,13 @@
 r"""Command line entry point: ``captum-fido <command>`` (or ``python -m
 captum_fido <command>``).
 
-The CLI sits at the edge of the package: it imports each command's module
-lazily, and nothing in the library imports it. Each command module exposes
-``main(argv, prog) -> int``.
+The CLI sits at the edge of the package: every command is one module of
+this package (``explain``, ``demo``, ``compare``, ``counterfactual``,
+``domains``, ``train_explainer``, ``train_classifier``, ``train_inpainters``,
+``train_digits``) with its argument parsing and a ``main(argv, prog) -> int``;
+the work itself lives in the library and in :mod:`captum_fido.demo`.
+:func:`command_main` imports a command's module only when it runs, and
+nothing outside this package imports it.
 
 Examples::
 
@@ -15,38 +19,84 @@ Examples::
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
-from typing import List, Optional
+from typing import Callable, List, Optional
 
 from captum_fido import __version__
-from captum_fido._utils.cli import DEFAULT_PROG, quiet_captum_warnings
+from captum_fido.cli._common import DEFAULT_PROG, quiet_captum_warnings
 
-__all__ = ["COMMANDS", "main"]
+__all__ = ["COMMANDS", "command_main", "main"]
 
-#: command -> (module, help).
+#: command -> its one-line help. Each command is the module of its name
+#: (``-`` read as ``_``) with a ``main(argv, prog) -> int``.
 COMMANDS = {
-    "explain": (
-        "captum_fido.cli.explain",
-        "explain your image files (PNG/JPEG) with FIDO, BBMP or a Captum method",
-    ),
-    "demo": (
-        "captum_fido.demo.run_demo",
-        "explain demo scenes with FIDO and Captum baselines; write a figure",
-    ),
-    "compare": (
-        "captum_fido.demo.compare",
-        "run and score every saliency method on a demo domain; write tables",
-    ),
-    "counterfactual": (
-        "captum_fido.demo.digits.run_demo",
-        "latent-space criticisms and prototypes on handwritten digits",
-    ),
-    "train-explainer": (
-        "captum_fido.demo.train_explainer",
-        "train the amortised FIDO-SSR explainer on the scenes domain; write weights",
-    ),
+    "explain": "explain your image files (PNG/JPEG) with FIDO, BBMP or a Captum method",
+    "demo": "explain demo scenes with FIDO and Captum baselines; write a figure",
+    "compare": "run and score every saliency method on a demo domain; write tables",
+    "counterfactual": "latent-space criticisms and prototypes on handwritten digits",
+    "domains": "object vs background reliance of each demo domain's classifier",
+    "train-explainer": "train the amortised FIDO-SSR explainer of the scenes domain",
+    "train-classifier": "train the demo's scene classifier",
+    "train-inpainters": "train the demo's in-painter and completion VAE",
+    "train-digits": "train the digit classifier and VAE of counterfactual",
 }
+
+Main = Callable[..., int]
+
+
+def command_main(name: str) -> Main:
+    r"""The ``main`` of command ``name``, imported only when it runs: a
+    command's imports (the ``[demo]`` extra's packages among them) load only
+    for that command, so ``--help`` and ``--version`` need none of them.
+
+    Args:
+        name (str): A key of :data:`COMMANDS`.
+
+    Returns:
+        The command module's ``main(argv, prog) -> int``.
+
+    Examples::
+
+        >>> command_main("explain").__module__
+        'captum_fido.cli.explain'
+    """
+    if name == "explain":
+        from captum_fido.cli import explain
+
+        return explain.main
+    if name == "demo":
+        from captum_fido.cli import demo
+
+        return demo.main
+    if name == "compare":
+        from captum_fido.cli import compare
+
+        return compare.main
+    if name == "counterfactual":
+        from captum_fido.cli import counterfactual
+
+        return counterfactual.main
+    if name == "domains":
+        from captum_fido.cli import domains
+
+        return domains.main
+    if name == "train-explainer":
+        from captum_fido.cli import train_explainer
+
+        return train_explainer.main
+    if name == "train-classifier":
+        from captum_fido.cli import train_classifier
+
+        return train_classifier.main
+    if name == "train-inpainters":
+        from captum_fido.cli import train_inpainters
+
+        return train_inpainters.main
+    if name == "train-digits":
+        from captum_fido.cli import train_digits
+
+        return train_digits.main
+    raise ValueError(f"unknown command {name!r}; known: {', '.join(COMMANDS)}")
 
 
 #: Import name -> distribution of the ``[demo]`` extra (setup.cfg), so a
@@ -60,9 +110,7 @@ DEMO_EXTRA = {
 
 def _parser(prog: str) -> argparse.ArgumentParser:
     width = max(len(name) for name in COMMANDS)
-    listing = "\n".join(
-        f"  {name:<{width}}  {text}" for name, (_, text) in COMMANDS.items()
-    )
+    listing = "\n".join(f"  {name:<{width}}  {text}" for name, text in COMMANDS.items())
     parser = argparse.ArgumentParser(
         prog=prog,
         description="Counterfactual in-fill saliency (FIDO, BBMP) for Captum.",
@@ -107,9 +155,9 @@ def main(argv: Optional[List[str]] = None, prog: str = DEFAULT_PROG) -> int:
         return 2
     args = parser.parse_args(argv)
     try:
-        module = importlib.import_module(COMMANDS[args.command][0])
+        command = command_main(args.command)
         with quiet_captum_warnings():
-            return int(module.main(args.args, prog=prog) or 0)
+            return int(command(args.args, prog=prog) or 0)
     except ModuleNotFoundError as err:
         if err.name not in DEMO_EXTRA:
             raise

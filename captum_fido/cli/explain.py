@@ -46,7 +46,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import torch
 
-from captum_fido._utils.cli import (
+from captum_fido.cli._common import (
     float_at_least,
     int_at_least,
     make_parser,
@@ -244,7 +244,7 @@ def _device(p: argparse.ArgumentParser, text: str) -> torch.device:
 
 
 def _infiller(p: argparse.ArgumentParser, name: str, loaded: LoadedModel) -> Infiller:
-    from captum_fido.demo.compare import paper_infillers
+    from captum_fido.demo.infillers import paper_infillers
 
     if name in DEMO_INFILLERS:
         if loaded.name != "demo":

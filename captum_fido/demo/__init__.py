@@ -9,9 +9,14 @@ Kept apart from the library: nothing in :mod:`captum_fido.attr`,
 - :mod:`captum_fido.demo.pretrained`: load the shipped weights
   (:func:`load_classifier`, :func:`load_inpainter_infiller`,
   :func:`load_vae_infiller`).
+- :mod:`captum_fido.demo.infillers`: the paper's heuristic in-fillers at the
+  demo's size and the trained ones (:func:`demo_infillers`).
 - :mod:`captum_fido.demo.train_classifier`,
-  :mod:`captum_fido.demo.train_inpainters`: the training scripts.
-- :mod:`captum_fido.demo.run_demo`: ``python -m captum_fido demo``.
+  :mod:`captum_fido.demo.train_inpainters`,
+  :mod:`captum_fido.demo.train_explainer`: the training functions (the
+  ``captum-fido train-*`` commands of :mod:`captum_fido.cli` run them).
+- :mod:`captum_fido.demo.showcase`: what ``captum-fido demo`` computes and
+  draws.
 - :mod:`captum_fido.demo.photos`: explaining real photographs with a
   torchvision classifier.
 """

@@ -1,8 +1,7 @@
-r"""Small helpers shared by the demo's training scripts."""
+r"""Small helpers shared by the demo's training functions."""
 
 from __future__ import annotations
 
-import os
 import random
 from pathlib import Path
 from typing import Any, Dict
@@ -21,13 +20,6 @@ def seed_everything(seed: int) -> torch.Generator:
     np.random.seed(seed % (2**32))
     torch.manual_seed(seed)
     return torch.Generator().manual_seed(seed)
-
-
-def set_threads(threads: int | None) -> None:
-    r"""Limit torch's intra-op threads (default: ``$OMP_NUM_THREADS`` or 1)."""
-    if threads is None:
-        threads = int(os.environ.get("OMP_NUM_THREADS", "1") or 1)
-    torch.set_num_threads(max(1, int(threads)))
 
 
 def save_state(model: torch.nn.Module, path: Path, summary: Dict[str, Any]) -> None:

@@ -13,8 +13,9 @@ Two domains, which differ in what the background tells about the class:
 Each :class:`Domain` loads its test scenes with boxes, its shipped classifier
 and the layer to give Captum's ``LayerGradCam``. :func:`reliance_accuracies`
 measures how much a domain's classifier uses the object versus the
-background; ``python -m captum_fido.demo.domains`` prints that table (as in
-``docs/domains.md``).
+background; ``captum-fido domains`` prints that table (as in
+``docs/domains.md``). :func:`comparison_data` is what ``captum-fido compare``
+scores.
 
 Examples::
 
@@ -31,10 +32,9 @@ Examples::
 
 from __future__ import annotations
 
-import argparse
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Dict, List, Optional, Tuple
 
 import numpy as np
 import torch
@@ -49,7 +49,17 @@ from captum_fido.demo.scenes import (
 )
 from captum_fido.demo.scenes import load_split as _load_scene_split
 
-__all__ = ["Domain", "DOMAINS", "load_domain", "reliance_accuracies", "main"]
+if TYPE_CHECKING:
+    from captum_fido.evaluation import EvalData
+
+__all__ = [
+    "Domain",
+    "DOMAINS",
+    "load_domain",
+    "reliance_accuracies",
+    "comparison_data",
+    "VAL_ID_OFFSET",
+]
 
 
 @dataclass(frozen=True)
@@ -199,6 +209,53 @@ def load_domain(name: str) -> Domain:
     return DOMAINS[name]
 
 
+#: Validation images of :func:`comparison_data` get ids from here, so the
+#: lowest ids are test images.
+VAL_ID_OFFSET = 1_000_000
+
+
+def comparison_data(domain: Domain, n_test: int, n_val: int) -> EvalData:
+    r"""The images ``captum-fido compare`` scores on ``domain``.
+
+    Validation images first (ids from :data:`VAL_ID_OFFSET`), then test
+    images (ids from 0): a run stopped early already has what chooses the
+    WSL thresholds.
+
+    Args:
+        domain (Domain): The demo domain.
+        n_test (int): Test images, ``>= 0``.
+        n_val (int): Validation images, ``>= 0``; at least one of the two
+            must be positive.
+
+    Returns:
+        :class:`~captum_fido.evaluation.EvalData` with splits ``"val"`` and
+        ``"test"``.
+
+    Examples::
+
+        >>> data = comparison_data(load_domain("scenes"), n_test=4, n_val=2)
+        >>> data.image_ids
+        [1000000, 1000001, 0, 1, 2, 3]
+    """
+    from captum_fido.evaluation import EvalData
+
+    parts = []
+    for split, n, first_id in (("val", n_val, VAL_ID_OFFSET), ("test", n_test, 0)):
+        if n > 0:
+            images, labels, boxes = domain.load_split(split, n)
+            ids = [first_id + i for i in range(n)]
+            parts.append((images, labels, boxes, ids, [split] * n))
+    if not parts:
+        raise ValueError(f"n_test and n_val must not both be 0, got {n_test}, {n_val}")
+    return EvalData(
+        torch.cat([p[0] for p in parts]),
+        torch.cat([p[1] for p in parts]),
+        torch.cat([p[2] for p in parts]),
+        [i for p in parts for i in p[3]],
+        [s for p in parts for s in p[4]],
+    )
+
+
 def _to_chw(images: List[np.ndarray]) -> Tensor:
     return torch.from_numpy(np.stack(images).transpose(0, 3, 1, 2).copy())
 
@@ -270,35 +327,5 @@ def reliance_accuracies(
     }
 
 
-def main(argv: Optional[List[str]] = None) -> int:
-    r"""Print the reliance table of every domain (markdown).
-
-    Args:
-        argv (list of str, optional): ``[--n N] [--threads T]``.
-
-    Returns:
-        int, the exit status (0).
-
-    Examples::
-
-        >>> main(["--n", "30"])  # doctest: +SKIP
-        0
-    """
-    p = argparse.ArgumentParser(description="object vs background reliance")
-    p.add_argument("--n", type=int, default=300)
-    p.add_argument("--threads", type=int, default=1)
-    a = p.parse_args(argv)
-    torch.set_num_threads(max(1, a.threads))
-    print(f"| domain | clean | object only | background only | (n={a.n} test) |")
-    print("|---|---|---|---|---|")
-    for name in DOMAINS:
-        r = reliance_accuracies(name, n=a.n)
-        print(
-            f"| {name} | {r['clean']:.3f} | {r['object_only']:.3f} | "
-            f"{r['background_only']:.3f} | |"
-        )
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+if __name__ == "__main__":  # the command moved to captum_fido.cli
+    raise SystemExit("run `captum-fido domains`")

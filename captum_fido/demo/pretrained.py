@@ -13,7 +13,7 @@ The weights live in ``captum_fido/demo/weights/`` as state_dicts:
 - ``vae.pt``: :class:`~captum_fido.demo.models.CompletionVAE`.
 - ``explainer_scenes.pt``: :class:`~captum_fido.attr.MaskExplainerNet`, the
   amortised FIDO-SSR explainer of the scenes classifier
-  (:func:`load_explainer`; trained by ``captum_fido.demo.train_explainer``).
+  (:func:`load_explainer`; trained by ``captum-fido train-explainer``).
 
 Each has a ``.json`` summary beside it (training settings, losses, accuracy).
 
@@ -59,8 +59,7 @@ def _load(model: _M, path: Path) -> _M:
     if not path.is_file():
         raise FileNotFoundError(
             f"no weights at {path}; the package ships them in {WEIGHTS_DIR}, or "
-            "train them with python -m captum_fido.demo.train_classifier / "
-            "train_inpainters"
+            "train them with captum-fido train-classifier / train-inpainters"
         )
     state = torch.load(path, map_location="cpu", weights_only=True)
     model.load_state_dict(state)

@@ -1,12 +1,13 @@
 r"""Train the demo's scene classifier (either scene variant).
 
-Usage::
+``captum-fido train-classifier`` (:mod:`captum_fido.cli.train_classifier`)
+runs :func:`train_classifier`::
 
-    python -m captum_fido.demo.train_classifier            # default scenes
-    python -m captum_fido.demo.train_classifier --variant context \
+    captum-fido train-classifier                       # default scenes
+    captum-fido train-classifier --variant context \
         --init captum_fido/demo/weights/classifier.pt \
-        --n-train 8000 --lr 1e-3 --threads 1               # context scenes
-    python -m captum_fido.demo.train_classifier --tiny     # smoke test
+        --n-train 8000 --lr 1e-3 --threads 1           # context scenes
+    captum-fido train-classifier --tiny                # smoke test
 
 The full run generates ``--n-train`` training scenes of the chosen
 ``--variant`` (see :mod:`captum_fido.demo.scenes`), trains
@@ -20,7 +21,6 @@ give the same weights on the same machine.
 
 from __future__ import annotations
 
-import argparse
 import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Union
@@ -30,17 +30,11 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from tqdm import tqdm
 
-from captum_fido._utils.cli import int_at_least
-from captum_fido.demo._training import (
-    WEIGHTS_DIR,
-    save_state,
-    seed_everything,
-    set_threads,
-)
+from captum_fido.demo._training import WEIGHTS_DIR, save_state, seed_everything
 from captum_fido.demo.models import SceneClassifier
 from captum_fido.demo.scenes import VARIANTS, load_split
 
-__all__ = ["train_classifier", "evaluate_accuracy", "weights_path", "main"]
+__all__ = ["train_classifier", "evaluate_accuracy", "weights_path"]
 
 
 class _DefaultOut:
@@ -188,7 +182,8 @@ def train_classifier(
         total = min(total, max_steps)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=total)
-    step, losses = 0, []  # type: int, List[float]
+    step = 0
+    losses: List[float] = []
     bar = tqdm(total=total, desc=f"classifier ({variant})", disable=not show_progress)
     history = []
     while step < total:
@@ -247,72 +242,5 @@ def train_classifier(
     return summary
 
 
-def main(argv: Optional[List[str]] = None) -> int:
-    r"""Command-line entry point (see the module docstring for usage).
-
-    Args:
-        argv (list of str, optional): Arguments; default ``sys.argv[1:]``.
-
-    Returns:
-        int, the exit status (0).
-
-    Examples::
-
-        >>> main(["--tiny", "--variant", "context", "--out", "/tmp/c.pt"])
-        0
-    """
-    p = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    p.add_argument("--variant", choices=VARIANTS, default="default")
-    p.add_argument("--n-train", type=int_at_least(1), default=16000)
-    p.add_argument("--epochs", type=int_at_least(1), default=3)
-    p.add_argument("--batch-size", type=int_at_least(1), default=64)
-    p.add_argument("--lr", type=float, default=3e-3)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument(
-        "--steps", type=int_at_least(1), default=None, help="stop after N steps"
-    )
-    p.add_argument("--threads", type=int, default=None)
-    p.add_argument(
-        "--out",
-        type=Path,
-        default=None,
-        help="state_dict path (default: weights/classifier[_<variant>].pt)",
-    )
-    p.add_argument("--n-val", type=int, default=1000)
-    p.add_argument("--n-test", type=int, default=2000)
-    p.add_argument("--no-progress", action="store_true", help="hide tqdm bars")
-    p.add_argument(
-        "--init",
-        type=Path,
-        default=None,
-        help="start from this state_dict (e.g. weights/classifier.pt)",
-    )
-    p.add_argument(
-        "--tiny",
-        action="store_true",
-        help="smoke test: 64 scenes, 3 steps, narrow model",
-    )
-    a = p.parse_args(argv)
-    set_threads(a.threads)
-    if a.tiny:
-        a.n_train, a.steps, a.epochs = 64, a.steps or 3, 1
-    train_classifier(
-        n_train=a.n_train,
-        n_val=64 if a.tiny else a.n_val,
-        n_test=64 if a.tiny else a.n_test,
-        epochs=a.epochs,
-        batch_size=a.batch_size,
-        lr=a.lr,
-        seed=a.seed,
-        max_steps=a.steps,
-        width=8 if a.tiny else 32,
-        out=weights_path(a.variant) if a.out is None else a.out,
-        show_progress=not a.no_progress,
-        variant=a.variant,
-        init=a.init,
-    )
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+if __name__ == "__main__":  # the command moved to captum_fido.cli
+    raise SystemExit("run `captum-fido train-classifier`")

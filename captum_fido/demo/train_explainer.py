@@ -1,11 +1,12 @@
 r"""Train the demo's amortised FIDO explainer on the scenes domain.
 
-Usage::
+``captum-fido train-explainer`` (:mod:`captum_fido.cli.train_explainer`) runs
+:func:`train_scenes_explainer`::
 
-    python -m captum_fido.demo.train_explainer             # the shipped recipe
-    python -m captum_fido.demo.train_explainer --tiny      # smoke run
+    captum-fido train-explainer             # the shipped recipe
+    captum-fido train-explainer --tiny      # smoke run
 
-Trains a :class:`~captum_fido.attr.MaskExplainerNet` on the scenes domain's
+It trains a :class:`~captum_fido.attr.MaskExplainerNet` on the scenes domain's
 training images with FIDO-SSR's loss (:func:`~captum_fido.attr.train_explainer`)
 for the shipped classifier, with the demo's Blur in-filler (the fastest: its
 fill is computed once per batch), and writes the weights (by default
@@ -26,24 +27,15 @@ directly::
 
 from __future__ import annotations
 
-import argparse
-import time
 from pathlib import Path
-from typing import Any, Dict, Optional, Sequence
+from typing import Any, Dict, Optional
 
 import numpy as np
 
-import captum_fido
-from captum_fido._utils.cli import (
-    float_at_least,
-    int_at_least,
-    make_parser,
-    output_folder,
-)
 from captum_fido.attr import FIDO_DEFAULTS, train_explainer
-from captum_fido.demo._training import save_state, set_threads
+from captum_fido.demo._training import save_state
 
-__all__ = ["main", "train_scenes_explainer", "EXPLAINER_SETTINGS"]
+__all__ = ["train_scenes_explainer", "EXPLAINER_SETTINGS"]
 
 #: The shipped explainer's training settings (the demo's FIDO-SSR settings:
 #: l1 1e-4, as ``python -m captum_fido compare`` uses).
@@ -105,8 +97,8 @@ def train_scenes_explainer(
         'MaskExplainerNet'
         >>> shipped = train_scenes_explainer(**EXPLAINER_SETTINGS, out=None)
     """
-    from captum_fido.demo.compare import demo_infillers
     from captum_fido.demo.domains import load_domain
+    from captum_fido.demo.infillers import demo_infillers
 
     domain = load_domain("scenes")
     images, labels, _ = domain.load_split("train", n_scenes)
@@ -163,112 +155,5 @@ def train_scenes_explainer(
     return summary
 
 
-def _check_out(p: argparse.ArgumentParser, out: Path) -> None:
-    r"""Refuse, before any work, an ``--out`` inside the installed package
-    (a command never overwrites package files, the shipped weights above
-    all) or one that cannot be written."""
-    package = Path(captum_fido.__file__).resolve().parent
-    target = out.resolve()
-    if target == package or package in target.parents:
-        p.error(
-            f"--out {out} is inside the installed package ({package}); write the "
-            "weights elsewhere (default outputs/explainer_scenes.pt) and load "
-            "them with captum_fido.demo.pretrained.load_explainer(path)"
-        )
-    if out.suffix.lower() == ".json":
-        p.error(f"--out {out}: the JSON summary goes beside the weights; name a .pt")
-    if out.is_dir():
-        p.error(f"--out {out} is a folder; give a file name")
-    output_folder(p, "--out", out.parent)
-
-
-def main(argv: Optional[Sequence[str]] = None, prog: Optional[str] = None) -> int:
-    r"""Command line of :func:`train_scenes_explainer`.
-
-    Args:
-        argv (list of str, optional): The arguments (default ``sys.argv``).
-        prog (str, optional): The program name for ``usage:`` lines.
-
-    Returns:
-        int, the exit status (0).
-
-    Examples::
-
-        >>> main(["--tiny", "--no-progress", "--out", "/tmp/explainer.pt"])
-        0
-    """
-    s = EXPLAINER_SETTINGS
-    p = make_parser(
-        "train-explainer",
-        "Train the amortised FIDO-SSR explainer on the scenes domain.",
-        prog,
-    )
-    at_least_1 = int_at_least(1)
-    p.add_argument("--steps", type=at_least_1, default=s["steps"], help="Adam steps")
-    p.add_argument(
-        "--batch-size", type=at_least_1, default=s["batch_size"], help="images a step"
-    )
-    p.add_argument(
-        "--n-samples",
-        type=at_least_1,
-        default=s["n_samples"],
-        help="mask samples per image a step",
-    )
-    p.add_argument(
-        "--l1-coeff",
-        type=float_at_least(0.0),
-        default=s["l1_coeff"],
-        help="FIDO's sparsity weight",
-    )
-    p.add_argument(
-        "--n-scenes",
-        type=at_least_1,
-        default=s["n_scenes"],
-        help="training scenes generated",
-    )
-    p.add_argument(
-        "--lr", type=float_at_least(1e-12), default=s["lr"], help="Adam learning rate"
-    )
-    p.add_argument(
-        "--width", type=at_least_1, default=s["width"], help="network channels"
-    )
-    p.add_argument(
-        "--seed", type=int_at_least(0), default=s["seed"], help="random seed"
-    )
-    p.add_argument(
-        "--threads",
-        type=at_least_1,
-        default=None,
-        help="torch threads (default: $OMP_NUM_THREADS or 1)",
-    )
-    p.add_argument(
-        "--out",
-        type=Path,
-        default=Path("outputs/explainer_scenes.pt"),
-        help="weights file to write, a .json summary beside it (never inside "
-        "the installed package)",
-    )
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.add_argument("--tiny", action="store_true", help="smoke run: 3 steps, 32 scenes")
-    a = p.parse_args(argv)
-    _check_out(p, a.out)
-    set_threads(a.threads)
-    started = time.time()
-    train_scenes_explainer(
-        steps=3 if a.tiny else a.steps,
-        batch_size=4 if a.tiny else a.batch_size,
-        n_samples=a.n_samples,
-        l1_coeff=a.l1_coeff,
-        n_scenes=32 if a.tiny else a.n_scenes,
-        lr=a.lr,
-        width=4 if a.tiny else a.width,
-        seed=a.seed,
-        out=a.out,
-        show_progress=not a.no_progress,
-    )
-    print(f"train-explainer: {time.time() - started:.0f} s wall")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+if __name__ == "__main__":  # the command moved to captum_fido.cli
+    raise SystemExit("run `captum-fido train-explainer`")

@@ -1,10 +1,11 @@
 r"""Train the demo's two learned in-fillers: the inpainter and the VAE.
 
-Usage::
+``captum-fido train-inpainters`` (:mod:`captum_fido.cli.train_inpainters`)
+runs :func:`train_inpainter` and :func:`train_vae`::
 
-    python -m captum_fido.demo.train_inpainters --model inpainter
-    python -m captum_fido.demo.train_inpainters --model vae
-    python -m captum_fido.demo.train_inpainters --model both --tiny   # smoke
+    captum-fido train-inpainters --model inpainter
+    captum-fido train-inpainters --model vae
+    captum-fido train-inpainters --model both --tiny   # smoke
 
 Both models learn to complete a scene from its observed pixels under the
 large, FIDO-shaped holes of :mod:`captum_fido.demo.masks`. The target is the
@@ -31,7 +32,6 @@ progress; a JSON summary with the losses sits next to each weight file.
 
 from __future__ import annotations
 
-import argparse
 import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
@@ -42,19 +42,23 @@ import torch.nn.functional as F
 from torch import Tensor
 from tqdm import tqdm
 
-from captum_fido._utils.cli import int_at_least
-from captum_fido.demo._training import (
-    WEIGHTS_DIR,
-    save_state,
-    seed_everything,
-    set_threads,
-)
+from captum_fido.demo._training import WEIGHTS_DIR, save_state, seed_everything
 from captum_fido.demo.inpainting import COARSE_FILLS, RefineUNet, coarse_fill
 from captum_fido.demo.masks import infill_targets, sample_keep_masks
 from captum_fido.demo.models import CompletionVAE, PatchDiscriminator
 from captum_fido.demo.scenes import load_split
 
-__all__ = ["train_inpainter", "train_vae", "main", "INPAINTER_MASK_WEIGHTS"]
+__all__ = [
+    "train_inpainter",
+    "train_vae",
+    "INPAINTER_MASK_WEIGHTS",
+    "INPAINTER_STEPS",
+    "INPAINTER_WIDTH",
+    "INPAINTER_FOLD",
+    "VAE_STEPS",
+    "VAE_WIDTH",
+    "N_SCENES",
+]
 
 #: Frequency of each of ``MASK_KINDS`` ("grid", "blobs", "boxes", "strokes",
 #: "object", "keep_object") for the inpainter: FIDO-like grids most often.
@@ -66,6 +70,11 @@ INPAINTER_STEPS = 2500
 #: network (the shipped weights): 16 channels at a quarter of the resolution.
 INPAINTER_WIDTH = 16
 INPAINTER_FOLD = 4
+#: Default training steps and width of the VAE (the shipped weights).
+VAE_STEPS = 1000
+VAE_WIDTH = 16
+#: Training scenes generated up front, for either model.
+N_SCENES = 6000
 
 
 class _SceneBank:
@@ -124,7 +133,7 @@ def _hole_grad_l1(pred: Tensor, target: Tensor, keep: Tensor) -> Tensor:
 def train_inpainter(
     steps: int = INPAINTER_STEPS,
     batch_size: int = 16,
-    n_scenes: int = 6000,
+    n_scenes: int = N_SCENES,
     lr: float = 1e-3,
     adv_weight: float = 0.0,
     grad_weight: float = 1.0,
@@ -267,12 +276,12 @@ def train_inpainter(
 
 
 def train_vae(
-    steps: int = 1000,
+    steps: int = VAE_STEPS,
     batch_size: int = 16,
-    n_scenes: int = 6000,
+    n_scenes: int = N_SCENES,
     lr: float = 1e-3,
     kl_weight: float = 1e-3,
-    width: int = 16,
+    width: int = VAE_WIDTH,
     latent_dim: int = 32,
     seed: int = 0,
     out: Optional[Path] = WEIGHTS_DIR / "vae.pt",
@@ -353,109 +362,5 @@ def train_vae(
     return summary
 
 
-def main(argv: Optional[List[str]] = None) -> int:
-    r"""Command line of :func:`train_inpainter` and :func:`train_vae`.
-
-    ``--model`` chooses ``inpainter``, ``vae`` or ``both`` (default); the
-    weights go to ``--out-dir`` (the shipped weights folder by default) as
-    ``inpainter.pt`` and ``vae.pt``, each with a JSON summary beside it.
-    ``--tiny`` runs 3 steps on 32 scenes with width 8 (a smoke test).
-
-    Args:
-        argv (list of str, optional): Arguments; default ``sys.argv[1:]``.
-
-    Returns:
-        int, the exit status (0).
-
-    Examples::
-
-        >>> main(["--model", "both", "--tiny", "--no-progress",
-        ...       "--out-dir", "/tmp/inpainters"])
-        0
-    """
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--model", choices=["inpainter", "vae", "both"], default="both")
-    p.add_argument(
-        "--steps",
-        type=int_at_least(1),
-        default=None,
-        help=f"default: {INPAINTER_STEPS} inpainter, 1000 vae",
-    )
-    p.add_argument("--batch-size", type=int_at_least(1), default=16)
-    p.add_argument(
-        "--n-scenes", type=int_at_least(1), default=None, help="default: 6000"
-    )
-    p.add_argument(
-        "--width",
-        type=int_at_least(1),
-        default=None,
-        help=f"default: {INPAINTER_WIDTH} inpainter, 16 vae",
-    )
-    p.add_argument(
-        "--fold",
-        type=int,
-        choices=(2, 4),
-        default=INPAINTER_FOLD,
-        help="inpainter: pixel-unshuffle factor of the refinement network",
-    )
-    p.add_argument(
-        "--coarse",
-        choices=COARSE_FILLS,
-        default="pyramid",
-        help="inpainter: the coarse stage it refines",
-    )
-    p.add_argument("--adv-weight", type=float, default=0.0, help="inpainter GAN weight")
-    p.add_argument(
-        "--grad-weight", type=float, default=1.0, help="inpainter gradient-L1 weight"
-    )
-    p.add_argument(
-        "--min-kept-fraction",
-        type=float,
-        default=0.1,
-        help="inpainter: below this kept share of the object, the target is "
-        "the scene without it",
-    )
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=None)
-    p.add_argument("--out-dir", type=Path, default=WEIGHTS_DIR)
-    p.add_argument(
-        "--no-progress", action="store_true", help="hide the tqdm progress bars"
-    )
-    p.add_argument(
-        "--tiny", action="store_true", help="smoke test: 3 steps on 32 scenes"
-    )
-    a = p.parse_args(argv)
-    set_threads(a.threads)
-    batch_size = 4 if a.tiny else a.batch_size
-    steps = 3 if a.tiny else a.steps
-    show = not a.no_progress
-    if a.model in ("inpainter", "both"):
-        train_inpainter(
-            steps=steps or INPAINTER_STEPS,
-            batch_size=batch_size,
-            n_scenes=32 if a.tiny else (a.n_scenes or 6000),
-            width=8 if a.tiny else (a.width or INPAINTER_WIDTH),
-            coarse=a.coarse,
-            fold=a.fold,
-            adv_weight=a.adv_weight,
-            grad_weight=a.grad_weight,
-            min_kept_fraction=a.min_kept_fraction,
-            seed=a.seed,
-            out=a.out_dir / "inpainter.pt",
-            show_progress=show,
-        )
-    if a.model in ("vae", "both"):
-        train_vae(
-            steps=steps or 1000,
-            batch_size=batch_size,
-            n_scenes=32 if a.tiny else (a.n_scenes or 6000),
-            width=8 if a.tiny else (a.width or 16),
-            seed=a.seed,
-            out=a.out_dir / "vae.pt",
-            show_progress=show,
-        )
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+if __name__ == "__main__":  # the command moved to captum_fido.cli
+    raise SystemExit("run `captum-fido train-inpainters`")

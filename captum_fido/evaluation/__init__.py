@@ -11,7 +11,7 @@ r"""Comparing saliency methods: run many methods, score every map, report.
 - :mod:`~captum_fido.evaluation.figure`: the grid of maps.
 
 The command line ``python -m captum_fido compare`` wires these to the demo
-domains (:mod:`captum_fido.demo.compare`).
+domains (:mod:`captum_fido.cli.compare`).
 """
 
 from captum_fido.evaluation.harness import (

@@ -495,7 +495,7 @@ def standard_methods(
 
     Examples::
 
-        >>> from captum_fido.demo.compare import demo_infillers
+        >>> from captum_fido.demo.infillers import demo_infillers
         >>> specs = standard_methods(lambda m: m.last_conv, demo_infillers(),
         ...                          generative="Inpainter")
         >>> default = select_methods(specs, None)  # the opt-in families left out

@@ -8,10 +8,10 @@ it.
 - :mod:`captum_fido.demo.digits.models`: the CNN classifier and the VAE.
 - :mod:`captum_fido.demo.digits.pretrained`: the shipped weights
   (:func:`load_pretrained`).
-- :mod:`captum_fido.demo.digits.train`: the training script.
-- :mod:`captum_fido.demo.digits.plotting`: optimisation-path figures.
-- :mod:`captum_fido.demo.digits.run_demo`:
-  ``python -m captum_fido counterfactual``.
+- :mod:`captum_fido.demo.digits.train`: the training functions
+  (``captum-fido train-digits`` runs them).
+- :mod:`captum_fido.demo.digits.plotting`: optimisation-path figures
+  (``captum-fido counterfactual`` draws them).
 """
 
 from captum_fido.demo.digits.data import (

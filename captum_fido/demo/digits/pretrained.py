@@ -61,8 +61,7 @@ class DigitModels:
 def _load(path: Path, model: nn.Module) -> Dict[str, float]:
     if not path.is_file():
         raise FileNotFoundError(
-            f"{path} is missing: train the digit models with "
-            "`python -m captum_fido.demo.digits.train`"
+            f"{path} is missing: train the digit models with `captum-fido train-digits`"
         )
     payload = torch.load(path, map_location="cpu", weights_only=True)
     model.load_state_dict(payload["state_dict"])

@@ -1,18 +1,16 @@
 r"""Train the digit classifier and VAE shipped with the package.
 
-Run ``python -m captum_fido.demo.digits.train`` (a few minutes on two CPU
-cores). Training is seeded; the weights and the held-out metrics are written
-to ``captum_fido/demo/digits/weights`` (or ``--out``): ``<name>.pt`` holds the
-state dict and the metrics, ``<name>.json`` the metrics alone.
+``captum-fido train-digits`` (:mod:`captum_fido.cli.train_digits`) runs
+:func:`train_digit_models` (a few minutes on two CPU cores). Training is
+seeded; ``<name>.pt`` holds the state dict and the held-out metrics,
+``<name>.json`` the metrics alone.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -21,9 +19,15 @@ from tqdm.auto import tqdm
 
 from captum_fido.demo.digits.data import DigitData, load_digit_data
 from captum_fido.demo.digits.models import DigitClassifier, DigitVAE
-from captum_fido.demo.digits.pretrained import CLASSIFIER_FILE, VAE_FILE, WEIGHTS_DIR
+from captum_fido.demo.digits.pretrained import CLASSIFIER_FILE, VAE_FILE
 
-__all__ = ["train_classifier", "train_vae", "evaluate", "write_summary", "main"]
+__all__ = [
+    "train_classifier",
+    "train_vae",
+    "evaluate",
+    "write_summary",
+    "train_digit_models",
+]
 
 
 def _batches(n: int, batch_size: int, generator: torch.Generator) -> List[Tensor]:
@@ -234,77 +238,65 @@ def write_summary(info: Dict[str, float], state: Dict[str, Tensor], path: Path) 
         fh.write("\n")
 
 
-def main(argv: Optional[List[str]] = None) -> int:
+def train_digit_models(
+    out: Path,
+    classifier_epochs: int = 30,
+    vae_epochs: int = 300,
+    beta: float = 0.5,
+    seed: int = 0,
+    tiny: bool = False,
+    show_progress: bool = True,
+) -> Tuple[Dict[str, float], Dict[str, float]]:
     r"""Train both digit models and write their weights and metrics.
 
     Writes ``digit_classifier.pt`` and ``digit_vae.pt`` (state dict and
-    held-out metrics) and a ``.json`` summary beside each to ``--out`` (the
-    shipped weights folder by default), and prints the held-out metrics.
+    held-out metrics) and a ``.json`` summary beside each into ``out``, the
+    files :func:`~captum_fido.demo.digits.load_pretrained` reads.
 
     Args:
-        argv (list of str, optional): Arguments; default ``sys.argv[1:]``.
+        out (Path): The weights folder (created when missing).
+        classifier_epochs (int, optional): Classifier epochs. Default 30.
+        vae_epochs (int, optional): VAE epochs. Default 300.
+        beta (float, optional): Weight of the VAE's KL term. Default 0.5.
+        seed (int, optional): Seed of both trainings. Default 0.
+        tiny (bool, optional): One epoch each on 200 digits (a smoke test,
+            not a usable model). Default False.
+        show_progress (bool, optional): Show progress bars. Default True.
 
     Returns:
-        int, the exit status (0).
+        ``(classifier_info, vae_info)``: the held-out metrics of
+        :func:`evaluate`.
 
     Examples::
 
-        >>> main(["--tiny", "--no-progress", "--out", "/tmp/digit_weights"])
-        0
+        >>> info, _ = train_digit_models(Path("/tmp/digits"), tiny=True,
+        ...                              show_progress=False)
+        >>> 0.0 <= info["test_accuracy"] <= 1.0
+        True
     """
-    parser = argparse.ArgumentParser(
-        prog="python -m captum_fido.demo.digits.train",
-        description="Train the digit classifier and VAE for latent counterfactuals.",
-    )
-    parser.add_argument("--out", type=Path, default=WEIGHTS_DIR, help="weights folder")
-    parser.add_argument("--classifier-epochs", type=int, default=30)
-    parser.add_argument("--vae-epochs", type=int, default=300)
-    parser.add_argument(
-        "--beta", type=float, default=0.5, help="weight of the VAE's KL term"
-    )
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument(
-        "--tiny",
-        action="store_true",
-        help="one epoch each on 200 digits (a smoke test, not a usable model)",
-    )
-    parser.add_argument("--no-progress", action="store_true")
-    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
-
-    torch.manual_seed(args.seed)
+    torch.manual_seed(seed)
     data = load_digit_data()
-    if args.tiny:
+    if tiny:
         data = DigitData(
             data.train_images[:200],
             data.train_labels[:200],
             data.test_images[:50],
             data.test_labels[:50],
         )
-        args.classifier_epochs = args.vae_epochs = 1
-    progress = not args.no_progress
+        classifier_epochs = vae_epochs = 1
     classifier = train_classifier(
-        data, epochs=args.classifier_epochs, seed=args.seed, show_progress=progress
+        data, epochs=classifier_epochs, seed=seed, show_progress=show_progress
     )
     vae = train_vae(
-        data, epochs=args.vae_epochs, seed=args.seed, show_progress=progress
+        data, epochs=vae_epochs, beta=beta, seed=seed, show_progress=show_progress
     )
     classifier_info, vae_info = evaluate(classifier, vae, data)
-    args.out.mkdir(parents=True, exist_ok=True)
-    _save(classifier, classifier_info, args.out / CLASSIFIER_FILE)
-    _save(vae, vae_info, args.out / VAE_FILE)
-    print(
-        f"classifier: held-out accuracy {classifier_info['test_accuracy']:.4f} "
-        f"({int(classifier_info['n_test'])} digits), on VAE reconstructions "
-        f"{classifier_info['test_accuracy_on_reconstructions']:.4f}"
-    )
-    print(
-        f"vae: held-out reconstruction error per pixel L1 {vae_info['test_l1']:.4f}, "
-        f"MSE {vae_info['test_mse']:.4f} (L1 per image "
-        f"{vae_info['test_l1_per_image']:.2f} over 256 pixels)"
-    )
-    print(f"weights written to {args.out}")
-    return 0
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    _save(classifier, classifier_info, out / CLASSIFIER_FILE)
+    _save(vae, vae_info, out / VAE_FILE)
+    return classifier_info, vae_info
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+if __name__ == "__main__":  # the command moved to captum_fido.cli
+    raise SystemExit("run `captum-fido train-digits`")

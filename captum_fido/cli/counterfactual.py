@@ -1,4 +1,4 @@
-r"""``python -m captum_fido counterfactual``: criticisms and prototypes of
+r"""``captum-fido counterfactual``: criticisms and prototypes of
 held-out handwritten digits with the shipped classifier and VAE.
 
 For each of a few held-out digits (one per class, in order) it finds the
@@ -7,6 +7,10 @@ decision boundary) and the *prototype* of the digit's own class (confidence
 with the class's log-odds raised by 2, a hinge on the log-odds as the
 classification term: the cross-entropy stops pulling once the classifier is
 nearly sure), and draws both optimisation paths.
+
+Examples::
+
+    captum-fido counterfactual --n-digits 4 --out outputs/counterfactual.png
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from typing import List, Optional
 
 import torch
 
-from captum_fido._utils.cli import figure_path, int_at_least, make_parser
+from captum_fido.cli._common import figure_path, int_at_least, make_parser
 from captum_fido.counterfactual import (
     CounterfactualResult,
     LatentCounterfactual,

@@ -1,19 +1,21 @@
-r"""Argument types and checks shared by the package's command-line commands.
+r"""Argument types and checks shared by the ``captum-fido`` commands.
 
-Every command (``captum-fido demo | compare | counterfactual | explain``)
-builds its parser with :func:`make_parser`, so each shows the program name
+Every command (one module of :mod:`captum_fido.cli` each) builds its parser
+with :func:`make_parser`, so each shows the program name
 it was started under (``captum-fido`` or ``python -m captum_fido``), lists
 every option with its default, and reports a bad value as a one-line
 argparse error before any work. Output paths are checked (suffix,
 writability) with :func:`figure_path` and :func:`output_folder` before the
 work starts, and the known chatty Captum warnings are silenced at this edge
-only (:func:`quiet_captum_warnings`), never in the library.
+only (:func:`quiet_captum_warnings`), never in the library. Nothing outside
+:mod:`captum_fido.cli` uses these helpers.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import tempfile
 import warnings
 from pathlib import Path
@@ -27,6 +29,7 @@ __all__ = [
     "figure_path",
     "output_folder",
     "quiet_captum_warnings",
+    "set_threads",
 ]
 
 #: The console script's name; ``python -m captum_fido`` passes its own.
@@ -198,3 +201,14 @@ def quiet_captum_warnings() -> Iterator[None]:
         for message in CAPTUM_NOISE:
             warnings.filterwarnings("ignore", message=message, module=r"captum\.")
         yield
+
+
+def set_threads(threads: Optional[int]) -> None:
+    r"""Limit torch's intra-op threads for a training command (default:
+    ``$OMP_NUM_THREADS`` or 1: the demo's models are small, and on a shared
+    machine more threads are slower)."""
+    import torch
+
+    if threads is None:
+        threads = int(os.environ.get("OMP_NUM_THREADS", "1") or 1)
+    torch.set_num_threads(max(1, int(threads)))

@@ -1,44 +1,39 @@
-r"""``python -m captum_fido demo``: FIDO next to Captum's baselines on demo scenes.
+r"""FIDO next to Captum's baselines on demo scenes: the work of ``captum-fido
+demo`` (:mod:`captum_fido.cli.demo` parses its options and prints).
 
-Explains a few held-out test scenes with
+:func:`explain_scenes` explains a few held-out test scenes with
 
 - FIDO-SSR using the shipped GAN inpainter (the paper's FIDO-CA),
 - Captum's ``Saliency`` (absolute gradient), ``LayerGradCam`` on the
   classifier's last conv block (upsampled with
   ``LayerAttribution.interpolate``) and ``Deconvolution``,
 
-and writes one figure: per scene the image with its ground-truth box, each
-method's map (box overlaid), and FIDO's counterfactual samples with the
-classifier's confidence in the class. It also prints, per method, the share
-of each map's mass inside the ground-truth box.
+and :func:`plot` draws one figure: per scene the image with its
+ground-truth box, each method's map (box overlaid), and FIDO's counterfactual
+samples with the classifier's confidence in the class. :func:`box_mass` is
+the share of each map's mass inside the ground-truth box.
 
-Usage::
+Examples::
 
-    captum-fido demo [--out outputs/demo.png] [--n-images 4] [--steps 300]
-                     [--seed 0]
+    >>> from captum_fido.demo.showcase import box_mass, explain_scenes, plot
+    >>> result = explain_scenes(n_images=2, n_steps=50)  # doctest: +SKIP
+    >>> plot(result, Path("outputs/demo.png"))  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
-import argparse
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, Optional
 
 import torch
 from torch import Tensor
 
-from captum_fido._utils.cli import (
-    figure_path,
-    float_at_least,
-    int_at_least,
-    make_parser,
-)
 from captum_fido._utils.files import atomic_path
 from captum_fido.attr import MaskOptimizationDetails
 
-__all__ = ["explain_scenes", "main"]
+__all__ = ["DemoResult", "explain_scenes", "box_mass", "plot"]
 
 
 def _normalise_map(a: Tensor) -> Tensor:
@@ -61,6 +56,12 @@ class DemoResult:
         details: FIDO's :class:`~captum_fido.MaskOptimizationDetails`.
         probs: Classifier confidence in the true class on the clean images.
         seconds: FIDO's wall time.
+
+    Examples::
+
+        >>> result = explain_scenes(n_images=1, n_steps=5)
+        >>> result.maps["GradCAM"].shape
+        torch.Size([1, 64, 64])
     """
 
     images: Tensor
@@ -148,7 +149,22 @@ def explain_scenes(
 
 
 def box_mass(maps: Tensor, boxes: Tensor) -> Tensor:
-    r"""Share of each ``(H, W)`` map's mass inside its ``(x0, y0, x1, y1)`` box."""
+    r"""Share of each ``(H, W)`` map's mass inside its ``(x0, y0, x1, y1)`` box.
+
+    Args:
+        maps (Tensor): ``(N, H, W)`` non-negative maps.
+        boxes (Tensor): ``(N, 4)`` integer boxes ``(x0, y0, x1, y1)``.
+
+    Returns:
+        ``(N,)`` tensor of shares in ``[0, 1]`` (0 for an all-zero map).
+
+    Examples::
+
+        >>> m = torch.zeros(1, 8, 8)
+        >>> m[0, 2:4, 2:4] = 1.0
+        >>> box_mass(m, torch.tensor([[2, 2, 4, 4]]))
+        tensor([1.])
+    """
     out = []
     for m, (x0, y0, x1, y1) in zip(maps, boxes.tolist()):
         total = float(m.sum())
@@ -163,6 +179,18 @@ def plot(result: DemoResult, out: Path) -> Path:
     ``[0, 1]``, and one colour bar
     (:func:`~captum_fido.evaluation.figure.show_map`), so no method looks
     stronger by styling alone.
+
+    Args:
+        result (DemoResult): What :func:`explain_scenes` returned.
+        out (Path): The figure file; its suffix names the format.
+
+    Returns:
+        ``out``, written atomically.
+
+    Examples::
+
+        >>> plot(explain_scenes(n_images=1, n_steps=5), Path("/tmp/demo.png"))
+        PosixPath('/tmp/demo.png')
     """
     import matplotlib
 
@@ -222,98 +250,3 @@ def plot(result: DemoResult, out: Path) -> Path:
         fig.savefig(tmp, dpi=110, format=out.suffix.lstrip(".") or "png")
     plt.close(fig)
     return out
-
-
-def _parser(prog: Optional[str]) -> argparse.ArgumentParser:
-    p = make_parser(
-        "demo",
-        "Explain demo scenes with FIDO-SSR (trained inpainter) and Captum's "
-        "Saliency, LayerGradCam and Deconvolution; write a figure.",
-        prog,
-    )
-    p.add_argument(
-        "--out",
-        type=Path,
-        default=Path("outputs/demo.png"),
-        help="figure file (.png when the name has no suffix)",
-    )
-    p.add_argument(
-        "--n-images", type=int_at_least(1), default=4, help="test scenes to explain"
-    )
-    p.add_argument(
-        "--steps",
-        type=int_at_least(1),
-        default=None,
-        help="FIDO optimisation steps (default: FIDO's)",
-    )
-    p.add_argument("--seed", type=int_at_least(0), default=0, help="FIDO's seed")
-    p.add_argument(
-        "--n-samples",
-        type=int_at_least(1),
-        default=None,
-        help="mask samples per image per step (default: FIDO's)",
-    )
-    p.add_argument(
-        "--offset", type=int_at_least(0), default=0, help="index of the first scene"
-    )
-    p.add_argument(
-        "--l1-coeff",
-        type=float_at_least(0.0),
-        default=None,
-        help="a fixed FIDO sparsity weight (default: FIDO's adaptive weight, "
-        "which follows the model's logit scale)",
-    )
-    p.add_argument(
-        "--threads",
-        type=int_at_least(0),
-        default=1,
-        help="torch intra-op threads (1: the models are tiny, and on a busy "
-        "machine more threads are slower; 0 keeps torch's default)",
-    )
-    return p
-
-
-def main(argv: Optional[List[str]] = None, prog: Optional[str] = None) -> int:
-    r"""Run the demo command (``captum-fido demo --help`` lists the options).
-
-    Args:
-        argv (list of str, optional): The command's arguments.
-        prog (str, optional): The program name for ``usage:`` lines.
-
-    Returns:
-        int, the exit status (0).
-
-    Examples::
-
-        >>> main(["--n-images", "2", "--steps", "50", "--out", "/tmp/demo.png"])
-        0
-    """
-    from captum_fido.demo.scenes import SPLITS
-
-    p = _parser(prog)
-    a = p.parse_args(argv)
-    n_test = SPLITS["test"][1]
-    if a.offset + a.n_images > n_test:
-        p.error(
-            f"--offset {a.offset} with --n-images {a.n_images} runs past the "
-            f"{n_test} test scenes"
-        )
-    out = figure_path(p, "--out", a.out)
-    if a.threads:
-        torch.set_num_threads(a.threads)
-    result = explain_scenes(
-        a.n_images, a.steps, a.seed, a.n_samples, a.offset, a.l1_coeff
-    )
-    steps = result.details.steps_run
-    print(f"FIDO-SSR: {a.n_images} images x {steps} steps in {result.seconds:.1f} s")
-    print("share of map mass inside the ground-truth box (mean over images):")
-    for name, m in result.maps.items():
-        print(f"  {name:24s} {float(box_mass(m, result.boxes).mean()):.3f}")
-    cf = result.details.counterfactual_probs
-    print(f"classifier confidence on FIDO counterfactuals: mean {float(cf.mean()):.3f}")
-    print(f"wrote {plot(result, out)}")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -1,4 +1,4 @@
-r"""``python -m captum_fido compare``: every method on a demo domain, scored.
+r"""``captum-fido compare``: every method on a demo domain, scored.
 
 Runs Captum's Saliency, IntegratedGradients, LayerGradCam, Deconvolution and
 Occlusion, FIDO-SSR and FIDO-SDR with every in-filler, BBMP with the paper's
@@ -26,14 +26,15 @@ from typing import Dict, List, Optional, Sequence
 
 import torch
 
-from captum_fido._utils.cli import (
+from captum_fido._utils.files import write_text_atomic
+from captum_fido.cli._common import (
     float_at_least,
     int_at_least,
     make_parser,
     output_folder,
 )
-from captum_fido._utils.files import write_text_atomic
-from captum_fido.demo.domains import DOMAINS, Domain, load_domain
+from captum_fido.demo.domains import DOMAINS, Domain, comparison_data, load_domain
+from captum_fido.demo.infillers import demo_infillers
 from captum_fido.demo.scenes import VARIANT_SPLITS
 from captum_fido.evaluation.cost import estimate_cost
 from captum_fido.evaluation.distributed import (
@@ -58,82 +59,9 @@ from captum_fido.evaluation.verdict import (
     format_verdict,
     write_verdict,
 )
-from captum_fido.infillers import (
-    BlurInfiller,
-    Infiller,
-    LocalInfiller,
-    MeanInfiller,
-    NoisyLinearInfiller,
-    RandomInfiller,
-)
+from captum_fido.infillers import Infiller, NoisyLinearInfiller
 
-__all__ = ["main", "demo_infillers", "paper_infillers", "VAL_ID_OFFSET"]
-
-#: Validation images get ids from here, so the lowest ids are test images.
-VAL_ID_OFFSET = 1_000_000
-
-
-def paper_infillers(size: int, mean: Sequence[float]) -> Dict[str, Infiller]:
-    r"""The paper's four heuristic in-fillers, scaled to ``size`` px images.
-
-    The paper's settings are for 224 px: Blur's sigma (10) and Local's window
-    (15) are scaled by ``size / 224``; Mean fills with ``mean``, the data's
-    per-channel mean.
-
-    Args:
-        size (int): Image side in pixels.
-        mean (sequence of float): Per-channel fill of the Mean in-filler.
-
-    Returns:
-        dict with ``"Mean"``, ``"Blur"``, ``"Random"`` and ``"Local"``.
-
-    Examples::
-
-        >>> fills = paper_infillers(224, [0.485, 0.456, 0.406])
-        >>> fills["Blur"].sigma, fills["Local"].window
-        (10.0, 15)
-    """
-    # An odd window of about 15 * size / 224 (15 at 224 px, 5 at 64 px).
-    window = max(3, 2 * int(15 * size / 224 / 2) + 1)
-    return {
-        "Mean": MeanInfiller(mean),
-        "Blur": BlurInfiller(sigma=10.0 * size / 224),
-        "Random": RandomInfiller(),
-        "Local": LocalInfiller(window=window),
-    }
-
-
-def demo_infillers(size: int = 64) -> Dict[str, Infiller]:
-    r"""The paper's in-fillers at the demo's resolution (:func:`paper_infillers`,
-    Mean filling with the training scenes' per-channel mean), plus the trained
-    ones.
-
-    Args:
-        size (int, optional): Image side in pixels, used to scale the heuristic
-            in-fillers and to load the training scenes for the mean. The
-            trained in-fillers work at 64 px. Default 64.
-
-    Returns:
-        dict with ``"Mean"``, ``"Blur"``, ``"Random"``, ``"Local"``, ``"VAE"``
-        (:func:`~captum_fido.demo.pretrained.load_vae_infiller`) and
-        ``"Inpainter"``
-        (:func:`~captum_fido.demo.pretrained.load_inpainter_infiller`).
-
-    Examples::
-
-        >>> fills = demo_infillers()
-        >>> sorted(fills)
-        ['Blur', 'Inpainter', 'Local', 'Mean', 'Random', 'VAE']
-    """
-    from captum_fido.demo.pretrained import load_inpainter_infiller, load_vae_infiller
-    from captum_fido.demo.scenes import load_split
-
-    train, _ = load_split("train", 256, size=size)
-    return {
-        **paper_infillers(size, train.mean(dim=(0, 2, 3)).tolist()),
-        "VAE": load_vae_infiller(),
-        "Inpainter": load_inpainter_infiller(),
-    }
+__all__ = ["main"]
 
 
 def _parser(prog: Optional[str] = None) -> argparse.ArgumentParser:
@@ -272,25 +200,6 @@ def _read_settings(p: argparse.ArgumentParser, path: Path) -> Dict[str, object]:
     return found
 
 
-def _data(domain: Domain, n_test: int, n_val: int) -> EvalData:
-    r"""Validation images (ids from :data:`VAL_ID_OFFSET`), then test images
-    (ids from 0) of ``domain``: validation first, so a run stopped early
-    already has what chooses the WSL thresholds."""
-    parts = []
-    for split, n, first_id in (("val", n_val, VAL_ID_OFFSET), ("test", n_test, 0)):
-        if n > 0:
-            images, labels, boxes = domain.load_split(split, n)
-            ids = [first_id + i for i in range(n)]
-            parts.append((images, labels, boxes, ids, [split] * n))
-    return EvalData(
-        torch.cat([p[0] for p in parts]),
-        torch.cat([p[1] for p in parts]),
-        torch.cat([p[2] for p in parts]),
-        [i for p in parts for i in p[3]],
-        [s for p in parts for s in p[4]],
-    )
-
-
 def _methods(
     a: argparse.Namespace, domain: Domain, infillers: Dict[str, Infiller]
 ) -> List[MethodSpec]:
@@ -362,7 +271,7 @@ def _run_shard(
     methods: List[MethodSpec],
     infillers: Dict[str, Infiller],
 ) -> List[Dict[str, object]]:
-    data = _data(domain, a.n_images, a.n_val)
+    data = comparison_data(domain, a.n_images, a.n_val)
     # Whole chunks per process: each image is explained in the batch a
     # one-process run would use, so sharding never changes a number.
     mine = data.subset(shard.take_chunks(len(data.image_ids), a.chunk_size))
@@ -494,7 +403,3 @@ def _write_outputs(
         a.out / "preview",
         a.out / "maps.png",
     )
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

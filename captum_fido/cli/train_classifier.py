@@ -1,0 +1,108 @@
+r"""``captum-fido train-classifier``: train the demo's scene classifier
+(:func:`~captum_fido.demo.train_classifier.train_classifier`) on either
+scene variant.
+
+Examples::
+
+    captum-fido train-classifier --tiny --out /tmp/classifier.pt   # smoke
+    captum-fido train-classifier --variant context \
+        --init captum_fido/demo/weights/classifier.pt --n-train 8000 --lr 1e-3
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+from captum_fido.cli._common import int_at_least, make_parser, set_threads
+from captum_fido.demo.scenes import VARIANTS
+from captum_fido.demo.train_classifier import train_classifier, weights_path
+
+__all__ = ["main"]
+
+
+def main(argv: Optional[List[str]] = None, prog: Optional[str] = None) -> int:
+    r"""Run the train-classifier command (its ``--help`` lists the options).
+
+    Args:
+        argv (list of str, optional): The command's arguments. Default
+            ``sys.argv[1:]``.
+        prog (str, optional): The program name for ``usage:`` lines.
+
+    Returns:
+        int, the exit status (0).
+
+    Examples::
+
+        >>> main(["--tiny", "--variant", "context", "--out", "/tmp/c.pt"])
+        0
+    """
+    p = make_parser(
+        "train-classifier",
+        "Train the demo's scene classifier on a scene variant; write its "
+        "state_dict and a JSON summary beside it.",
+        prog,
+    )
+    p.add_argument(
+        "--variant", choices=VARIANTS, default="default", help="scene variant"
+    )
+    p.add_argument(
+        "--n-train", type=int_at_least(1), default=16000, help="training scenes"
+    )
+    p.add_argument("--epochs", type=int_at_least(1), default=3, help="epochs")
+    p.add_argument(
+        "--batch-size", type=int_at_least(1), default=64, help="scenes a step"
+    )
+    p.add_argument(
+        "--lr", type=float, default=3e-3, help="peak one-cycle learning rate"
+    )
+    p.add_argument("--seed", type=int, default=0, help="random seed")
+    p.add_argument(
+        "--steps", type=int_at_least(1), default=None, help="stop after N steps"
+    )
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch threads (default: $OMP_NUM_THREADS or 1)",
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="state_dict path (default: weights/classifier[_<variant>].pt)",
+    )
+    p.add_argument("--n-val", type=int, default=1000, help="validation scenes")
+    p.add_argument("--n-test", type=int, default=2000, help="test scenes")
+    p.add_argument("--no-progress", action="store_true", help="hide tqdm bars")
+    p.add_argument(
+        "--init",
+        type=Path,
+        default=None,
+        help="start from this state_dict (e.g. weights/classifier.pt)",
+    )
+    p.add_argument(
+        "--tiny",
+        action="store_true",
+        help="smoke test: 64 scenes, 3 steps, narrow model",
+    )
+    a = p.parse_args(argv)
+    set_threads(a.threads)
+    if a.tiny:
+        a.n_train, a.steps, a.epochs = 64, a.steps or 3, 1
+    train_classifier(
+        n_train=a.n_train,
+        n_val=64 if a.tiny else a.n_val,
+        n_test=64 if a.tiny else a.n_test,
+        epochs=a.epochs,
+        batch_size=a.batch_size,
+        lr=a.lr,
+        seed=a.seed,
+        max_steps=a.steps,
+        width=8 if a.tiny else 32,
+        out=weights_path(a.variant) if a.out is None else a.out,
+        show_progress=not a.no_progress,
+        variant=a.variant,
+        init=a.init,
+    )
+    return 0

@@ -1,0 +1,159 @@
+r"""``captum-fido train-inpainters``: train the demo's two learned in-fillers,
+the in-painter (:func:`~captum_fido.demo.train_inpainters.train_inpainter`)
+and the VAE (:func:`~captum_fido.demo.train_inpainters.train_vae`).
+
+Examples::
+
+    captum-fido train-inpainters --model inpainter
+    captum-fido train-inpainters --model both --tiny --out-dir /tmp/fill
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+from captum_fido.cli._common import int_at_least, make_parser, set_threads
+from captum_fido.demo.inpainting import COARSE_FILLS
+from captum_fido.demo.pretrained import WEIGHTS_DIR
+from captum_fido.demo.train_inpainters import (
+    INPAINTER_FOLD,
+    INPAINTER_STEPS,
+    INPAINTER_WIDTH,
+    N_SCENES,
+    VAE_STEPS,
+    VAE_WIDTH,
+    train_inpainter,
+    train_vae,
+)
+
+__all__ = ["main"]
+
+
+def main(argv: Optional[List[str]] = None, prog: Optional[str] = None) -> int:
+    r"""Run the train-inpainters command (its ``--help`` lists the options).
+
+    ``--model`` chooses ``inpainter``, ``vae`` or ``both`` (default); the
+    weights go to ``--out-dir`` as ``inpainter.pt`` and ``vae.pt``, each
+    with a JSON summary beside it. ``--tiny`` runs 3 steps on 32 scenes with
+    width 8 (a smoke test).
+
+    Args:
+        argv (list of str, optional): The command's arguments. Default
+            ``sys.argv[1:]``.
+        prog (str, optional): The program name for ``usage:`` lines.
+
+    Returns:
+        int, the exit status (0).
+
+    Examples::
+
+        >>> main(["--model", "both", "--tiny", "--no-progress",
+        ...       "--out-dir", "/tmp/inpainters"])
+        0
+    """
+    p = make_parser(
+        "train-inpainters",
+        "Train the demo's in-painter and completion VAE on FIDO-shaped holes; "
+        "write their state_dicts and JSON summaries.",
+        prog,
+    )
+    p.add_argument(
+        "--model",
+        choices=["inpainter", "vae", "both"],
+        default="both",
+        help="which network to train",
+    )
+    p.add_argument(
+        "--steps",
+        type=int_at_least(1),
+        default=None,
+        help=f"training steps (default: {INPAINTER_STEPS} inpainter, {VAE_STEPS} vae)",
+    )
+    p.add_argument(
+        "--batch-size", type=int_at_least(1), default=16, help="scenes a step"
+    )
+    p.add_argument(
+        "--n-scenes",
+        type=int_at_least(1),
+        default=None,
+        help=f"training scenes generated (default: {N_SCENES})",
+    )
+    p.add_argument(
+        "--width",
+        type=int_at_least(1),
+        default=None,
+        help=f"network width (default: {INPAINTER_WIDTH} inpainter, {VAE_WIDTH} vae)",
+    )
+    p.add_argument(
+        "--fold",
+        type=int,
+        choices=(2, 4),
+        default=INPAINTER_FOLD,
+        help="inpainter: pixel-unshuffle factor of the refinement network",
+    )
+    p.add_argument(
+        "--coarse",
+        choices=COARSE_FILLS,
+        default="pyramid",
+        help="inpainter: the coarse stage it refines",
+    )
+    p.add_argument("--adv-weight", type=float, default=0.0, help="inpainter GAN weight")
+    p.add_argument(
+        "--grad-weight", type=float, default=1.0, help="inpainter gradient-L1 weight"
+    )
+    p.add_argument(
+        "--min-kept-fraction",
+        type=float,
+        default=0.1,
+        help="inpainter: below this kept share of the object, the target is "
+        "the scene without it",
+    )
+    p.add_argument("--seed", type=int, default=0, help="random seed")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch threads (default: $OMP_NUM_THREADS or 1)",
+    )
+    p.add_argument(
+        "--out-dir", type=Path, default=WEIGHTS_DIR, help="folder of the weights"
+    )
+    p.add_argument(
+        "--no-progress", action="store_true", help="hide the tqdm progress bars"
+    )
+    p.add_argument(
+        "--tiny", action="store_true", help="smoke test: 3 steps on 32 scenes"
+    )
+    a = p.parse_args(argv)
+    set_threads(a.threads)
+    batch_size = 4 if a.tiny else a.batch_size
+    steps = 3 if a.tiny else a.steps
+    n_scenes = 32 if a.tiny else (a.n_scenes or N_SCENES)
+    show = not a.no_progress
+    if a.model in ("inpainter", "both"):
+        train_inpainter(
+            steps=steps or INPAINTER_STEPS,
+            batch_size=batch_size,
+            n_scenes=n_scenes,
+            width=8 if a.tiny else (a.width or INPAINTER_WIDTH),
+            coarse=a.coarse,
+            fold=a.fold,
+            adv_weight=a.adv_weight,
+            grad_weight=a.grad_weight,
+            min_kept_fraction=a.min_kept_fraction,
+            seed=a.seed,
+            out=a.out_dir / "inpainter.pt",
+            show_progress=show,
+        )
+    if a.model in ("vae", "both"):
+        train_vae(
+            steps=steps or VAE_STEPS,
+            batch_size=batch_size,
+            n_scenes=n_scenes,
+            width=8 if a.tiny else (a.width or VAE_WIDTH),
+            seed=a.seed,
+            out=a.out_dir / "vae.pt",
+            show_progress=show,
+        )
+    return 0
