@@ -28,6 +28,8 @@ __all__ = [
     "float_at_least",
     "figure_path",
     "output_folder",
+    "weights_file",
+    "weights_folder",
     "quiet_captum_warnings",
     "set_threads",
 ]
@@ -160,6 +162,68 @@ def output_folder(parser: argparse.ArgumentParser, option: str, path: Path) -> P
     except OSError as err:
         parser.error(f"{option} {path}: cannot write there ({err.strerror or err})")
     return path
+
+
+def _outside_package(
+    parser: argparse.ArgumentParser, option: str, path: Path, use: str
+) -> None:
+    r"""Refuse a ``path`` inside the installed package: a command never
+    writes package files, the shipped weights above all (to replace those,
+    copy a trained file there by hand). ``use`` says how to load the file
+    from anywhere else."""
+    package = Path(__file__).resolve().parents[1]
+    target = path.resolve()
+    if target == package or package in target.parents:
+        parser.error(
+            f"{option} {path} is inside the installed package ({package}); "
+            f"write it elsewhere (the default is under outputs/) and {use}"
+        )
+
+
+def weights_file(
+    parser: argparse.ArgumentParser, option: str, path: Path, use: str
+) -> Path:
+    r"""Check, before any work, the weights file a training command writes:
+    outside the installed package, a file name (not a folder, not the
+    ``.json`` summary that goes beside it) in a folder that can be written.
+
+    Args:
+        parser (argparse.ArgumentParser): Reports a problem (exit status 2).
+        option (str): The option's name, for the message.
+        path (Path): The weights file.
+        use (str): How to load the file, said when it is refused.
+
+    Returns:
+        ``path`` (not created).
+    """
+    _outside_package(parser, option, path, use)
+    if path.suffix.lower() == ".json":
+        parser.error(
+            f"{option} {path}: the JSON summary goes beside the weights; name a .pt"
+        )
+    if path.is_dir():
+        parser.error(f"{option} {path} is a folder; give a file name")
+    output_folder(parser, option, path.parent)
+    return path
+
+
+def weights_folder(
+    parser: argparse.ArgumentParser, option: str, path: Path, use: str
+) -> Path:
+    r"""Check, before any work, the folder a training command writes its
+    weights into: outside the installed package, and writable.
+
+    Args:
+        parser (argparse.ArgumentParser): Reports a problem (exit status 2).
+        option (str): The option's name, for the message.
+        path (Path): The folder.
+        use (str): How to load the files, said when it is refused.
+
+    Returns:
+        ``path`` (not created).
+    """
+    _outside_package(parser, option, path, use)
+    return output_folder(parser, option, path)
 
 
 def figure_path(parser: argparse.ArgumentParser, option: str, path: Path) -> Path:

@@ -2,6 +2,10 @@ r"""``captum-fido train-classifier``: train the demo's scene classifier
 (:func:`~captum_fido.demo.train_classifier.train_classifier`) on either
 scene variant.
 
+It writes ``outputs/classifier.pt`` (``outputs/classifier_<variant>.pt``
+for another variant) or ``--out``, never inside the installed package; load
+the file with ``captum_fido.demo.pretrained.load_classifier(path)``.
+
 Examples::
 
     captum-fido train-classifier --tiny --out /tmp/classifier.pt   # smoke
@@ -14,11 +18,19 @@ from __future__ import annotations
 from pathlib import Path
 from typing import List, Optional
 
-from captum_fido.cli._common import int_at_least, make_parser, set_threads
+from captum_fido.cli._common import (
+    int_at_least,
+    make_parser,
+    set_threads,
+    weights_file,
+)
 from captum_fido.demo.scenes import VARIANTS
 from captum_fido.demo.train_classifier import train_classifier, weights_path
 
 __all__ = ["main"]
+
+#: How to use a trained file, said by ``--help`` and by a refused ``--out``.
+USE = "load it with captum_fido.demo.pretrained.load_classifier(path)"
 
 
 def main(argv: Optional[List[str]] = None, prog: Optional[str] = None) -> int:
@@ -70,7 +82,9 @@ def main(argv: Optional[List[str]] = None, prog: Optional[str] = None) -> int:
         "--out",
         type=Path,
         default=None,
-        help="state_dict path (default: weights/classifier[_<variant>].pt)",
+        help="state_dict file to write, a .json summary beside it (default: "
+        "outputs/classifier.pt, outputs/classifier_<variant>.pt for another "
+        f"variant; never inside the installed package); {USE}",
     )
     p.add_argument("--n-val", type=int, default=1000, help="validation scenes")
     p.add_argument("--n-test", type=int, default=2000, help="test scenes")
@@ -87,6 +101,8 @@ def main(argv: Optional[List[str]] = None, prog: Optional[str] = None) -> int:
         help="smoke test: 64 scenes, 3 steps, narrow model",
     )
     a = p.parse_args(argv)
+    out = a.out or Path("outputs") / weights_path(a.variant).name
+    weights_file(p, "--out", out, USE)
     set_threads(a.threads)
     if a.tiny:
         a.n_train, a.steps, a.epochs = 64, a.steps or 3, 1
@@ -100,7 +116,7 @@ def main(argv: Optional[List[str]] = None, prog: Optional[str] = None) -> int:
         seed=a.seed,
         max_steps=a.steps,
         width=8 if a.tiny else 32,
-        out=weights_path(a.variant) if a.out is None else a.out,
+        out=out,
         show_progress=not a.no_progress,
         variant=a.variant,
         init=a.init,

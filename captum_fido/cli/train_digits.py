@@ -2,6 +2,10 @@ r"""``captum-fido train-digits``: train the digit classifier and VAE of the
 ``counterfactual`` command
 (:func:`~captum_fido.demo.digits.train.train_digit_models`).
 
+It writes into ``outputs/digits`` or ``--out``, never inside the installed
+package; load the models with
+``captum_fido.demo.digits.load_pretrained(folder)``.
+
 Examples::
 
     captum-fido train-digits --tiny --no-progress --out /tmp/digit_weights
@@ -12,11 +16,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import List, Optional
 
-from captum_fido.cli._common import make_parser
-from captum_fido.demo.digits.pretrained import WEIGHTS_DIR
+from captum_fido.cli._common import make_parser, weights_folder
 from captum_fido.demo.digits.train import train_digit_models
 
 __all__ = ["main"]
+
+#: How to use the trained files, said by ``--help`` and by a refused ``--out``.
+USE = "load them with captum_fido.demo.digits.load_pretrained(folder)"
 
 
 def main(argv: Optional[List[str]] = None, prog: Optional[str] = None) -> int:
@@ -44,7 +50,13 @@ def main(argv: Optional[List[str]] = None, prog: Optional[str] = None) -> int:
         "Train the digit classifier and VAE for latent counterfactuals.",
         prog,
     )
-    parser.add_argument("--out", type=Path, default=WEIGHTS_DIR, help="weights folder")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path("outputs/digits"),
+        help="folder for digit_classifier.pt and digit_vae.pt, a .json summary "
+        f"beside each (never inside the installed package); {USE}",
+    )
     parser.add_argument(
         "--classifier-epochs", type=int, default=30, help="classifier epochs"
     )
@@ -60,6 +72,7 @@ def main(argv: Optional[List[str]] = None, prog: Optional[str] = None) -> int:
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     args = parser.parse_args(argv)
+    weights_folder(parser, "--out", args.out, USE)
     classifier_info, vae_info = train_digit_models(
         args.out,
         classifier_epochs=args.classifier_epochs,

@@ -10,41 +10,23 @@ Examples::
 
 from __future__ import annotations
 
-import argparse
 import time
 from pathlib import Path
 from typing import Optional, Sequence
 
-import captum_fido
 from captum_fido.cli._common import (
     float_at_least,
     int_at_least,
     make_parser,
-    output_folder,
     set_threads,
+    weights_file,
 )
 from captum_fido.demo.train_explainer import EXPLAINER_SETTINGS, train_scenes_explainer
 
 __all__ = ["main"]
 
-
-def _check_out(p: argparse.ArgumentParser, out: Path) -> None:
-    r"""Refuse, before any work, an ``--out`` inside the installed package
-    (a command never overwrites package files, the shipped weights above
-    all) or one that cannot be written."""
-    package = Path(captum_fido.__file__).resolve().parent
-    target = out.resolve()
-    if target == package or package in target.parents:
-        p.error(
-            f"--out {out} is inside the installed package ({package}); write the "
-            "weights elsewhere (default outputs/explainer_scenes.pt) and load "
-            "them with captum_fido.demo.pretrained.load_explainer(path)"
-        )
-    if out.suffix.lower() == ".json":
-        p.error(f"--out {out}: the JSON summary goes beside the weights; name a .pt")
-    if out.is_dir():
-        p.error(f"--out {out} is a folder; give a file name")
-    output_folder(p, "--out", out.parent)
+#: How to use a trained file, said by ``--help`` and by a refused ``--out``.
+USE = "load it with captum_fido.demo.pretrained.load_explainer(path)"
 
 
 def main(argv: Optional[Sequence[str]] = None, prog: Optional[str] = None) -> int:
@@ -111,12 +93,12 @@ def main(argv: Optional[Sequence[str]] = None, prog: Optional[str] = None) -> in
         type=Path,
         default=Path("outputs/explainer_scenes.pt"),
         help="weights file to write, a .json summary beside it (never inside "
-        "the installed package)",
+        f"the installed package); {USE}",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--tiny", action="store_true", help="smoke run: 3 steps, 32 scenes")
     a = p.parse_args(argv)
-    _check_out(p, a.out)
+    weights_file(p, "--out", a.out, USE)
     set_threads(a.threads)
     started = time.time()
     train_scenes_explainer(

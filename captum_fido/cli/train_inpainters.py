@@ -2,6 +2,11 @@ r"""``captum-fido train-inpainters``: train the demo's two learned in-fillers,
 the in-painter (:func:`~captum_fido.demo.train_inpainters.train_inpainter`)
 and the VAE (:func:`~captum_fido.demo.train_inpainters.train_vae`).
 
+It writes ``inpainter.pt`` and ``vae.pt`` into ``outputs/`` or
+``--out-dir``, never inside the installed package; load them with
+``captum_fido.demo.pretrained.load_inpainter_infiller(path)`` and
+``load_vae_infiller(path)``.
+
 Examples::
 
     captum-fido train-inpainters --model inpainter
@@ -13,9 +18,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import List, Optional
 
-from captum_fido.cli._common import int_at_least, make_parser, set_threads
+from captum_fido.cli._common import (
+    int_at_least,
+    make_parser,
+    set_threads,
+    weights_folder,
+)
 from captum_fido.demo.inpainting import COARSE_FILLS
-from captum_fido.demo.pretrained import WEIGHTS_DIR
 from captum_fido.demo.train_inpainters import (
     INPAINTER_FOLD,
     INPAINTER_STEPS,
@@ -28,6 +37,12 @@ from captum_fido.demo.train_inpainters import (
 )
 
 __all__ = ["main"]
+
+#: How to use the trained files, said by ``--help`` and by a refused folder.
+USE = (
+    "load them with captum_fido.demo.pretrained.load_inpainter_infiller("
+    "DIR/inpainter.pt) and load_vae_infiller(DIR/vae.pt)"
+)
 
 
 def main(argv: Optional[List[str]] = None, prog: Optional[str] = None) -> int:
@@ -117,7 +132,12 @@ def main(argv: Optional[List[str]] = None, prog: Optional[str] = None) -> int:
         help="torch threads (default: $OMP_NUM_THREADS or 1)",
     )
     p.add_argument(
-        "--out-dir", type=Path, default=WEIGHTS_DIR, help="folder of the weights"
+        "--out-dir",
+        type=Path,
+        default=Path("outputs"),
+        metavar="DIR",
+        help="folder DIR for inpainter.pt and vae.pt, a .json summary beside "
+        f"each (never inside the installed package); {USE}",
     )
     p.add_argument(
         "--no-progress", action="store_true", help="hide the tqdm progress bars"
@@ -126,6 +146,7 @@ def main(argv: Optional[List[str]] = None, prog: Optional[str] = None) -> int:
         "--tiny", action="store_true", help="smoke test: 3 steps on 32 scenes"
     )
     a = p.parse_args(argv)
+    weights_folder(p, "--out-dir", a.out_dir, USE)
     set_threads(a.threads)
     batch_size = 4 if a.tiny else a.batch_size
     steps = 3 if a.tiny else a.steps

@@ -13,10 +13,13 @@ The full run generates ``--n-train`` training scenes of the chosen
 ``--variant`` (see :mod:`captum_fido.demo.scenes`), trains
 :class:`~captum_fido.demo.models.SceneClassifier` with AdamW and a one-cycle
 schedule, reports validation accuracy after each epoch and test accuracy at
-the end, and writes ``weights/classifier.pt`` (default variant) or
-``weights/classifier_<variant>.pt`` (state_dict) plus a ``.json`` beside it
+the end, and writes the state_dict where ``out`` says (the command:
+``outputs/classifier.pt`` or ``outputs/classifier_<variant>.pt``, or
+``--out``; never inside the installed package) plus a ``.json`` beside it
 (settings, losses, accuracies, seconds, threads). Seeded: the same arguments
-give the same weights on the same machine.
+give the same weights on the same machine. The shipped files are
+:func:`weights_path`; load a trained one with
+:func:`~captum_fido.demo.pretrained.load_classifier` (``path=``).
 """
 
 from __future__ import annotations
@@ -35,16 +38,6 @@ from captum_fido.demo.models import SceneClassifier
 from captum_fido.demo.scenes import VARIANTS, load_split
 
 __all__ = ["train_classifier", "evaluate_accuracy", "weights_path"]
-
-
-class _DefaultOut:
-    r"""Sentinel: write to :func:`weights_path` of the variant."""
-
-    def __repr__(self) -> str:
-        return "<weights_path(variant)>"
-
-
-_DEFAULT_OUT = _DefaultOut()
 
 
 def weights_path(variant: str = "default") -> Path:
@@ -122,7 +115,7 @@ def train_classifier(
     seed: int = 0,
     max_steps: Optional[int] = None,
     width: int = 32,
-    out: Union[Path, str, None, _DefaultOut] = _DEFAULT_OUT,
+    out: Union[Path, str, None] = None,
     show_progress: bool = True,
     variant: str = "default",
     init: Union[Path, str, None] = None,
@@ -137,8 +130,9 @@ def train_classifier(
         seed (int): Seed of initialisation, shuffling and augmentation.
         max_steps (int, optional): Stop after this many steps (smoke tests).
         width (int): Width of :class:`SceneClassifier`.
-        out (Path, optional): Where to write the state_dict; ``None`` skips.
-            Default: :func:`weights_path` of ``variant``.
+        out (Path, optional): Where to write the state_dict (a ``.json``
+            summary goes beside it). Default ``None``: nothing is written
+            (the shipped file of ``variant`` is :func:`weights_path`).
         show_progress (bool): Show tqdm bars.
         variant (str): Scene variant to train and evaluate on, one of
             :data:`~captum_fido.demo.scenes.VARIANTS`. Default ``"default"``.
@@ -160,9 +154,7 @@ def train_classifier(
         >>> summary["steps"]
         2
     """
-    if isinstance(out, _DefaultOut):
-        out = weights_path(variant)
-    elif out is not None and not isinstance(out, (str, Path)):
+    if out is not None and not isinstance(out, (str, Path)):
         raise TypeError(f"out must be a path or None, got {type(out).__name__}")
     weights_path(variant)  # validates variant
     g = seed_everything(seed)

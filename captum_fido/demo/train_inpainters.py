@@ -20,14 +20,18 @@ so the models remove objects rather than re-draw them from fragments.
   by default, ``--coarse ns`` for OpenCV's Navier-Stokes), trained with L1 plus
   image-gradient L1 on the holes (an optional hinge patch-GAN term,
   :class:`~captum_fido.demo.models.PatchDiscriminator`, is off by default);
-  writes ``weights/inpainter.pt``. The masks are mostly random coarse grids
+  the shipped ``weights/inpainter.pt``. The masks are mostly random coarse grids
   dropping 5%-95% of the image (FIDO's and the evaluation's shape), plus
   blobs, boxes, strokes, dropped objects and kept objects.
 - ``vae``: :class:`~captum_fido.demo.models.CompletionVAE` with L1
-  reconstruction on the holes plus a KL term; writes ``weights/vae.pt``.
+  reconstruction on the holes plus a KL term; the shipped ``weights/vae.pt``.
 
 Seeded (scenes, masks, initialisation, latent noise) and shows tqdm
-progress; a JSON summary with the losses sits next to each weight file.
+progress; each function writes its weights where ``out`` says (the command:
+``outputs/`` or ``--out-dir``, never inside the installed package), with a
+JSON summary of the losses beside them. Load them with
+:func:`~captum_fido.demo.pretrained.load_inpainter_infiller` and
+:func:`~captum_fido.demo.pretrained.load_vae_infiller` (``path=``).
 """
 
 from __future__ import annotations
@@ -42,7 +46,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from tqdm import tqdm
 
-from captum_fido.demo._training import WEIGHTS_DIR, save_state, seed_everything
+from captum_fido.demo._training import save_state, seed_everything
 from captum_fido.demo.inpainting import COARSE_FILLS, RefineUNet, coarse_fill
 from captum_fido.demo.masks import infill_targets, sample_keep_masks
 from captum_fido.demo.models import CompletionVAE, PatchDiscriminator
@@ -141,7 +145,7 @@ def train_inpainter(
     seed: int = 0,
     min_kept_fraction: float = 0.1,
     mask_weights: Optional[Sequence[float]] = INPAINTER_MASK_WEIGHTS,
-    out: Optional[Path] = WEIGHTS_DIR / "inpainter.pt",
+    out: Optional[Path] = None,
     show_progress: bool = True,
     coarse: str = "pyramid",
     fold: int = INPAINTER_FOLD,
@@ -170,7 +174,8 @@ def train_inpainter(
             :func:`~captum_fido.demo.masks.infill_targets`).
         mask_weights (sequence of float, optional): Relative frequency of
             each of :data:`~captum_fido.demo.masks.MASK_KINDS`.
-        out (Path, optional): Where to write the state_dict; ``None`` skips.
+        out (Path, optional): Where to write the state_dict (a ``.json``
+            summary goes beside it). Default ``None``: nothing is written.
         show_progress (bool): Show a tqdm bar.
         coarse (str): The coarse stage, ``"pyramid"`` (default) or ``"ns"``.
         fold (int): The network's pixel-unshuffle factor, 2 or 4 (default:
@@ -284,7 +289,7 @@ def train_vae(
     width: int = VAE_WIDTH,
     latent_dim: int = 32,
     seed: int = 0,
-    out: Optional[Path] = WEIGHTS_DIR / "vae.pt",
+    out: Optional[Path] = None,
     show_progress: bool = True,
 ) -> Dict[str, Any]:
     r"""Train :class:`CompletionVAE` (hole L1 + ``kl_weight`` * KL).
@@ -298,7 +303,8 @@ def train_vae(
         width (int): Network width.
         latent_dim (int): Size of the latent code.
         seed (int): Seed of everything random.
-        out (Path, optional): Where to write the state_dict; ``None`` skips.
+        out (Path, optional): Where to write the state_dict (a ``.json``
+            summary goes beside it). Default ``None``: nothing is written.
         show_progress (bool): Show a tqdm bar.
 
     Returns:
