@@ -239,7 +239,7 @@ class MaskAttribution(SynchronousFutureMixin, PerturbationAttribution):
             additional_forward_args (Any, optional): Extra arguments passed to
                 ``forward_func`` after the inputs. Tensors are split per image
                 and need ``N`` rows.
-        {options}
+            {options}
 
         Options given as ``None`` where the default depends on the method or
         the preset (``n_steps``, ``n_samples``, ``lr``, ``l1_coeff``,

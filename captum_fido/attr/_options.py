@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import dataclasses
 import numbers
-import textwrap
-from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Optional, Tuple, Union
+from dataclasses import dataclass
+from typing import Any, Dict, Optional, Tuple, Union
 
 import torch
 
+from captum_fido._utils import options as O
 from captum_fido._utils import validation as V
+from captum_fido._utils.options import check_flag, option, optional
 
 __all__ = [
     "MaskOptions",
@@ -62,27 +63,6 @@ PAPER_TV = 0.01
 ADAPTIVE = "adaptive"
 #: The presets of :data:`PRESETS`: the defaults, and the paper's appendix.
 PRESET_NAMES = ("adaptive", "paper")
-
-Check = Callable[[Any, str], Any]
-
-
-def _option(default: Any, check: Check, doc: str, applies_to: str = "") -> Any:
-    r"""A field with its default, its check and its documentation."""
-    metadata = {"check": check, "doc": doc, "applies_to": applies_to}
-    return field(default=default, metadata=metadata)
-
-
-def _optional(check: Check) -> Check:
-    def optional_check(value: Any, name: str) -> Any:
-        return None if value is None else check(value, name)
-
-    return optional_check
-
-
-def _flag(value: Any, name: str) -> bool:
-    if not isinstance(value, (bool, numbers.Integral)):
-        raise TypeError(f"{name} must be a bool, got {type(value).__name__}")
-    return bool(value)
 
 
 def _check_l1(value: Any, name: str) -> L1Coeff:
@@ -214,7 +194,7 @@ class MaskOptions:
         ValueError: n_steps must be >= 1, got 0
     """
 
-    preset: str = _option(
+    preset: str = option(
         "adaptive",
         _check_preset,
         'Where the other options\' defaults come from: ``"adaptive"`` '
@@ -225,7 +205,7 @@ class MaskOptions:
         "5e-3 for BBMP, TV 0.01, warm-up 30 steps; :data:`FIDO_PAPER`, "
         ":data:`BBMP_PAPER`). Options given explicitly override the preset.",
     )
-    n_steps: int = _option(
+    n_steps: int = option(
         72,
         V.check_positive_int,
         "Adam steps. Default 72 for FIDO (72 x 4 samples: 288 classifier rows "
@@ -233,7 +213,7 @@ class MaskOptions:
         "in-filled one) and 144 for BBMP; the paper's 300 with "
         '``preset="paper"``.',
     )
-    n_samples: int = _option(
+    n_samples: int = option(
         4,
         V.check_positive_int,
         "Mask samples per image per step (the paper's B; FIDO default 4, the "
@@ -241,22 +221,22 @@ class MaskOptions:
         '``preset="paper"``; BBMP default 1: its mask is deterministic, '
         "more rows only average a stochastic infiller's noise).",
     )
-    lr: Optional[float] = _option(
+    lr: Optional[float] = option(
         None,
-        _optional(V.check_positive),
+        optional(V.check_positive),
         "Adam learning rate, decayed linearly to 0 over ``n_steps``. Default: "
         "the paper's 0.05 at 300 steps, and for other step counts the same "
         "total step size, ``min(0.5, 15 / n_steps)`` (0.2 for 75 steps), so "
         "fewer steps still move the mask as far.",
     )
-    mask_size: MaskSize = _option(
+    mask_size: MaskSize = option(
         None,
         _check_mask_size,
         "Grid of the mask parameters (an int or ``(h, w)``), bilinearly "
         "upsampled to the image. Default a quarter of each side (56 for 224, "
         "as in the paper).",
     )
-    feature_mask: FeatureMask = _option(
+    feature_mask: FeatureMask = option(
         None,
         lambda value, name: V.check_feature_mask(value, name),
         "Segments instead of the grid, in Captum's form: an integer tensor of "
@@ -269,13 +249,13 @@ class MaskOptions:
         "their border. Each input has its own segments. Excludes "
         "``mask_size``. Default ``None``: the grid.",
     )
-    temperature: float = _option(
+    temperature: float = option(
         0.1,
         V.check_positive,
         "Concrete relaxation temperature (paper: 0.1).",
         applies_to="FIDO",
     )
-    tau: float = _option(
+    tau: float = option(
         0.5,
         V.check_unit_interval,
         "Threshold in ``[0, 1]``: mask-dependent infillers observe the pixels "
@@ -283,7 +263,7 @@ class MaskOptions:
         "0). Mask-independent infillers ignore it.",
         applies_to="BBMP",
     )
-    l1_coeff: L1Coeff = _option(
+    l1_coeff: L1Coeff = option(
         ADAPTIVE,
         _check_l1,
         'Sparsity weight ``lambda``. Default ``"adaptive"``: a weight per '
@@ -301,7 +281,7 @@ class MaskOptions:
         "suits one logit scale only: a model with log-odds of a few units "
         "needs about 1e-4.",
     )
-    area_cost: float = _option(
+    area_cost: float = option(
         1.0,
         V.check_positive,
         "The adaptive weight's price of the whole input, in units of "
@@ -309,9 +289,9 @@ class MaskOptions:
         "the evidence (smaller maps), below 1 less (larger maps). Ignored "
         "with a numeric ``l1_coeff``.",
     )
-    tv_coeff: Optional[float] = _option(
+    tv_coeff: Optional[float] = option(
         None,
-        _optional(V.check_nonnegative),
+        optional(V.check_nonnegative),
         "Weight of the total-variation term (squared differences between "
         "neighbouring mask values, mean over pixels times 224 * 224). Default: "
         "the paper's 0.01 on the grid; 0 with a ``feature_mask``, whose "
@@ -325,13 +305,13 @@ class MaskOptions:
         "the paper's ratio and the logit scale does not change the balance of "
         "the loss.",
     )
-    reg_warmup_steps: Optional[int] = _option(
+    reg_warmup_steps: Optional[int] = option(
         None,
-        _optional(V.check_nonnegative_int),
+        optional(V.check_nonnegative_int),
         "Steps over which the regularisers ramp up linearly from 0. Default "
         "a tenth of ``n_steps`` (the reference's 30 at 300 steps).",
     )
-    seed: Optional[int] = _option(
+    seed: Optional[int] = option(
         None,
         _check_seed,
         "Seed of every image's random stream: the same seed gives the same "
@@ -339,26 +319,26 @@ class MaskOptions:
         "``None`` draws a seed from torch's global generator, so "
         "``torch.manual_seed`` before the call also makes it reproducible.",
     )
-    show_progress: bool = _option(False, _flag, "Show a tqdm progress bar.")
-    internal_batch_size: Optional[int] = _option(
+    show_progress: bool = option(False, check_flag, "Show a tqdm progress bar.")
+    internal_batch_size: Optional[int] = option(
         None,
-        _optional(V.check_positive_int),
+        optional(V.check_positive_int),
         "Most rows (images x samples) sent to the classifier at once; bounds "
         "peak memory without changing the map. Default: all rows in one pass.",
     )
-    return_details: bool = _option(
+    return_details: bool = option(
         False,
-        _flag,
+        check_flag,
         "Also return :class:`~captum_fido.MaskOptimizationDetails` (mask "
         "parameters, loss history, counterfactual samples and the "
         "classifier's confidence on them).",
     )
-    n_counterfactuals: int = _option(
+    n_counterfactuals: int = option(
         4, V.check_positive_int, "Counterfactual samples per image in the details."
     )
-    stop_tol: Optional[float] = _option(
+    stop_tol: Optional[float] = option(
         None,
-        _optional(V.check_positive),
+        optional(V.check_positive),
         "Early stopping, image by image: once an image's coarse keep "
         "probabilities have moved less than ``stop_tol`` (mean absolute "
         "change) over the last ``stop_patience`` steps after the warm-up, "
@@ -369,27 +349,27 @@ class MaskOptions:
         "still gives the maps of separate calls. ``None`` runs all "
         "``n_steps``; see ``docs/performance.md``.",
     )
-    stop_patience: int = _option(
+    stop_patience: int = option(
         10,
         V.check_positive_int,
         "Window of ``stop_tol`` and length of the cool-down, in steps.",
     )
-    autocast_dtype: Optional[torch.dtype] = _option(
+    autocast_dtype: Optional[torch.dtype] = option(
         None,
         lambda value, name: V.check_autocast_dtype(value),
         "Run the classifier under ``torch.autocast`` with ``torch.float16`` "
         "or ``torch.bfloat16`` (mixed precision; most useful on GPUs). "
         "Scores, masks and the optimiser stay in float32.",
     )
-    channels_last: bool = _option(
+    channels_last: bool = option(
         False,
-        _flag,
+        check_flag,
         "Hand the classifier its inputs in ``torch.channels_last`` memory "
         "format (convert the model yourself; it is never changed).",
     )
-    temperature_final: Optional[float] = _option(
+    temperature_final: Optional[float] = option(
         None,
-        _optional(V.check_positive),
+        optional(V.check_positive),
         "Anneal the Concrete temperature geometrically from ``temperature`` "
         "at the first step to ``temperature_final`` at the last (e.g. 0.01); "
         "``None`` keeps it constant. Colder relaxed samples are closer to "
@@ -399,9 +379,9 @@ class MaskOptions:
         "towards 0 and 1. Use with ``hard=True``.",
         applies_to="FIDO",
     )
-    hard: bool = _option(
+    hard: bool = option(
         False,
-        _flag,
+        check_flag,
         "Return a binary map, ``{map > t}``, that still meets the objective: "
         "``t = 0.5``, the mode of the learned distribution (its single most "
         "probable mask), when the in-fill under it scores at least as well as "
@@ -415,7 +395,7 @@ class MaskOptions:
         "map), ``hard_threshold`` and ``hard_met`` next to "
         "``counterfactual_probs``. Best with ``temperature_final``.",
     )
-    avoid_regions: RegionMasks = _option(
+    avoid_regions: RegionMasks = option(
         None,
         lambda value, name: _check_regions(value, name),
         "Regions a new explanation should not reuse, values in ``[0, 1]`` "
@@ -428,7 +408,7 @@ class MaskOptions:
         "full from the first step (not warmed up). Default ``None``: no "
         "penalty.",
     )
-    avoid_coeff: float = _option(
+    avoid_coeff: float = option(
         0.01,
         V.check_nonnegative,
         "Weight of the ``avoid_regions`` overlap penalty, on the scale of "
@@ -437,9 +417,7 @@ class MaskOptions:
     )
 
     def __post_init__(self) -> None:
-        for f in dataclasses.fields(self):
-            value = f.metadata["check"](getattr(self, f.name), f.name)
-            object.__setattr__(self, f.name, value)
+        O.check_options(self)
         if self.mask_size is not None and self.feature_mask is not None:
             raise ValueError(
                 "mask_size and feature_mask exclude each other: the mask lives "
@@ -497,53 +475,25 @@ PRESETS: Dict[str, Dict[str, MaskOptions]] = {
 
 def option_names() -> Tuple[str, ...]:
     r"""Every option, in declaration order."""
-    return tuple(f.name for f in dataclasses.fields(MaskOptions))
+    return O.option_names(MaskOptions)
 
 
 def method_options(method: str) -> Tuple[str, ...]:
     r"""The options a method accepts (all but the other method's own)."""
-    return tuple(
-        f.name
-        for f in dataclasses.fields(MaskOptions)
-        if f.metadata["applies_to"] in ("", method)
-    )
+    return O.option_names(MaskOptions, method)
 
 
 def options_docstring(indent: int = 12) -> str:
     r"""The ``Args`` entries of every option, from the fields' documentation."""
-    entries = []
-    for f in dataclasses.fields(MaskOptions):
-        only = f.metadata["applies_to"]
-        scope = f" {only} only." if only else ""
-        text = f"{f.name} (optional): {f.metadata['doc']}{scope}"
-        entries.append(
-            textwrap.fill(
-                text,
-                width=88,
-                initial_indent=" " * indent,
-                subsequent_indent=" " * (indent + 4),
-            )
-        )
-    return "\n".join(entries)
+    return O.options_doc(MaskOptions, indent)
 
 
-def document_options(fn: Callable[..., Any]) -> Callable[..., Any]:
-    r"""Put the options' documentation where ``fn``'s docstring says
-    ``{options}`` (a line of its own, indented like the ``Args`` section)."""
-    fn.__doc__ = _with_options(fn.__doc__, indent=12)
-    return fn
-
-
-def _with_options(doc: Optional[str], indent: int) -> Optional[str]:
-    r"""``doc`` with its ``{options}`` line replaced by the options' ``Args``
-    entries at ``indent`` spaces."""
-    if doc is None:
-        return None
-    return doc.replace("        {options}", options_docstring(indent))
-
+#: Decorator: a docstring's ``{options}`` line becomes every option's
+#: ``Args`` entry, at that line's indentation.
+document_options = O.document_options(MaskOptions)
 
 # MaskOptions' own Args: the same entries, from the same fields.
-MaskOptions.__doc__ = _with_options(MaskOptions.__doc__, indent=8)
+document_options(MaskOptions)
 
 
 def options_from_call(method: str, given: Dict[str, Any]) -> MaskOptions:

@@ -1,24 +1,25 @@
 r"""The options of a latent counterfactual search, declared once.
 
 Each field of :class:`SearchOptions` carries its default, its documentation
-and its check. :meth:`LatentCounterfactual.attribute` and
+and its check (the package's one options kit, ``captum_fido._utils.options``,
+as for FIDO's and BBMP's options). :meth:`LatentCounterfactual.attribute` and
 :meth:`~LatentCounterfactual.explain` take their keyword defaults from
-:data:`DEFAULTS` and the option paragraphs of their docstrings from
-:func:`document_options`, so a default, a description or a rule is written in
-one place only.
+:data:`DEFAULTS` and the option paragraphs of their docstrings from the
+kit's ``document_options`` (in :data:`DOC_STYLE`), so a default, a
+description or a rule is written in one place only.
 """
 
 from __future__ import annotations
 
-import numbers
-import textwrap
-from dataclasses import Field, dataclass, field, fields
-from typing import Any, Callable, Dict, List, Tuple, TypeVar, Union
+from dataclasses import dataclass
+from typing import Any, Dict, Tuple, Union
 
 import torch
 from torch import Tensor
 
+from captum_fido._utils import options as O
 from captum_fido._utils import validation as V
+from captum_fido._utils.options import check_flag, document_options, option
 
 __all__ = [
     "LOSSES",
@@ -26,28 +27,12 @@ __all__ = [
     "DEFAULTS",
     "ATTRIBUTE_OPTIONS",
     "EXPLAIN_OPTIONS",
-    "document_options",
+    "DOC_STYLE",
 ]
 
 #: Classification terms: the paper's cross-entropy, or a hinge on the log-odds,
 #: which keeps pulling where the cross-entropy saturates (p(c') near 1).
 LOSSES = ("cross_entropy", "hinge")
-
-_Check = Callable[[Any, str], Any]
-_F = TypeVar("_F", bound=Callable[..., Any])
-
-
-def _option(
-    default: Any,
-    kind: str,
-    doc: str,
-    check: _Check,
-    explain_only: bool = False,
-) -> Any:
-    r"""A field with its docstring type ``kind``, text ``doc`` and ``check``
-    (``check(value, name)`` returns the normalised value or raises)."""
-    meta = {"kind": kind, "doc": doc, "check": check, "explain_only": explain_only}
-    return field(default=default, metadata=meta)
 
 
 # ------------------------------------------------------------------- checks
@@ -106,13 +91,6 @@ def _check_path_length(value: Any, name: str) -> int:
     return value
 
 
-def _check_bool(value: Any, name: str) -> bool:
-    # Integers pass (0 / 1 from a config), as for FIDO's flags.
-    if not isinstance(value, (bool, numbers.Integral)):
-        raise TypeError(f"{name} must be a bool, got {type(value).__name__}")
-    return bool(value)
-
-
 # ------------------------------------------------------------------ options
 
 
@@ -121,45 +99,50 @@ class SearchOptions:
     r"""Settings of one latent counterfactual search, validated on creation.
 
     Raises ``TypeError`` / ``ValueError`` naming the option for a bad value.
+
+    Attributes:
+        {options}
     """
 
-    lambda_range: Tuple[float, float] = _option(
+    lambda_range: Tuple[float, float] = option(
         (1e-2, 1e4),
-        "tuple[float, float]",
+        _check_lambda_range,
         "``(lowest, highest)`` trade-off between the classification term and "
         "the L1 change, ``0 < lowest <= highest``. One solve at ``highest`` "
         "tells whether the target is reachable at all; the bisection then "
         "searches the smallest succeeding lambda in between, in log space.",
-        _check_lambda_range,
+        kind="tuple[float, float]",
     )
-    n_bisection: int = _option(
+    n_bisection: int = option(
         8,
-        "int",
+        V.check_nonnegative_int,
         "Bisection rounds after the first solve at ``lambda_range[1]``; each "
         "halves the interval between the largest failing and the smallest "
         "succeeding lambda. ``0`` solves once at ``lambda_range[1]``.",
-        V.check_nonnegative_int,
+        kind="int",
     )
-    n_steps: int = _option(200, "int", "Adam steps per solve.", V.check_positive_int)
-    lr: float = _option(
+    n_steps: int = option(
+        200, V.check_positive_int, "Adam steps per solve.", kind="int"
+    )
+    lr: float = option(
         0.1,
-        "float",
+        V.check_positive,
         "Adam's initial learning rate; it decays along a cosine to 1 % of "
         "this value, so the non-smooth L1 term settles.",
-        V.check_positive,
+        kind="float",
     )
-    min_confidence: Union[float, Tensor] = _option(
+    min_confidence: Union[float, Tensor] = option(
         0.0,
-        "float or Tensor",
+        _check_min_confidence,
         "Probability of the target class a solve must reach (besides being "
         "the top class) to count as a success: a number in ``[0, 1)`` or a "
         "tensor with one per image (see :func:`prototype_confidence`). "
         "``0`` means the top class is enough.",
-        _check_min_confidence,
+        kind="float or Tensor",
     )
-    loss: str = _option(
+    loss: str = option(
         "cross_entropy",
-        "str",
+        _check_loss,
         'The classification term: ``"cross_entropy"`` (the paper\'s '
         '``-log p(c\')``) or ``"hinge"``: ``max(0, kappa - s)`` on the '
         "target's log-odds ``s``, with ``kappa`` the log-odds of "
@@ -167,34 +150,31 @@ class SearchOptions:
         "``p(c')`` nears 1, so prototypes of images the classifier is already "
         'sure about (``min_confidence`` like ``1 - 1e-5``) need ``"hinge"``, '
         "which pulls at full strength until the threshold and then stops.",
-        _check_loss,
+        kind="str",
     )
-    path_length: int = _option(
+    path_length: int = option(
         8,
-        "int",
+        _check_path_length,
         "Points recorded along the optimisation path at the chosen lambda, "
         "evenly spaced from the start (the reconstruction) to the end (the "
         "counterfactual), ``>= 2``.",
-        _check_path_length,
-        explain_only=True,
+        kind="int",
+        applies_to="explain",
     )
-    top_k: int = _option(
+    top_k: int = option(
         5,
-        "int",
+        V.check_positive_int,
         "How many of the most-changed latent dimensions to report (at most "
         "the latent size).",
-        V.check_positive_int,
-        explain_only=True,
+        kind="int",
+        applies_to="explain",
     )
-    show_progress: bool = _option(
-        False, "bool", "Show a tqdm progress bar.", _check_bool
+    show_progress: bool = option(
+        False, check_flag, "Show a tqdm progress bar.", kind="bool"
     )
 
     def __post_init__(self) -> None:
-        # Frozen: the normalised values go in through object.__setattr__.
-        for f in fields(self):
-            value = f.metadata["check"](getattr(self, f.name), f.name)
-            object.__setattr__(self, f.name, value)
+        O.check_options(self)
 
     def per_row(self, n: int, device: torch.device) -> Tensor:
         r"""``min_confidence`` as an ``(n,)`` float64 tensor on ``device``."""
@@ -211,55 +191,17 @@ class SearchOptions:
         return conf.to(device)
 
 
-def _fields() -> Tuple[Field, ...]:  # type: ignore[type-arg]
-    return fields(SearchOptions)
-
-
 #: The defaults, validated once: the keyword defaults of the signatures.
 DEFAULTS = SearchOptions()
 #: Keyword options of ``explain`` (all) and ``attribute`` (no result layout).
-EXPLAIN_OPTIONS: Tuple[str, ...] = tuple(f.name for f in _fields())
-ATTRIBUTE_OPTIONS: Tuple[str, ...] = tuple(
-    f.name for f in _fields() if not f.metadata["explain_only"]
-)
+EXPLAIN_OPTIONS: Tuple[str, ...] = O.option_names(SearchOptions, "explain")
+ATTRIBUTE_OPTIONS: Tuple[str, ...] = O.option_names(SearchOptions, "attribute")
 
 
-def _paragraph(f: Field, indent: str) -> List[str]:  # type: ignore[type-arg]
-    head = f"{f.name} ({f.metadata['kind']}, optional): "
-    text = f"{head}{f.metadata['doc']} Default: ``{f.default!r}``."
-    return textwrap.wrap(
-        text,
-        width=79,
-        initial_indent=indent,
-        subsequent_indent=indent + "    ",
-        break_on_hyphens=False,
-    )
+#: How the option paragraphs read (``document_options`` of the options kit):
+#: each with its default, which is the same for ``attribute`` and
+#: ``explain``; an option only ``explain`` takes is simply not listed for
+#: ``attribute``.
+DOC_STYLE: Dict[str, bool] = {"show_default": True, "show_scope": False}
 
-
-def _render(names: Tuple[str, ...], indent: str) -> str:
-    by_name: Dict[str, Field] = {f.name: f for f in _fields()}  # type: ignore[type-arg]
-    return "\n".join(line for n in names for line in _paragraph(by_name[n], indent))
-
-
-def document_options(names: Tuple[str, ...]) -> Callable[[_F], _F]:
-    r"""Fill the line ``{options}`` of a docstring with the paragraphs of the
-    options ``names``, at that line's indentation."""
-
-    def decorate(fn: _F) -> _F:
-        lines = (fn.__doc__ or "").split("\n")
-        out = []
-        for line in lines:
-            if line.strip() == "{options}":
-                indent = line[: len(line) - len(line.lstrip())]
-                out.append(_render(names, indent))
-            else:
-                out.append(line)
-        fn.__doc__ = "\n".join(out)
-        return fn
-
-    return decorate
-
-
-SearchOptions.__doc__ = (SearchOptions.__doc__ or "") + (
-    "\n    Attributes:\n" + _render(EXPLAIN_OPTIONS, " " * 8) + "\n"
-)
+document_options(SearchOptions, EXPLAIN_OPTIONS, **DOC_STYLE)(SearchOptions)

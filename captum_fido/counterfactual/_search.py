@@ -37,6 +37,7 @@ from captum_fido._utils.captum_compat import (
 )
 from captum_fido._utils.futures import SynchronousFutureMixin
 from captum_fido._utils.model_state import preserve_module_state
+from captum_fido._utils.options import document_options
 from captum_fido._utils.scores import (
     OUTPUT_TYPES,
     check_model_output,
@@ -51,9 +52,9 @@ from captum_fido.counterfactual._checks import (
 from captum_fido.counterfactual._options import (
     ATTRIBUTE_OPTIONS,
     DEFAULTS,
+    DOC_STYLE,
     EXPLAIN_OPTIONS,
     SearchOptions,
-    document_options,
 )
 from captum_fido.counterfactual._result import CounterfactualResult
 from captum_fido.counterfactual._solver import (
@@ -160,7 +161,7 @@ class LatentCounterfactual(SynchronousFutureMixin, PerturbationAttribution):
         return False
 
     @log_usage()
-    @document_options(ATTRIBUTE_OPTIONS)
+    @document_options(SearchOptions, ATTRIBUTE_OPTIONS, **DOC_STYLE)
     def attribute(
         self,
         inputs: TensorOrTuple,
@@ -219,7 +220,7 @@ class LatentCounterfactual(SynchronousFutureMixin, PerturbationAttribution):
         _warn_unreached(result.success, options.lambda_range[1])
         return result.difference
 
-    @document_options(EXPLAIN_OPTIONS)
+    @document_options(SearchOptions, EXPLAIN_OPTIONS, **DOC_STYLE)
     def explain(
         self,
         inputs: TensorOrTuple,
