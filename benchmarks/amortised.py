@@ -33,6 +33,7 @@ from typing import Dict, List, Optional, Sequence
 
 import torch
 
+from captum_fido.demo import DEMO_L1_COEFF
 from captum_fido.demo.domains import load_domain
 from captum_fido.demo.infillers import demo_infillers
 from captum_fido.demo.pretrained import load_explainer
@@ -78,7 +79,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, default=80, help="per-image FIDO steps")
     p.add_argument("--n-samples", type=int, default=4)
     p.add_argument("--refine-steps", type=int, default=8)
-    p.add_argument("--l1-coeff", type=float, default=1e-4)
+    p.add_argument("--l1-coeff", type=float, default=DEMO_L1_COEFF)
     p.add_argument("--weights", type=Path, default=None, help="explainer weights")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1)

@@ -31,6 +31,7 @@ import torch
 from torch import Tensor
 
 from captum_fido import BBMP, FIDO
+from captum_fido.demo import DEMO_L1_COEFF
 from captum_fido.demo.showcase import box_mass
 
 _SUGGESTION = re.compile(r"Try l1_coeff=([0-9.eE+-]+)")
@@ -115,7 +116,8 @@ def main() -> None:
         "--reference-l1",
         type=float,
         default=None,
-        help="also run the demo at this l1_coeff (the demo's own choice is 1e-4)",
+        help="also run the demo at this l1_coeff (the demo's fixed weight is "
+        f"{DEMO_L1_COEFF:g})",
     )
     parser.add_argument("--out", default="docs/results/collapse_suggestion.json")
     args = parser.parse_args()

@@ -42,10 +42,16 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _results import write_run  # noqa: E402
 
 from captum_fido import FIDO, explain_dataset  # noqa: E402
+from captum_fido.demo import DEMO_L1_COEFF  # noqa: E402
 from captum_fido.explain import find_images, read_image  # noqa: E402
 
 #: The old ``explain``'s per-image settings on the demo model.
-OLD = {"n_steps": 300, "n_samples": 8, "l1_coeff": 1e-4, "n_counterfactuals": 3}
+OLD = {
+    "n_steps": 300,
+    "n_samples": 8,
+    "l1_coeff": DEMO_L1_COEFF,
+    "n_counterfactuals": 3,
+}
 #: The throughput goal: new over old images per hour.
 GOAL = 8.0
 

@@ -37,6 +37,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from captum_fido import FIDO
+from captum_fido.demo import DEMO_L1_COEFF
 from captum_fido.demo.domains import load_domain
 from captum_fido.evaluation.report import bootstrap_ci, paired_difference
 from captum_fido.infillers import Infiller, LocalInfiller
@@ -146,7 +147,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     p.add_argument("--n", type=int, default=24, help="test images")
     p.add_argument("--steps", type=int, default=60)
     p.add_argument("--n-samples", type=int, default=4)
-    p.add_argument("--l1-coeff", type=float, default=1e-4)
+    p.add_argument("--l1-coeff", type=float, default=DEMO_L1_COEFF)
     p.add_argument("--temperature-final", type=float, default=0.01)
     p.add_argument("--n-counterfactuals", type=int, default=8)
     p.add_argument("--infiller", choices=("local", "inpainter"), default="local")

@@ -21,6 +21,7 @@ from typing import Dict
 import torch
 
 from captum_fido import FIDO, log_odds
+from captum_fido.demo import DEMO_L1_COEFF
 from captum_fido.metrics import deletion_curve
 
 SETTINGS = {
@@ -39,7 +40,7 @@ def main(argv=None) -> Dict[str, float]:
     parser.add_argument("--offset", type=int, default=100)
     # The demo classifier's log-odds are small (a few units), so the demo uses
     # a lighter sparsity weight than ImageNet's 1e-3 (see docs/demo.md).
-    parser.add_argument("--l1-coeff", type=float, default=1e-4)
+    parser.add_argument("--l1-coeff", type=float, default=DEMO_L1_COEFF)
     args = parser.parse_args(argv)
     try:
         from captum_fido.demo.pretrained import load_classifier, load_inpainter_infiller

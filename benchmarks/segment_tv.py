@@ -33,6 +33,7 @@ from _results import write_run
 from skimage.segmentation import slic
 
 from captum_fido import FIDO
+from captum_fido.demo import DEMO_L1_COEFF
 from captum_fido.demo.domains import load_domain
 from captum_fido.evaluation import bootstrap_ci, paired_difference
 from captum_fido.infillers import LocalInfiller
@@ -77,7 +78,7 @@ def run(
                     target=labels[i : i + 1],
                     n_steps=steps,
                     n_samples=4,
-                    l1_coeff=1e-4,
+                    l1_coeff=DEMO_L1_COEFF,
                     tv_coeff=tv,
                     seed=0,
                     return_details=True,
@@ -130,7 +131,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         "steps": a.steps,
         "n_segments": a.n_segments,
         "n_samples": 4,
-        "l1_coeff": 1e-4,
+        "l1_coeff": DEMO_L1_COEFF,
         "infiller": "LocalInfiller(window=5)",
         "seed": 0,
     }

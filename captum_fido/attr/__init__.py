@@ -23,6 +23,7 @@ from captum_fido.attr._masks import (
 )
 from captum_fido.attr._options import (
     BBMP_DEFAULTS,
+    BBMP_L1_RATIO,
     BBMP_PAPER,
     FIDO_DEFAULTS,
     FIDO_PAPER,
@@ -48,6 +49,7 @@ __all__ = [
     "BBMP_DEFAULTS",
     "FIDO_PAPER",
     "BBMP_PAPER",
+    "BBMP_L1_RATIO",
     "CollapsedMapWarning",
     "MaskDistribution",
     "RelaxedBernoulliMask",

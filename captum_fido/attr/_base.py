@@ -49,7 +49,6 @@ from captum_fido.attr._options import (
     MaskSize,
     RegionMasks,
     document_options,
-    option_names,
     options_from_call,
     resolve_regions,
 )
@@ -267,7 +266,34 @@ class MaskAttribution(SynchronousFutureMixin, PerturbationAttribution):
             ...     images, target=labels, n_steps=100, return_details=True
             ... )
         """
-        given = {name: value for name, value in locals().items() if name in _OPTIONS}
+        # Every option, by name (options_from_call reads each one).
+        given = {
+            "preset": preset,
+            "n_steps": n_steps,
+            "n_samples": n_samples,
+            "lr": lr,
+            "mask_size": mask_size,
+            "feature_mask": feature_mask,
+            "temperature": temperature,
+            "tau": tau,
+            "l1_coeff": l1_coeff,
+            "area_cost": area_cost,
+            "tv_coeff": tv_coeff,
+            "reg_warmup_steps": reg_warmup_steps,
+            "seed": seed,
+            "show_progress": show_progress,
+            "internal_batch_size": internal_batch_size,
+            "return_details": return_details,
+            "n_counterfactuals": n_counterfactuals,
+            "stop_tol": stop_tol,
+            "stop_patience": stop_patience,
+            "autocast_dtype": autocast_dtype,
+            "channels_last": channels_last,
+            "temperature_final": temperature_final,
+            "hard": hard,
+            "avoid_regions": avoid_regions,
+            "avoid_coeff": avoid_coeff,
+        }
         options = options_from_call(self.method_name, given)
         return self._attribute(inputs, target, additional_forward_args, options)
 
@@ -392,10 +418,6 @@ def _layouts(
         )
         for i, (m, x) in enumerate(zip(masks, inputs))
     )
-
-
-#: The option keywords of ``attribute`` (a test checks they match the fields).
-_OPTIONS = frozenset(option_names())
 
 
 def _resolve_seed(seed: Optional[int]) -> int:

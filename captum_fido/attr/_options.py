@@ -48,6 +48,8 @@ __all__ = [
     "PAPER_LR",
     "PAPER_STEPS",
     "PAPER_TV",
+    "PAPER_L1",
+    "BBMP_L1_RATIO",
 ]
 
 MaskSize = Union[None, int, Tuple[int, int]]
@@ -59,6 +61,12 @@ RegionMasks = Union[None, torch.Tensor, Tuple[torch.Tensor, ...]]
 PAPER_LR, PAPER_STEPS = 0.05, 300
 #: The paper's total-variation weight, ``tv_coeff``'s default on the grid.
 PAPER_TV = 0.01
+#: The paper's L1 weight for FIDO on a 224 x 224 mask (appendix A).
+PAPER_L1 = 1e-3
+#: BBMP's L1 weight is this many times FIDO's (the paper's appendix A.1):
+#: :data:`BBMP_PAPER`, and wherever one fixed ``l1_coeff`` is given for both
+#: methods (``captum-fido compare --l1-coeff``, the evaluation's methods).
+BBMP_L1_RATIO = 5.0
 #: ``l1_coeff``'s value for the sparsity weight that adapts to each image.
 ADAPTIVE = "adaptive"
 #: The presets of :data:`PRESETS`: the defaults, and the paper's appendix.
@@ -459,12 +467,16 @@ BBMP_DEFAULTS = MaskOptions(n_steps=144, n_samples=1)
 #: The paper's hyper-parameters for FIDO (appendix A): 300 steps x 8 samples,
 #: lr 0.05 decayed linearly, L1 1e-3 on a 224 x 224 mask, TV 0.01, warm-up 30.
 FIDO_PAPER = MaskOptions(
-    preset="paper", n_steps=PAPER_STEPS, n_samples=8, l1_coeff=1e-3, lr=PAPER_LR
+    preset="paper", n_steps=PAPER_STEPS, n_samples=8, l1_coeff=PAPER_L1, lr=PAPER_LR
 )
 #: The paper's BBMP: the same schedule, one row per step and 5x FIDO's L1
 #: weight (appendix A.1).
 BBMP_PAPER = MaskOptions(
-    preset="paper", n_steps=PAPER_STEPS, n_samples=1, l1_coeff=5e-3, lr=PAPER_LR
+    preset="paper",
+    n_steps=PAPER_STEPS,
+    n_samples=1,
+    l1_coeff=BBMP_L1_RATIO * PAPER_L1,
+    lr=PAPER_LR,
 )
 #: Per method, each preset's defaults.
 PRESETS: Dict[str, Dict[str, MaskOptions]] = {

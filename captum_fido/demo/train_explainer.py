@@ -33,17 +33,18 @@ from typing import Any, Dict, Optional
 import numpy as np
 
 from captum_fido.attr import FIDO_DEFAULTS, train_explainer
+from captum_fido.demo import DEMO_L1_COEFF
 from captum_fido.demo._training import save_state
 
 __all__ = ["train_scenes_explainer", "EXPLAINER_SETTINGS"]
 
-#: The shipped explainer's training settings (the demo's FIDO-SSR settings:
-#: l1 1e-4, as ``python -m captum_fido compare`` uses).
+#: The shipped explainer's training settings (FIDO-SSR with the demo's fixed
+#: sparsity weight, :data:`~captum_fido.demo.DEMO_L1_COEFF`).
 EXPLAINER_SETTINGS: Dict[str, Any] = dict(
     steps=2400,
     batch_size=16,
     n_samples=1,
-    l1_coeff=1e-4,
+    l1_coeff=DEMO_L1_COEFF,
     n_scenes=12000,
     lr=3e-3,
     width=16,

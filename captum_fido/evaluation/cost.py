@@ -33,7 +33,7 @@ from typing import Callable, Collection, Dict, Mapping, Optional, Sequence, Tupl
 import torch
 from torch import Tensor, nn
 
-from captum_fido.attr import BBMP, BBMP_DEFAULTS, FIDO, FIDO_DEFAULTS
+from captum_fido.attr import BBMP, BBMP_DEFAULTS, BBMP_L1_RATIO, FIDO, FIDO_DEFAULTS
 from captum_fido.evaluation.harness import BASELINES, ComparisonSettings, EvalData
 from captum_fido.evaluation.methods import MethodSpec
 from captum_fido.infillers import Infiller
@@ -221,7 +221,8 @@ def estimate_cost(
             the run. Default: each method's default.
         n_samples (int, optional): FIDO's mask samples per step. Default:
             FIDO's.
-        l1_coeff (float, optional): A fixed FIDO sparsity weight (BBMP: 5x),
+        l1_coeff (float, optional): A fixed FIDO sparsity weight (BBMP:
+            :data:`~captum_fido.attr.BBMP_L1_RATIO` times it),
             as in the run. Default: the adaptive weight.
         done (collection of tuple, optional): ``(image id, method)`` pairs
             whose rows are already written (a resumed run): not counted.
@@ -289,7 +290,7 @@ def estimate_cost(
                     x,
                     y,
                     n_samples,
-                    l1_coeff if l1_coeff is None or fido else 5 * l1_coeff,
+                    l1_coeff if l1_coeff is None or fido else BBMP_L1_RATIO * l1_coeff,
                 )
                 defaults = FIDO_DEFAULTS if fido else BBMP_DEFAULTS
                 explain[spec.name] = step * (n_steps or defaults.n_steps)

@@ -30,6 +30,7 @@ from torch import Tensor, nn
 from captum_fido._utils import validation as V
 from captum_fido.attr import (
     BBMP,
+    BBMP_L1_RATIO,
     FIDO,
     AmortisedFIDO,
     InfillBaseline,
@@ -380,7 +381,8 @@ def mask_methods(
 
     Options given as ``None`` (the default) are the methods' own defaults:
     their budgets and the adaptive sparsity weight. A fixed ``l1_coeff`` is
-    FIDO's; BBMP's is five times it, as in the paper.
+    FIDO's; BBMP's is :data:`~captum_fido.attr.BBMP_L1_RATIO` (5) times it, as
+    in the paper.
 
     Args:
         infillers (mapping): name -> in-filler; FIDO-SSR and FIDO-SDR run
@@ -388,7 +390,7 @@ def mask_methods(
         n_steps (int, optional): Optimisation steps of every method.
             Default: each method's own.
         l1_coeff (float, optional): A fixed FIDO sparsity weight (BBMP's is
-            ``5 * l1_coeff``). Default: the adaptive weight.
+            ``BBMP_L1_RATIO * l1_coeff``). Default: the adaptive weight.
         generative (str, optional): The key in ``infillers`` of BBMP-CA's
             in-filler; ``None`` (default) leaves BBMP-CA out.
         bbmp_infillers (sequence of str, optional): The keys in ``infillers``
@@ -417,7 +419,7 @@ def mask_methods(
     fido_options = {k: v for k, v in given.items() if v is not None}
     bbmp_options = {k: v for k, v in fido_options.items() if k != "n_samples"}
     if l1_coeff is not None:
-        bbmp_options["l1_coeff"] = 5 * l1_coeff
+        bbmp_options["l1_coeff"] = BBMP_L1_RATIO * l1_coeff
     for objective in ("ssr", "sdr"):
         for name, fill in infillers.items():
             specs.append(
