@@ -15,6 +15,7 @@ Examples::
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 from typing import List, Optional
 
@@ -33,22 +34,7 @@ __all__ = ["main"]
 USE = "load it with captum_fido.demo.pretrained.load_classifier(path)"
 
 
-def main(argv: Optional[List[str]] = None, prog: Optional[str] = None) -> int:
-    r"""Run the train-classifier command (its ``--help`` lists the options).
-
-    Args:
-        argv (list of str, optional): The command's arguments. Default
-            ``sys.argv[1:]``.
-        prog (str, optional): The program name for ``usage:`` lines.
-
-    Returns:
-        int, the exit status (0).
-
-    Examples::
-
-        >>> main(["--tiny", "--variant", "context", "--out", "/tmp/c.pt"])
-        0
-    """
+def _parser(prog: Optional[str]) -> argparse.ArgumentParser:
     p = make_parser(
         "train-classifier",
         "Train the demo's scene classifier on a scene variant; write its "
@@ -100,6 +86,26 @@ def main(argv: Optional[List[str]] = None, prog: Optional[str] = None) -> int:
         action="store_true",
         help="smoke test: 64 scenes, 3 steps, narrow model",
     )
+    return p
+
+
+def main(argv: Optional[List[str]] = None, prog: Optional[str] = None) -> int:
+    r"""Run the train-classifier command (its ``--help`` lists the options).
+
+    Args:
+        argv (list of str, optional): The command's arguments. Default
+            ``sys.argv[1:]``.
+        prog (str, optional): The program name for ``usage:`` lines.
+
+    Returns:
+        int, the exit status (0).
+
+    Examples::
+
+        >>> main(["--tiny", "--variant", "context", "--out", "/tmp/c.pt"])
+        0
+    """
+    p = _parser(prog)
     a = p.parse_args(argv)
     out = a.out or Path("outputs") / weights_path(a.variant).name
     weights_file(p, "--out", out, USE)

@@ -10,6 +10,7 @@ Examples::
 
 from __future__ import annotations
 
+import argparse
 import time
 from pathlib import Path
 from typing import Optional, Sequence
@@ -29,21 +30,7 @@ __all__ = ["main"]
 USE = "load it with captum_fido.demo.pretrained.load_explainer(path)"
 
 
-def main(argv: Optional[Sequence[str]] = None, prog: Optional[str] = None) -> int:
-    r"""Run the train-explainer command (its ``--help`` lists the options).
-
-    Args:
-        argv (list of str, optional): The arguments (default ``sys.argv``).
-        prog (str, optional): The program name for ``usage:`` lines.
-
-    Returns:
-        int, the exit status (0).
-
-    Examples::
-
-        >>> main(["--tiny", "--no-progress", "--out", "/tmp/explainer.pt"])
-        0
-    """
+def _parser(prog: Optional[str]) -> argparse.ArgumentParser:
     s = EXPLAINER_SETTINGS
     p = make_parser(
         "train-explainer",
@@ -97,6 +84,25 @@ def main(argv: Optional[Sequence[str]] = None, prog: Optional[str] = None) -> in
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--tiny", action="store_true", help="smoke run: 3 steps, 32 scenes")
+    return p
+
+
+def main(argv: Optional[Sequence[str]] = None, prog: Optional[str] = None) -> int:
+    r"""Run the train-explainer command (its ``--help`` lists the options).
+
+    Args:
+        argv (list of str, optional): The arguments (default ``sys.argv``).
+        prog (str, optional): The program name for ``usage:`` lines.
+
+    Returns:
+        int, the exit status (0).
+
+    Examples::
+
+        >>> main(["--tiny", "--no-progress", "--out", "/tmp/explainer.pt"])
+        0
+    """
+    p = _parser(prog)
     a = p.parse_args(argv)
     weights_file(p, "--out", a.out, USE)
     set_threads(a.threads)

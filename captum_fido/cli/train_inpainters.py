@@ -15,6 +15,7 @@ Examples::
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 from typing import List, Optional
 
@@ -45,28 +46,7 @@ USE = (
 )
 
 
-def main(argv: Optional[List[str]] = None, prog: Optional[str] = None) -> int:
-    r"""Run the train-inpainters command (its ``--help`` lists the options).
-
-    ``--model`` chooses ``inpainter``, ``vae`` or ``both`` (default); the
-    weights go to ``--out-dir`` as ``inpainter.pt`` and ``vae.pt``, each
-    with a JSON summary beside it. ``--tiny`` runs 3 steps on 32 scenes with
-    width 8 (a smoke test).
-
-    Args:
-        argv (list of str, optional): The command's arguments. Default
-            ``sys.argv[1:]``.
-        prog (str, optional): The program name for ``usage:`` lines.
-
-    Returns:
-        int, the exit status (0).
-
-    Examples::
-
-        >>> main(["--model", "both", "--tiny", "--no-progress",
-        ...       "--out-dir", "/tmp/inpainters"])
-        0
-    """
+def _parser(prog: Optional[str]) -> argparse.ArgumentParser:
     p = make_parser(
         "train-inpainters",
         "Train the demo's in-painter and completion VAE on FIDO-shaped holes; "
@@ -145,6 +125,32 @@ def main(argv: Optional[List[str]] = None, prog: Optional[str] = None) -> int:
     p.add_argument(
         "--tiny", action="store_true", help="smoke test: 3 steps on 32 scenes"
     )
+    return p
+
+
+def main(argv: Optional[List[str]] = None, prog: Optional[str] = None) -> int:
+    r"""Run the train-inpainters command (its ``--help`` lists the options).
+
+    ``--model`` chooses ``inpainter``, ``vae`` or ``both`` (default); the
+    weights go to ``--out-dir`` as ``inpainter.pt`` and ``vae.pt``, each
+    with a JSON summary beside it. ``--tiny`` runs 3 steps on 32 scenes with
+    width 8 (a smoke test).
+
+    Args:
+        argv (list of str, optional): The command's arguments. Default
+            ``sys.argv[1:]``.
+        prog (str, optional): The program name for ``usage:`` lines.
+
+    Returns:
+        int, the exit status (0).
+
+    Examples::
+
+        >>> main(["--model", "both", "--tiny", "--no-progress",
+        ...       "--out-dir", "/tmp/inpainters"])
+        0
+    """
+    p = _parser(prog)
     a = p.parse_args(argv)
     weights_folder(p, "--out-dir", a.out_dir, USE)
     set_threads(a.threads)
