@@ -229,3 +229,42 @@ def test_shipped_scenes_explainer_keeps_the_object():
     per_image_in = (keep * inside).flatten(1).sum(1) / inside.flatten(1).sum(1)
     per_image_out = (keep * ~inside).flatten(1).sum(1) / (~inside).flatten(1).sum(1)
     assert float((per_image_in > per_image_out).float().mean()) >= 0.8
+
+
+def test_adaptive_weight_in_training_uses_the_full_in_fill(monkeypatch):
+    # With the defaults' l1_coeff="adaptive", each training batch measures
+    # its fully in-filled log-odds, so the weight is area_cost * delta per
+    # image, not the floor a missing in-fill would give (delta = 0).
+    import captum_fido.attr._loop as loop
+    from captum_fido._utils.scores import log_odds
+
+    seen = []
+    real = loop.SparsityWeights
+
+    def spy(l1_coeff, area_cost, clean, filled, reference_pixels):
+        seen.append((clean.clone(), filled.clone()))
+        return real(l1_coeff, area_cost, clean, filled, reference_pixels)
+
+    monkeypatch.setattr(loop, "SparsityWeights", spy)
+    model = _model()
+    x, y = _data()
+    _, history = train_explainer(
+        model,
+        (x, y),
+        FILL,
+        options=FIDO_DEFAULTS.replace(n_steps=2, n_samples=2),
+        batch_size=8,
+        width=4,
+        show_progress=False,
+    )
+    with torch.no_grad():
+        filled = log_odds(model(FILL(x, torch.zeros_like(x[:, :1]))), y)
+        clean = log_odds(model(x), y)
+    assert len(seen) == 2
+    got_clean = torch.cat([c for c, _ in seen]).float()
+    got_filled = torch.cat([f for _, f in seen]).float()
+    # Batches are drawn shuffled: compare as sets of values.
+    assert torch.allclose(got_filled.sort().values, filled.sort().values, atol=1e-4)
+    assert torch.allclose(got_clean.sort().values, clean.sort().values, atol=1e-4)
+    assert bool((got_clean - got_filled > 1.0).all())  # real evidence, not 0
+    assert history.classifier_rows == 2 * 8 * (2 + 2)

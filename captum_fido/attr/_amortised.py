@@ -49,7 +49,7 @@ from captum_fido._utils.scores import (
     num_classes,
 )
 from captum_fido.attr._fido import FIDO
-from captum_fido.attr._loop import MaskProblem, _Run
+from captum_fido.attr._loop import MaskProblem, _Run, with_reference_log_odds
 from captum_fido.attr._masks import (
     GridLayout,
     MaskDistribution,
@@ -342,7 +342,10 @@ def train_explainer(
             regularisers' warm-up), ``n_samples``, ``l1_coeff``, ``tv_coeff``,
             ``temperature``, ``temperature_final``, ``internal_batch_size``,
             ``autocast_dtype`` and ``channels_last`` apply as in
-            :class:`~captum_fido.FIDO`. The per-call choices of per-image
+            :class:`~captum_fido.FIDO`; with the adaptive ``l1_coeff`` (the
+            default) each batch also measures its images fully in-filled,
+            for each image's weight (one more classifier row per image and
+            step). The per-call choices of per-image
             FIDO must keep their defaults (``lr``, ``seed``, ``mask_size``,
             ``feature_mask``, ``stop_tol``, ``avoid_regions``: ``None``;
             ``hard``, ``return_details``, ``show_progress``: ``False``); this
@@ -500,8 +503,16 @@ def _train_step(
     ``seed + step``)."""
     x, y = batch
     V.check_targets_in_range(y, net.n_classes)
+    options = net.options
+    # The adaptive weight needs each image's fully in-filled log-odds too:
+    # with_reference_log_odds measures both below, in one pass of 2N rows.
+    adaptive = isinstance(options.l1_coeff, str)
     with torch.no_grad():
-        clean = log_odds(forward_func(x), y, output_type)
+        clean = (
+            x.new_zeros(x.shape[0])
+            if adaptive
+            else log_odds(forward_func(x), y, output_type)
+        )
     optimizer.zero_grad(set_to_none=True)
     keep = torch.sigmoid(net(x, y))
     layout = GridLayout(
@@ -519,7 +530,8 @@ def _train_step(
         seed + step,
         clean,
     )
-    options = net.options
+    if adaptive:
+        problem = with_reference_log_odds(problem)
     dist = RelaxedBernoulliMask(options.temperature, options.temperature_final)
     run = _Run(problem, dist, options)
     params: List[Tensor] = [p for p in net.parameters() if p.requires_grad]
@@ -528,7 +540,8 @@ def _train_step(
     history.loss.append(float(loss.mean()))
     history.log_odds.append(float(scores.mean()))
     history.keep.append(float(keep.detach().mean()))
-    history.classifier_rows += x.shape[0] * (1 + net.options.n_samples)
+    reference_rows = 2 if adaptive else 1
+    history.classifier_rows += x.shape[0] * (reference_rows + options.n_samples)
 
 
 class WarmStartMask(RelaxedBernoulliMask):
