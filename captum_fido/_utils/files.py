@@ -6,6 +6,11 @@ and renamed over the destination (``os.replace``, atomic on POSIX and
 Windows). A reader sees the old file or the new one, never a mixture; a
 crash leaves at most a stray temporary file (named ``.<name>.<random>.tmp``),
 which the next write does not read.
+
+The new file gets the old one's permissions, or (a new file) those a plain
+``open(path, "w")`` would give (``0o666`` less the umask). A destination that
+is a symbolic link is replaced by the new file: what the link points to (a
+user's file, perhaps) is never written.
 """
 
 from __future__ import annotations
@@ -13,7 +18,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import tempfile
+import secrets
+import stat
 from pathlib import Path
 from typing import Any, Iterator, Union
 
@@ -22,6 +28,7 @@ __all__ = [
     "write_text_atomic",
     "write_json_atomic",
     "save_figure_atomic",
+    "save_torch_atomic",
 ]
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -46,10 +53,9 @@ def atomic_path(path: PathLike) -> Iterator[Path]:
         ...     torch.save(attribution, tmp)
     """
     dest = Path(path)
-    fd, name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
-    os.close(fd)
-    tmp = Path(name)
+    tmp = _new_temporary(dest)
     try:
+        _keep_mode(dest, tmp)
         yield tmp
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
@@ -58,6 +64,36 @@ def atomic_path(path: PathLike) -> Iterator[Path]:
         with contextlib.suppress(OSError):
             tmp.unlink()
         raise
+
+
+def _new_temporary(dest: Path) -> Path:
+    r"""Create an empty ``.<name>.<random>.tmp`` beside ``dest``.
+
+    Opened with mode ``0o666`` so that the umask applies as for any file the
+    user's programs create (``tempfile.mkstemp`` would make it ``0o600``, and
+    the rename would keep that); ``O_EXCL`` never opens an existing file or
+    follows a link.
+    """
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    while True:
+        tmp = dest.parent / f".{dest.name}.{secrets.token_hex(4)}.tmp"
+        try:
+            fd = os.open(tmp, flags, 0o666)
+        except FileExistsError:
+            continue
+        os.close(fd)
+        return tmp
+
+
+def _keep_mode(dest: Path, tmp: Path) -> None:
+    r"""Give ``tmp`` the permissions of the file ``dest`` is (or links to);
+    without one, ``tmp`` keeps those the umask gave it."""
+    try:
+        old = os.stat(dest)
+    except OSError:
+        return
+    if stat.S_ISREG(old.st_mode):
+        os.chmod(tmp, stat.S_IMODE(old.st_mode))
 
 
 def write_text_atomic(path: PathLike, text: str) -> None:
@@ -108,3 +144,21 @@ def save_figure_atomic(fig: Any, path: PathLike, **savefig_kwargs: Any) -> None:
     savefig_kwargs.setdefault("format", dest.suffix.lstrip(".").lower() or "png")
     with atomic_path(dest) as tmp:
         fig.savefig(tmp, **savefig_kwargs)
+
+
+def save_torch_atomic(obj: Any, path: PathLike) -> None:
+    r"""``torch.save(obj, path)`` atomically (see :func:`atomic_path`): a run
+    killed while saving leaves the old weights file, never a truncated one.
+
+    Args:
+        obj: Anything ``torch.save`` takes (a state dict, a tensor).
+        path (str or PathLike): The destination; its folder must exist.
+
+    Examples::
+
+        >>> save_torch_atomic(model.state_dict(), folder / "model.pt")  # doctest: +SKIP
+    """
+    import torch
+
+    with atomic_path(path) as tmp:
+        torch.save(obj, tmp)

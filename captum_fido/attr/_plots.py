@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from captum_fido._utils.files import save_figure_atomic
 from captum_fido.attr._alternatives import Explanation
 from captum_fido.attr._uncertainty import MapUncertainty
 
@@ -128,5 +129,5 @@ def _finish(fig: Any, path: Optional[PathLike]) -> Any:
     fig.tight_layout()
     if path is not None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=90)
+        save_figure_atomic(fig, path, dpi=90)
     return fig

@@ -9,7 +9,7 @@ from typing import Any, Dict
 import numpy as np
 import torch
 
-from captum_fido._utils.files import atomic_path, write_json_atomic
+from captum_fido._utils.files import save_torch_atomic, write_json_atomic
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 
@@ -28,6 +28,5 @@ def save_state(model: torch.nn.Module, path: Path, summary: Dict[str, Any]) -> N
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-    with atomic_path(path) as tmp:
-        torch.save(state, tmp)
+    save_torch_atomic(state, path)
     write_json_atomic(path.with_suffix(".json"), summary)

@@ -30,6 +30,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from captum_fido._utils.files import save_figure_atomic
+
 __all__ = [
     "IMAGENET_MEAN",
     "IMAGENET_STD",
@@ -202,7 +204,7 @@ class PhotoExplanation:
         fig.tight_layout()
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=100)
+        save_figure_atomic(fig, path, dpi=100)
         plt.close(fig)
         return path
 

@@ -30,7 +30,7 @@ from typing import Dict, Optional
 import torch
 from torch import Tensor
 
-from captum_fido._utils.files import atomic_path
+from captum_fido._utils.files import save_figure_atomic
 from captum_fido.attr import MaskOptimizationDetails
 
 __all__ = ["DemoResult", "explain_scenes", "box_mass", "plot"]
@@ -246,7 +246,6 @@ def plot(result: DemoResult, out: Path) -> Path:
         fontsize=9,
     )
     out.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(out) as tmp:
-        fig.savefig(tmp, dpi=110, format=out.suffix.lstrip(".") or "png")
+    save_figure_atomic(fig, out, dpi=110)
     plt.close(fig)
     return out

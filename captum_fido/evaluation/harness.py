@@ -50,7 +50,7 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from captum_fido._utils import validation as V
-from captum_fido._utils.files import atomic_path
+from captum_fido._utils.files import atomic_path, save_torch_atomic
 from captum_fido._utils.model_state import preserve_module_state
 from captum_fido._utils.scores import OUTPUT_TYPES, check_model_output, num_classes
 from captum_fido.evaluation.methods import MethodSpec, RowCounter
@@ -684,8 +684,7 @@ def _save_preview(
         if int(image_id) < settings.preview:
             path = preview_path(preview_dir, spec.name, int(image_id))
             path.parent.mkdir(parents=True, exist_ok=True)
-            with atomic_path(path) as tmp:
-                torch.save(maps[i].clone(), tmp)
+            save_torch_atomic(maps[i].clone(), path)
 
 
 #: The column holding each row's checksum (CRC-32 of its other values): a row

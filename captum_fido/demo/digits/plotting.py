@@ -13,6 +13,7 @@ from typing import Any, List, Optional, Sequence, Union
 import numpy as np
 from torch import Tensor
 
+from captum_fido._utils.files import save_figure_atomic
 from captum_fido.counterfactual import CounterfactualResult
 
 __all__ = ["plot_paths"]
@@ -115,7 +116,7 @@ def plot_paths(
     if out is not None:
         out = Path(out)
         out.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(out, dpi=90)
+        save_figure_atomic(fig, out, dpi=90)
         plt.close(fig)
     return fig
 

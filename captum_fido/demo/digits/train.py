@@ -8,7 +8,6 @@ seeded; ``<name>.pt`` holds the state dict and the held-out metrics,
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Dict, List, Tuple
 
@@ -17,6 +16,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
+from captum_fido._utils.files import save_torch_atomic, write_json_atomic
 from captum_fido.demo.digits.data import DigitData, load_digit_data
 from captum_fido.demo.digits.models import DigitClassifier, DigitVAE
 from captum_fido.demo.digits.pretrained import CLASSIFIER_FILE, VAE_FILE
@@ -209,7 +209,7 @@ def evaluate(
 
 def _save(model: nn.Module, info: Dict[str, float], path: Path) -> None:
     state = {k: v.detach().clone().contiguous() for k, v in model.state_dict().items()}
-    torch.save({"state_dict": state, "info": info}, path)
+    save_torch_atomic({"state_dict": state, "info": info}, path)
     write_summary(info, state, path.with_suffix(".json"))
 
 
@@ -222,7 +222,7 @@ def write_summary(info: Dict[str, float], state: Dict[str, Tensor], path: Path) 
     Args:
         info (dict of str to float): The metrics recorded when training.
         state (dict of str to Tensor): The model's state dict.
-        path (Path): The JSON file to write (overwritten).
+        path (Path): The JSON file to write (replaced atomically).
 
     Examples::
 
@@ -233,9 +233,7 @@ def write_summary(info: Dict[str, float], state: Dict[str, Tensor], path: Path) 
     """
     summary: Dict[str, float] = dict(info)
     summary["n_parameters"] = float(sum(v.numel() for v in state.values()))
-    with open(path, "w") as fh:
-        json.dump(summary, fh, indent=2, sort_keys=True)
-        fh.write("\n")
+    write_json_atomic(path, summary)
 
 
 def train_digit_models(
