@@ -6,12 +6,14 @@ heuristics and BBMP-CA over the paper's thresholds on the domain's test
 split, and scores each map (:mod:`captum_fido.evaluation`). Writes
 ``DIR/per_image.csv`` as it goes (a rerun resumes), then ``DIR/results.csv``,
 ``DIR/table.md`` and ``DIR/maps.png``. Under ``torchrun --nproc_per_node K``
-the images are shared among K processes.
+the images are shared among K processes. An (image, method) a method failed on
+keeps its ``failed`` row on a rerun; ``--retry-failed`` runs it again.
 
 Examples::
 
     python -m captum_fido compare --n-images 8 --steps 20 --out outputs/cmp
     python -m captum_fido compare --methods saliency,fido-ssr --n-images 4
+    python -m captum_fido compare --out outputs/cmp --retry-failed
     torchrun --nproc_per_node 2 -m captum_fido compare --n-images 8
 """
 
@@ -22,7 +24,7 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 
@@ -46,8 +48,10 @@ from captum_fido.evaluation.distributed import (
 from captum_fido.evaluation.figure import plot_map_grid
 from captum_fido.evaluation.harness import (
     BASELINES,
+    FAILED,
     ComparisonSettings,
     EvalData,
+    merge_rows,
     read_rows,
     run_comparison,
     write_rows,
@@ -127,6 +131,12 @@ def _parser(prog: Optional[str] = None) -> argparse.ArgumentParser:
         type=at_least_0,
         default=1,
         help="torch threads per process (0: torch's default)",
+    )
+    p.add_argument(
+        "--retry-failed",
+        action="store_true",
+        help="run again the (image, method) pairs an earlier run in --out "
+        "recorded as failed (default: keep their failed rows)",
     )
     p.add_argument(
         "--list-methods", action="store_true", help="list the methods and exit"
@@ -311,6 +321,7 @@ def _run_shard(
         preview_dir=a.out / "preview",
         previous=previous,
         unit_seconds=unit_seconds,
+        retry_failed=a.retry_failed,
     )
     wanted = {
         (int(i), s)
@@ -337,6 +348,7 @@ def _estimate(
         (int(str(r["image_id"])), str(r["method"]))
         for path in sorted(a.out.glob("per_image*.csv"))
         for r in read_rows(path)
+        if not (a.retry_failed and r.get("status") == FAILED)
     }
     n_test = sum(s == "test" for s in mine.splits)
     print(
@@ -376,15 +388,24 @@ def _write_outputs(
     order = {
         name: k for k, name in enumerate(list(BASELINES) + [m.name for m in methods])
     }
-    unique = {(str(r["image_id"]), str(r["method"])): r for r in rows}
-    merged = sorted(
-        unique.values(),
-        key=lambda r: (int(str(r["image_id"])), order[str(r["method"])]),
-    )
+
+    def key(r: Dict[str, object]) -> Tuple[int, int, str]:
+        method = str(r["method"])
+        return (int(str(r["image_id"])), order.get(method, len(order)), method)
+
+    # A scored row wins over a failed one (a retry's row and the failure it
+    # replaces may come from different processes' files, in any order).
+    merged = sorted(merge_rows(rows), key=key)
     merged_csv = a.out / "per_image.csv"
-    if any(p.name != "per_image.csv" for p in a.out.glob("per_image*.csv")):
-        # Replaced atomically: it may hold rows no other file has.
-        write_rows(merged_csv, merged)
+    files = sorted(
+        a.out.glob("per_image*.csv"), key=lambda p: (p != merged_csv, p.name)
+    )
+    if any(p != merged_csv for p in files):
+        # Every row of every file, not only this run's images and methods:
+        # per_image.csv may hold rows no other file has (an earlier run's).
+        # Replaced atomically.
+        everything = [r for path in files for r in read_rows(path)]
+        write_rows(merged_csv, sorted(merge_rows([*everything, *rows]), key=key))
     summaries = summarise(merged, seed=a.seed)
     write_results(summaries, a.out / "results.csv")
     steps = "default steps" if a.steps is None else f"{a.steps} steps"

@@ -43,7 +43,17 @@ import warnings
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Iterator, List, Mapping, Optional, Sequence, Set, Tuple
+from typing import (
+    Dict,
+    Iterable,
+    Iterator,
+    List,
+    Mapping,
+    Optional,
+    Sequence,
+    Set,
+    Tuple,
+)
 
 import torch
 from torch import Tensor, nn
@@ -355,6 +365,12 @@ def run_comparison(
                 bar.total -= weight(spec, len(rows))
                 bar.refresh()
     bar.close()
+    scan = _scan(out_csv)
+    if scan.repeated:
+        # A retried pair's new row was appended after its failed one: the
+        # file keeps one row per pair (read_rows already took the last).
+        columns = [*scan.columns] + [CHECK_COLUMN] * (CHECK_COLUMN not in scan.columns)
+        write_rows(out_csv, scan.rows, columns)
     return read_rows(out_csv)
 
 
@@ -827,6 +843,41 @@ def read_rows(path: Path) -> List[Row]:
     scan = _scan(path)
     _warn_bad(path, scan, "left out; a resumed run recomputes them")
     return scan.rows
+
+
+def merge_rows(rows: Iterable[Row]) -> List[Row]:
+    r"""One row per (image, method) of rows put together from several
+    per-image files (the processes' files of a sharded run, an earlier run's
+    merged file).
+
+    A scored row wins over a ``failed`` one whatever their order: a failed row
+    an earlier run recorded and the scored row of its retry
+    (``retry_failed``) sit in different files, and the files come in no
+    particular order. Of rows with the same status the last is kept, as
+    :func:`read_rows` keeps the last of a file's repeated rows. Each pair
+    keeps the place of its first row.
+
+    Args:
+        rows (iterable of dict): Per-image rows (``image_id``, ``method``,
+            ``status``; a row without ``status`` counts as scored).
+
+    Returns:
+        list of dict: One row per (image, method).
+
+    Examples::
+
+        >>> failed = {"image_id": "3", "method": "M", "status": "failed"}
+        >>> done = {"image_id": "3", "method": "M", "status": "done"}
+        >>> merge_rows([done, failed]) == merge_rows([failed, done]) == [done]
+        True
+    """
+    merged: Dict[Tuple[int, str], Row] = {}
+    for row in rows:
+        pair = (int(str(row["image_id"])), str(row["method"]))
+        kept = merged.get(pair)
+        if kept is None or row.get("status") != FAILED or kept.get("status") == FAILED:
+            merged[pair] = row
+    return list(merged.values())
 
 
 def _warn_bad(path: Path, scan: _Scan, what: str) -> None:
