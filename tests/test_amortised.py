@@ -84,7 +84,16 @@ def test_objective_is_the_loops_own_loss():
         layout = GridLayout((8, 8), (32, 32))
         clean = torch.zeros(3)
         problem = MaskProblem(
-            model, (x,), y, None, FILL, "logits", "ssr", (layout,), 7, clean
+            forward_func=model,
+            inputs=(x,),
+            target=y,
+            additional_forward_args=None,
+            infiller=FILL,
+            output_type="logits",
+            objective="ssr",
+            layouts=(layout,),
+            seed=7,
+            clean_log_odds=clean,
         )
         return _Run(problem, RelaxedBernoulliMask(0.1, 0.05), options)
 

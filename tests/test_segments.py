@@ -89,16 +89,16 @@ def _run_on_segments(seg, objective, **options):
 
     x = region_images(1)
     problem = MaskProblem(
-        RegionClassifier().eval(),
-        (x,),
-        torch.ones(1, dtype=torch.long),
-        None,
-        _grey(),
-        "logits",
-        objective,
-        (SegmentLayout(*segment_index(seg, x, "feature_mask")),),
-        0,
-        torch.zeros(1),
+        forward_func=RegionClassifier().eval(),
+        inputs=(x,),
+        target=torch.ones(1, dtype=torch.long),
+        additional_forward_args=None,
+        infiller=_grey(),
+        output_type="logits",
+        objective=objective,
+        layouts=(SegmentLayout(*segment_index(seg, x, "feature_mask")),),
+        seed=0,
+        clean_log_odds=torch.zeros(1),
     )
     return _Run(problem, RelaxedBernoulliMask(), MaskOptions(**options))
 

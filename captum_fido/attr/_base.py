@@ -31,11 +31,7 @@ from captum_fido._utils.scores import (
 )
 from captum_fido.attr._collapse import warn_if_collapsed
 from captum_fido.attr._details import MaskOptimizationDetails
-from captum_fido.attr._loop import (
-    MaskProblem,
-    optimize_masks,
-    with_reference_log_odds,
-)
+from captum_fido.attr._loop import optimize_masks
 from captum_fido.attr._masks import (
     GridLayout,
     MaskDistribution,
@@ -52,6 +48,7 @@ from captum_fido.attr._options import (
     options_from_call,
     resolve_regions,
 )
+from captum_fido.attr._problem import MaskProblem, with_reference_log_odds
 from captum_fido.attr._tabular import tabular_view
 from captum_fido.infillers import Infiller, as_infiller
 
@@ -328,17 +325,17 @@ class MaskAttribution(SynchronousFutureMixin, PerturbationAttribution):
         with torch.enable_grad(), preserve_module_state(self.forward_func):
             targets, clean = self._clean_log_odds(inputs_tuple, targets, args)
             problem = MaskProblem(
-                self.forward_func,
-                tuple(x.detach() for x in inputs_tuple),
-                targets,
-                args,
-                self.infiller,
-                self.output_type,
-                self.objective,
-                layouts,
-                seed,
-                clean,
-                avoid,
+                forward_func=self.forward_func,
+                inputs=tuple(x.detach() for x in inputs_tuple),
+                target=targets,
+                additional_forward_args=args,
+                infiller=self.infiller,
+                output_type=self.output_type,
+                objective=self.objective,
+                layouts=layouts,
+                seed=seed,
+                clean_log_odds=clean,
+                avoid=avoid,
             )
             if tabular is not None:
                 problem = tabular.loop_problem(problem)

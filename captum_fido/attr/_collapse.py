@@ -32,8 +32,9 @@ import torch
 from torch import Tensor
 
 from captum_fido._utils.stack import caller_stacklevel
-from captum_fido.attr._loop import REFERENCE_PIXELS, MaskProblem
+from captum_fido.attr._loop import REFERENCE_PIXELS
 from captum_fido.attr._options import MaskOptions
+from captum_fido.attr._problem import MaskProblem
 from captum_fido.attr._sparsity import SparsityWeights, evidence_scale
 from captum_fido.metrics import FLOODED_AREA, map_status
 

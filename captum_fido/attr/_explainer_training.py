@@ -27,9 +27,10 @@ from captum_fido._utils.scores import (
     num_classes,
 )
 from captum_fido.attr._explainer_net import MaskExplainerNet, check_image_size
-from captum_fido.attr._loop import MaskProblem, _Run, with_reference_log_odds
+from captum_fido.attr._loop import _Run
 from captum_fido.attr._masks import GridLayout, RelaxedBernoulliMask
 from captum_fido.attr._options import FIDO_DEFAULTS, MaskOptions
+from captum_fido.attr._problem import MaskProblem, with_reference_log_odds
 from captum_fido.infillers import Infiller, as_infiller
 
 __all__ = ["ExplainerTraining", "train_explainer"]

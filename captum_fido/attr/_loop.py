@@ -23,14 +23,12 @@ regularisers and the overlap with ``avoid_regions``, and take one Adam step
 The ``N`` images of a call are optimised together; each draws its random
 numbers from its own generator seeded with the run's seed, so a batched call
 equals separate calls. After the last step, ``hard`` cuts the map into a
-binary one that meets the objective (:meth:`_Run.binarise`).
+binary one that meets the objective (:func:`._outcome.binarise`).
 """
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass
-from typing import Any, Callable, Iterator, List, Optional, Tuple
+from typing import Iterator, List, Optional, Tuple
 
 import torch
 from torch import Tensor
@@ -40,12 +38,22 @@ from tqdm.auto import tqdm
 from captum_fido._utils.rows import row_chunks, select_rows
 from captum_fido._utils.scores import log_odds
 from captum_fido.attr._details import MaskOptimizationDetails
-from captum_fido.attr._masks import GridLayout, MaskDistribution, MaskLayout
+from captum_fido.attr._masks import GridLayout, MaskDistribution
 from captum_fido.attr._options import MaskOptions
+from captum_fido.attr._outcome import binarise, counterfactuals, details
+from captum_fido.attr._problem import (
+    Images,
+    MaskProblem,
+    Masks,
+    References,
+    check_finite_scores,
+    with_reference_log_odds,
+)
 from captum_fido.attr._sparsity import SparsityWeights
 from captum_fido.attr._stopping import EarlyStop
-from captum_fido.infillers import Infiller
 
+# MaskProblem and with_reference_log_odds live in ._problem; they stay
+# importable from here, where the loop that runs them is.
 __all__ = [
     "MaskProblem",
     "optimize_masks",
@@ -58,87 +66,6 @@ __all__ = [
 #: the same value behaves the same at any resolution.
 REFERENCE_PIXELS = 224 * 224
 
-Masks = List[Tensor]
-
-
-@dataclass(frozen=True)
-class MaskProblem:
-    r"""What one run explains, already validated: the classifier and its
-    inputs, the targets, the infiller, and the per-run choices (objective,
-    where each input's mask parameters live, seed)."""
-
-    forward_func: Callable[..., Tensor]
-    inputs: Tuple[Tensor, ...]
-    target: Tensor
-    additional_forward_args: Optional[Tuple[Any, ...]]
-    infiller: Infiller
-    output_type: str
-    objective: str
-    layouts: Tuple[MaskLayout, ...]
-    seed: int
-    clean_log_odds: Tensor
-    #: Per input, ``(N, 1, H, W)`` regions to avoid (``avoid_regions``).
-    avoid: Optional[Tuple[Tensor, ...]] = None
-    #: ``(N,)`` log-odds with every pixel in-filled
-    #: (:func:`with_reference_log_odds`); ``None`` until measured.
-    infilled_log_odds: Optional[Tensor] = None
-
-    @property
-    def n(self) -> int:
-        return int(self.inputs[0].shape[0])
-
-    @property
-    def device(self) -> torch.device:
-        return self.inputs[0].device
-
-    @property
-    def sizes(self) -> List[Tuple[int, int]]:
-        return [(int(x.shape[-2]), int(x.shape[-1])) for x in self.inputs]
-
-
-def with_reference_log_odds(problem: MaskProblem) -> MaskProblem:
-    r"""``problem`` with its clean and fully in-filled log-odds measured in
-    one classifier pass of ``2 N`` rows (clean inputs, then every pixel
-    in-filled), without a graph.
-
-    One pass for both keeps a single image at two rows: classifiers may
-    round a one-row batch differently from a larger one, and the adaptive
-    sparsity weight is set from these values, so a batch keeps giving the
-    maps of separate calls. A stochastic infiller draws each image's fill
-    from a generator seeded with the run's seed.
-    """
-    n = problem.n
-    with torch.no_grad():
-        refs = [_full_infill(problem, x).to(x.dtype) for x in problem.inputs]
-        rows = torch.arange(n, device=problem.device).repeat(2)
-        both = [torch.cat([x, r]) for x, r in zip(problem.inputs, refs)]
-        args = select_rows(problem.additional_forward_args, rows)
-        output = problem.forward_func(*both, *args)
-        scores = log_odds(output, problem.target[rows], problem.output_type)
-    _check_finite_scores(scores[n:], "with every pixel in-filled (before step 0)")
-    return dataclasses.replace(
-        problem,
-        clean_log_odds=scores[:n].detach(),
-        infilled_log_odds=scores[n:].detach(),
-    )
-
-
-def _full_infill(problem: MaskProblem, x: Tensor) -> Tensor:
-    r"""``x`` with every pixel in-filled (per-image seeded when stochastic)."""
-    nothing = torch.zeros_like(x[:, :1])
-    if not problem.infiller.stochastic:
-        return problem.infiller(x, nothing)
-    return torch.cat(
-        [
-            problem.infiller(
-                x[i : i + 1],
-                nothing[i : i + 1],
-                torch.Generator(device=x.device).manual_seed(problem.seed),
-            )
-            for i in range(x.shape[0])
-        ]
-    )
-
 
 def optimize_masks(
     problem: MaskProblem, distribution: MaskDistribution, options: MaskOptions
@@ -148,7 +75,7 @@ def optimize_masks(
     Returns:
         ``(importance, details)``: per input an ``(N, 1, H, W)`` map in
         ``[0, 1]`` (keep probability for SSR, drop probability for SDR; with
-        ``options.hard`` the binary map of :meth:`_Run.binarise`), and
+        ``options.hard`` the binary map of :func:`._outcome.binarise`), and
         :class:`MaskOptimizationDetails` when ``options.return_details``.
     """
     run = _Run(problem, distribution, options)
@@ -173,106 +100,12 @@ def optimize_masks(
         maps = run.importance()
         if not (options.return_details or options.hard):
             return maps, None
-        samples = run.counterfactuals()
-        binary = (
-            run.binarise(maps, samples.log_odds.mean(dim=1)) if options.hard else None
-        )
+        samples = counterfactuals(run)
+        level = samples.log_odds.mean(dim=1)
+        binary = binarise(run, maps, level) if options.hard else None
         maps = maps if binary is None else binary.maps
-        details = run.details(samples, binary) if options.return_details else None
-        return maps, details
-
-
-#: Thresholds ``hard`` tries on the map, in order: the distribution's mode
-#: (0.5) first, then ever larger regions.
-HARD_THRESHOLDS = (0.5, 0.4, 0.3, 0.2, 0.1, 0.05, 0.02, 0.0)
-
-
-@dataclass(frozen=True)
-class _Samples:
-    r"""Binary masks drawn from the final distribution, their in-filled
-    images ``(N, K, ...)`` per input, and the target's log-odds ``(N, K)``."""
-
-    images: Tuple[Tensor, ...]
-    masks: Tuple[Tensor, ...]
-    log_odds: Tensor
-
-
-@dataclass(frozen=True)
-class _Binary:
-    r"""``hard``'s binary maps, the target's log-odds under them, the
-    threshold each image's map was cut at, and whether it met the level."""
-
-    maps: Tuple[Tensor, ...]
-    log_odds: Tensor
-    threshold: Tensor
-    met: Tensor
-
-
-class _References:
-    r"""Where the in-fill comes from, decided once per run from the infiller.
-
-    - *fixed*: neither the mask nor chance changes it (Mean, Blur). It is
-      computed once, with ``x - ref``, so composing is one multiply-add.
-    - *per row*: recomputed each step for every row, from the mask the
-      infiller may observe (Local, learned in-painters) and from each image's
-      own generator when the infiller draws random numbers (Random, samplers).
-    """
-
-    def __init__(self, problem: MaskProblem, generators: List[torch.Generator]):
-        self.problem = problem
-        self.generators = generators
-        self.fill = problem.infiller
-        self.fixed = not self.fill.uses_mask and not self.fill.stochastic
-        self.refs: List[Tensor] = []
-        self.diffs: List[Tensor] = []
-        if self.fixed:
-            self.refs = [
-                self.fill(x, torch.ones_like(x[:, :1])) for x in problem.inputs
-            ]
-            self.diffs = [x - r for x, r in zip(problem.inputs, self.refs)]
-
-    def per_row(self, observed: Masks, n_per_image: int) -> Optional[Masks]:
-        r"""References for all ``N * n_per_image`` rows (``None`` when fixed)."""
-        if self.fixed:
-            return None
-        return [
-            self._rows(x, observed[k] if observed else None, n_per_image)
-            for k, x in enumerate(self.problem.inputs)
-        ]
-
-    def _rows(self, x: Tensor, observed: Optional[Tensor], n_per_image: int) -> Tensor:
-        x_rows = x.repeat_interleave(n_per_image, dim=0)
-        keep = observed if observed is not None else torch.ones_like(x_rows[:, :1])
-        if not self.fill.stochastic:
-            return self.fill(x_rows, keep)
-        # Each image draws from its own generator: a batch equals separate calls.
-        return torch.cat(
-            [
-                self.fill(x_rows[rows], keep[rows], gen)
-                for rows, gen in zip(
-                    row_chunks(len(x_rows), n_per_image), self.generators
-                )
-            ]
-        )
-
-    def compose(
-        self,
-        k: int,
-        rows: slice,
-        image_rows: Optional[Tensor],
-        keep: Tensor,
-        refs: Optional[Masks],
-    ) -> Tensor:
-        r"""``phi = ref + keep * (x - ref)`` for ``rows`` of input ``k``;
-        ``image_rows`` maps them to images (``None``: the rows are the images)."""
-
-        def take(t: Tensor) -> Tensor:
-            return t if image_rows is None else t.index_select(0, image_rows)
-
-        if refs is None:
-            return take(self.refs[k]) + keep * take(self.diffs[k])
-        ref = refs[k][rows]
-        return ref + keep * (take(self.problem.inputs[k]) - ref)
+        record = details(run, samples, binary) if options.return_details else None
+        return maps, record
 
 
 class _Run:
@@ -288,7 +121,7 @@ class _Run:
             torch.Generator(device=problem.device).manual_seed(problem.seed)
             for _ in range(n)
         ]
-        self.references = _References(problem, self.generators)
+        self.references = References(problem, self.generators)
         self.params = [
             distribution.init_params(n, layout.shape, x).requires_grad_(True)
             for layout, x in zip(problem.layouts, problem.inputs)
@@ -358,7 +191,7 @@ class _Run:
         self.dist.anneal(step / max(1, self.options.n_steps - 1))
         with record_function("fido.mask_sample"):
             keep_full = self.expected_masks(coarse)
-            masks, observed = self.sample(coarse, keep_full, b, hard=False)
+            masks, observed = self.sample(coarse, keep_full, b, binary=False)
         with record_function("fido.infill"):
             refs = self.references.per_row(observed, b)
         score_sum = torch.zeros(
@@ -372,7 +205,7 @@ class _Run:
             score_sum.index_add_(0, image_rows, s.detach().to(torch.float64))
         # A NaN or infinite score in any sample makes its image's sum
         # non-finite: one check (one sync) per step, before Adam's step.
-        _check_finite_scores(score_sum, f"at step {step}")
+        check_finite_scores(score_sum, f"at step {step}")
         with record_function("fido.regularisers"):
             # The overlap term is a constraint, not sparsity: it applies in
             # full from the first step, before the score favours old regions.
@@ -408,15 +241,16 @@ class _Run:
         return [self.dist.keep_probability(p) for p in self.params]
 
     def sample(
-        self, coarse: Masks, keep_full: Masks, n_per_image: int, hard: bool
+        self, coarse: Masks, keep_full: Masks, n_per_image: int, binary: bool
     ) -> Tuple[Masks, Masks]:
-        r"""``n_per_image`` keep-masks per image (differentiable, or binary
-        when ``hard``), and the binary masks the infiller may observe (empty
-        when the infiller ignores the mask), both at full resolution. Samples
-        are drawn where the layout says (per pixel on a grid, per segment)."""
+        r"""``n_per_image`` keep-masks per image (differentiable for a step,
+        or binary draws, ``binary``, for the counterfactuals), and the binary
+        masks the infiller may observe (empty when the infiller ignores the
+        mask), both at full resolution. Samples are drawn where the layout
+        says (per pixel on a grid, per segment)."""
         with torch.no_grad():
             uniforms = (
-                self._uniforms(n_per_image) if self.dist.needs_noise or hard else None
+                self._uniforms(n_per_image) if self.dist.needs_noise or binary else None
             )
         masks, observed = [], []
         for k, layout in enumerate(self.problem.layouts):
@@ -425,7 +259,9 @@ class _Run:
                 space if n_per_image == 1 else space.repeat_interleave(n_per_image, 0)
             )
             u = None if uniforms is None else uniforms[k]
-            mask = self.dist.hard_sample(rows, u) if hard else self.dist.sample(rows, u)
+            mask = (
+                self.dist.hard_sample(rows, u) if binary else self.dist.sample(rows, u)
+            )
             masks.append(layout.to_pixels(mask, n_per_image))
             if self.problem.infiller.uses_mask:
                 seen = self.dist.observed(mask, u)
@@ -448,8 +284,8 @@ class _Run:
         return [torch.cat(u) for u in per_input]
 
     def scored_chunks(
-        self, masks: Masks, refs: Optional[Masks], n_per_image: int
-    ) -> Iterator[Tuple[Tensor, Masks, Tensor]]:
+        self, masks: Masks, refs: Optional[Images], n_per_image: int
+    ) -> Iterator[Tuple[Tensor, Images, Tensor]]:
         r"""The one chunked evaluation (steps and counterfactuals): for each
         chunk of at most ``internal_batch_size`` rows, yield the rows' images,
         the composed inputs ``phi`` and the target's log-odds on them."""
@@ -471,7 +307,7 @@ class _Run:
             with record_function("fido.classifier_forward"):
                 yield image_rows, phi, self.score(phi, image_rows)
 
-    def score(self, phi: Masks, image_rows: Tensor) -> Tensor:
+    def score(self, phi: Images, image_rows: Tensor) -> Tensor:
         r"""The target's log-odds on composed inputs (full precision)."""
         options, problem = self.options, self.problem
         if options.channels_last:
@@ -543,117 +379,6 @@ class _Run:
             (kf if self.problem.objective == "ssr" else 1.0 - kf).detach().clamp(0, 1)
             for kf in self.expected_masks()
         )
-
-    def region_log_odds(self, regions: Masks) -> Tensor:
-        r"""``(N,)`` target log-odds with binary ``regions`` kept (SSR) or
-        dropped (SDR) and the rest in-filled, one row per image."""
-        keep = [r if self.problem.objective == "ssr" else 1.0 - r for r in regions]
-        refs = self.references.per_row(keep, 1)
-        scores = torch.cat([s for _, _, s in self.scored_chunks(keep, refs, 1)])
-        _check_finite_scores(scores, "on the binary map (hard) after the last step")
-        return scores.float().cpu()
-
-    def binarise(self, maps: Tuple[Tensor, ...], level: Tensor) -> _Binary:
-        r"""Per image, the map's largest superlevel set ``{map > t}`` (``t``
-        from :data:`HARD_THRESHOLDS`, so the mode when it suffices) whose
-        in-fill reaches ``level`` (SSR: log-odds at least ``level``, SDR: at
-        most); where none does, the one that comes closest."""
-        n = self.problem.n
-        out = [torch.zeros_like(m) for m in maps]
-        score, threshold = torch.zeros(n), torch.zeros(n)
-        met = torch.zeros(n, dtype=torch.bool)
-        best = torch.full((n,), float("inf"))
-        for t in HARD_THRESHOLDS:
-            regions = [(m > t).to(m.dtype) for m in maps]
-            s = self.region_log_odds(regions)
-            # Lower is better for the objective: -s for SSR, +s for SDR.
-            meets = self.sign * s <= self.sign * level
-            take = (meets & ~met) | (~met & (self.sign * s < best))
-            best = torch.where(take, self.sign * s, best)
-            score, threshold = (
-                torch.where(take, s, score),
-                threshold.masked_fill(take, t),
-            )
-            for o, r in zip(out, regions):
-                o[take.to(o.device)] = r[take.to(o.device)]
-            met |= meets
-            if bool(met.all()):
-                break
-        return _Binary(tuple(out), score, threshold, met)
-
-    def counterfactuals(self) -> _Samples:
-        r"""``n_counterfactuals`` binary masks per image drawn from the final
-        distribution, the in-filled images and the target's log-odds."""
-        n, k_cf = self.problem.n, self.options.n_counterfactuals
-        coarse = self.keep_probability()
-        masks, observed = self.sample(
-            coarse, self.expected_masks(coarse), k_cf, hard=True
-        )
-        refs = self.references.per_row(observed, k_cf)
-        counterfactuals: List[Masks] = [[] for _ in masks]
-        scores = []
-        for _, phi, s in self.scored_chunks(masks, refs, k_cf):
-            for store, p in zip(counterfactuals, phi):
-                store.append(p)
-            scores.append(s)
-        per_image = torch.cat(scores).view(n, k_cf).sum(dim=1)
-        _check_finite_scores(per_image, "on the counterfactuals after the last step")
-        return _Samples(
-            tuple(torch.cat(c).view(n, k_cf, *c[0].shape[1:]) for c in counterfactuals),
-            tuple(m.view(n, k_cf, *m.shape[1:]) for m in masks),
-            torch.cat(scores).view(n, k_cf).float().cpu(),
-        )
-
-    def details(
-        self, samples: _Samples, binary: Optional[_Binary]
-    ) -> MaskOptimizationDetails:
-        r"""The run's record, with its counterfactual ``samples`` and, with
-        ``hard``, the binary maps' scores."""
-        steps, cf_log_odds = self.steps_run, samples.log_odds
-        hard = None if binary is None else binary.log_odds
-        sparsity, filled = self.sparsity, self.problem.infilled_log_odds
-        final = cf_log_odds.mean(dim=1)
-        return MaskOptimizationDetails(
-            method=self.dist.name,
-            objective=self.problem.objective,
-            mask_params=tuple(p.detach().clone() for p in self.params),
-            keep_prob=tuple(p.detach().clone() for p in self.keep_probability()),
-            loss_history=self.loss_history[:, :steps].clone(),
-            log_odds_history=self.score_history[:, :steps].clone(),
-            clean_log_odds=self.problem.clean_log_odds.detach().float().cpu(),
-            final_log_odds=final,
-            counterfactuals=samples.images,
-            counterfactual_masks=samples.masks,
-            counterfactual_log_odds=cf_log_odds,
-            counterfactual_probs=torch.sigmoid(cf_log_odds),
-            steps_run=steps,
-            hard_log_odds=hard,
-            hard_probs=None if hard is None else torch.sigmoid(hard),
-            hard_threshold=None if binary is None else binary.threshold,
-            hard_met=None if binary is None else binary.met,
-            infilled_log_odds=None if filled is None else filled.detach().float().cpu(),
-            l1_weights=sparsity.current.float(),
-        )
-
-
-def _check_finite_scores(scores: Tensor, when: str) -> None:
-    r"""Stop on a NaN or infinite target score, ``scores`` ``(N,)`` per image.
-
-    The clean pass is checked up front, but a model can still fail on
-    in-filled inputs (values or patterns it never saw); left alone, one such
-    score turns the image's map into NaN without a word.
-    """
-    finite = torch.isfinite(scores)
-    if bool(finite.all()):
-        return
-    bad = (~finite).nonzero().flatten().tolist()
-    raise ValueError(
-        f"the model returned a non-finite score (NaN or infinity) for image "
-        f"{bad[0]} {when} on in-filled inputs (images {bad} of the batch): the "
-        "model breaks on the infiller's output. "
-        "Check that it accepts in-filled values (range, dtype, no log or "
-        "division that fails on them), or use another infiller."
-    )
 
 
 def _total_variation(mask: Tensor) -> Tensor:

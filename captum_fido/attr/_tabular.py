@@ -28,9 +28,9 @@ from torch import Tensor
 
 from captum_fido._utils import validation as V
 from captum_fido.attr._details import MaskOptimizationDetails
-from captum_fido.attr._loop import MaskProblem
 from captum_fido.attr._masks import GridLayout, MaskLayout, SegmentLayout
 from captum_fido.attr._options import MaskOptions
+from captum_fido.attr._problem import MaskProblem
 from captum_fido.infillers import Infiller, TabularInfiller
 
 __all__ = ["TabularView", "tabular_view"]
