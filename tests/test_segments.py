@@ -83,7 +83,7 @@ def test_per_image_masks_and_details():
 
 
 def _run_on_segments(seg, objective, **options):
-    from captum_fido._utils.validation import segment_index
+    from captum_fido._utils.segments import segment_index
     from captum_fido.attr._loop import MaskProblem, _Run
     from captum_fido.attr._masks import RelaxedBernoulliMask, SegmentLayout
 

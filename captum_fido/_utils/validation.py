@@ -6,19 +6,25 @@ Every check raises ``TypeError`` (wrong kind of object) or ``ValueError``
 
 from __future__ import annotations
 
-import math
 import numbers
-from typing import Any, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, List, Optional, Sequence, Tuple, Union
 
 import torch
 from torch import Tensor
+
+# The box checks live in their own module (boxes.py); the metrics and the evaluation
+# take them from here with the other checks.
+from captum_fido._utils.boxes import EDGE_TOLERANCE, check_boxes
 
 __all__ = [
     "check_inputs",
     "check_targets",
     "check_targets_in_range",
+    "check_int_at_least",
     "check_positive_int",
     "check_nonnegative_int",
+    "tensor_or_tuple",
+    "per_input",
     "check_nonnegative",
     "check_positive",
     "resolve_mask_size",
@@ -175,12 +181,70 @@ def check_targets_in_range(target: Tensor, n_classes: int) -> None:
         )
 
 
-def check_positive_int(value: Any, name: str) -> int:
+def check_int_at_least(
+    value: Any, name: str, minimum: int, kind: str = "an int"
+) -> int:
+    r"""An integer (not a bool) of at least ``minimum``, as an int.
+
+    Args:
+        value: The argument's value.
+        name (str): The argument's name, for error messages.
+        minimum (int): The smallest value allowed.
+        kind (str, optional): What the ``TypeError`` says the argument must
+            be. Default ``"an int"``.
+
+    Returns:
+        int: ``value``.
+
+    Examples::
+
+        >>> check_int_at_least(3, "n_steps", 1)
+        3
+    """
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < 1:
-        raise ValueError(f"{name} must be >= 1, got {value}")
+        raise TypeError(f"{name} must be {kind}, got {type(value).__name__}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
     return int(value)
+
+
+def check_positive_int(value: Any, name: str) -> int:
+    return check_int_at_least(value, name, 1)
+
+
+def check_nonnegative_int(value: Any, name: str) -> int:
+    return check_int_at_least(value, name, 0)
+
+
+def tensor_or_tuple(check: Callable[[Any, str], Tensor]) -> Callable[[Any, str], Any]:
+    r"""A per-input tensor option (``feature_mask``, ``avoid_regions``):
+    ``None``, one tensor, or a non-empty tuple (or list) of them, one per
+    input, each passed to ``check`` (named ``name[i]`` in a tuple).
+
+    Args:
+        check (callable): ``check(tensor, name)`` returns the checked tensor
+            or raises.
+
+    Returns:
+        The option's check: ``None``, the checked tensor or a tuple of them.
+
+    Examples::
+
+        >>> floats = tensor_or_tuple(lambda t, name: t.float())
+        >>> floats([torch.zeros(1)], "r")
+        (tensor([0.]),)
+    """
+
+    def check_each(value: Any, name: str) -> Any:
+        if value is None:
+            return None
+        if isinstance(value, (tuple, list)):
+            if len(value) == 0:
+                raise ValueError(f"{name} must not be an empty tuple")
+            return tuple(check(v, f"{name}[{i}]") for i, v in enumerate(value))
+        return check(value, name)
+
+    return check_each
 
 
 def _check_real(value: Any, name: str) -> float:
@@ -190,6 +254,39 @@ def _check_real(value: Any, name: str) -> float:
     if value != value or value in (float("inf"), float("-inf")):
         raise ValueError(f"{name} must be finite, got {value}")
     return value
+
+
+def per_input(
+    value: Any, inputs: Tuple[Tensor, ...], name: str, what: str = "tensors"
+) -> List[Tuple[str, Any, Tensor]]:
+    r"""A per-input option (a tuple of one per input, or one value) paired
+    with the inputs: ``(label, value, input)`` for each input, ``label``
+    being ``name`` for a single input and ``name[i]`` in a tuple.
+
+    Args:
+        value: The option's value (a tuple, or one value for one input).
+        inputs (tuple of Tensor): The inputs it belongs to.
+        name (str): The option's name, for labels and errors.
+        what (str, optional): What the option holds, for the error when the
+            counts differ. Default ``"tensors"``.
+
+    Returns:
+        list of ``(label, value, input)``.
+
+    Examples::
+
+        >>> x = torch.zeros(2, 3)
+        >>> [label for label, _, _ in per_input(x, (x,), "feature_mask")]
+        ['feature_mask']
+    """
+    values = value if isinstance(value, tuple) else (value,)
+    if len(values) != len(inputs):
+        raise ValueError(f"{name} holds {len(values)} {what} for {len(inputs)} inputs")
+    single = len(inputs) == 1
+    return [
+        (name if single else f"{name}[{i}]", v, x)
+        for i, (v, x) in enumerate(zip(values, inputs))
+    ]
 
 
 def check_finite(value: Any, name: str) -> float:
@@ -341,103 +438,6 @@ def check_autocast_dtype(dtype: Any) -> Optional[torch.dtype]:
     return dtype
 
 
-def check_nonnegative_int(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < 0:
-        raise ValueError(f"{name} must be >= 0, got {value}")
-    return int(value)
-
-
-def check_feature_mask(value: Any, name: str) -> Any:
-    r"""A segment ``feature_mask``'s kind: ``None``, an integer tensor with
-    ids ``>= 0`` and at most 4 dimensions, or a tuple of them (shapes are
-    checked against each input by :func:`segment_index`).
-
-    Args:
-        value: The option's value.
-        name (str): The option's name, for error messages.
-
-    Returns:
-        ``value`` (a list becomes a tuple).
-
-    Examples::
-
-        >>> check_feature_mask(torch.zeros(1, 1, 8, 8, dtype=torch.long), "m")
-        tensor(...)
-    """
-    if value is None:
-        return None
-    if isinstance(value, (tuple, list)):
-        if len(value) == 0:
-            raise ValueError(f"{name} must not be an empty tuple")
-        return tuple(
-            _check_segment_tensor(v, f"{name}[{i}]") for i, v in enumerate(value)
-        )
-    return _check_segment_tensor(value, name)
-
-
-def _check_segment_tensor(mask: Any, name: str) -> Tensor:
-    if not isinstance(mask, Tensor):
-        raise TypeError(
-            f"{name} must be an integer tensor of segment ids (or a tuple of "
-            f"them), got {type(mask).__name__}"
-        )
-    if mask.is_floating_point() or mask.is_complex() or mask.dtype == torch.bool:
-        raise TypeError(f"{name} must hold integer segment ids, got {mask.dtype}")
-    if mask.dim() > 4 or mask.numel() == 0:
-        raise ValueError(
-            f"{name} must be a non-empty tensor of at most 4 dimensions, "
-            f"broadcastable to the input (N, C, H, W); got {tuple(mask.shape)}"
-        )
-    if bool((mask < 0).any()):
-        raise ValueError(f"{name} holds negative segment ids; ids must be >= 0")
-    return mask
-
-
-def segment_index(mask: Tensor, x: Tensor, name: str) -> Tuple[Tensor, int]:
-    r"""Per-pixel segment numbers for input ``x`` from a ``feature_mask``.
-
-    ``mask`` must broadcast to ``x``'s shape ``(N, C, H, W)`` and hold the same
-    id on every channel of a pixel (one mask value per pixel). Ids are
-    renumbered ``0 .. S - 1`` in increasing order over all images.
-
-    Args:
-        mask (Tensor): Integer segment ids (already checked by
-            :func:`check_feature_mask`).
-        x (Tensor): The input it belongs to.
-        name (str): The option's name, for error messages.
-
-    Returns:
-        ``(index, S)``: an ``(N, 1, H, W)`` long tensor on ``x``'s device and
-        the number of segments.
-
-    Examples::
-
-        >>> ids = torch.tensor([[5, 5], [7, 9]]).view(1, 1, 2, 2)
-        >>> index, s = segment_index(ids, torch.rand(3, 3, 2, 2), "feature_mask")
-        >>> index.shape, s
-        (torch.Size([3, 1, 2, 2]), 3)
-    """
-    shape = (1,) * (4 - mask.dim()) + tuple(mask.shape)
-    n, c, h, w = x.shape
-    if any(m not in (1, t) for m, t in zip(shape, (n, c, h, w))):
-        raise ValueError(
-            f"{name} of shape {tuple(mask.shape)} does not broadcast to the "
-            f"input's shape {(n, c, h, w)}: give (1 or N, 1 or C, H, W) = "
-            f"({n}, 1, {h}, {w}) for one mask per image"
-        )
-    full = mask.reshape(shape).to(x.device)
-    if shape[1] > 1 and bool((full != full[:, :1]).any()):
-        raise ValueError(
-            f"{name} gives different segments to the channels of a pixel; FIDO "
-            "and BBMP keep or drop whole pixels: give one id per pixel (C = 1)"
-        )
-    full = full[:, :1].expand(n, 1, h, w)
-    ids, index = torch.unique(full, return_inverse=True)
-    return index.to(torch.long).view(n, 1, h, w), int(ids.numel())
-
-
 def check_autograd_usable(caller: str, inputs: Any = (), *models: Any) -> None:
     r"""Raise a clear ``RuntimeError`` before any work when autograd cannot
     run a method: the call is under ``torch.inference_mode()``, or an input
@@ -488,79 +488,3 @@ def check_autograd_usable(caller: str, inputs: Any = (), *models: Any) -> None:
                         f"through it for {caller}: build or load the model "
                         "outside inference mode (torch.no_grad() is fine)"
                     )
-
-
-#: Box edges may pass the image's by this much (pixels): float rounding of
-#: boxes scaled from another resolution, never a real overhang.
-EDGE_TOLERANCE = 1e-3
-
-
-def check_boxes(
-    boxes: Any,
-    n: int,
-    size: Optional[Tuple[int, int]] = None,
-    name: str = "gt_boxes",
-) -> List[Tensor]:
-    r"""Boxes, one ``(4,)`` or ``(K, 4)`` entry per image (or an ``(N, 4)``
-    tensor), as a list of ``(K, 4)`` float tensors.
-
-    A box is ``(x0, y0, x1, y1)`` in pixel edges with ``0 <= x0 < x1 <= W``
-    and ``0 <= y0 < y1 <= H`` (``size = (H, W)``; without it only the lower
-    bounds are checked): finite, not empty and inside the image. A box is
-    never clipped or reordered: one that fails raises ``ValueError`` naming
-    ``name``, the image and the box.
-    """
-    if isinstance(boxes, Tensor) and boxes.dim() == 2 and boxes.shape[1] == 4:
-        boxes = list(boxes)  # one box per image, (N, 4)
-    if isinstance(boxes, (str, bytes, Tensor)) or not isinstance(boxes, Sequence):
-        shape = f" of shape {tuple(boxes.shape)}" if isinstance(boxes, Tensor) else ""
-        raise TypeError(
-            f"{name} must be a sequence of (4,) or (K, 4) box tensors, one per "
-            f"image, or an (N, 4) tensor; got {type(boxes).__name__}{shape}"
-        )
-    if len(boxes) != n:
-        raise ValueError(
-            f"{name} must hold one entry per image ({n}), got {len(boxes)}"
-        )
-    return [_check_image_boxes(b, f"{name}[{i}]", size) for i, b in enumerate(boxes)]
-
-
-def _check_image_boxes(b: Any, name: str, size: Optional[Tuple[int, int]]) -> Tensor:
-    if isinstance(b, Tensor) and (b.dtype == torch.bool or b.is_complex()):
-        raise TypeError(f"{name} must hold real box coordinates, got {b.dtype}")
-    try:
-        box = torch.as_tensor(b).detach().to("cpu", torch.float64)
-    except (TypeError, ValueError, RuntimeError) as err:
-        raise TypeError(
-            f"{name} must be a (4,) or (K, 4) tensor of box coordinates, got {b!r}"
-        ) from err
-    if box.dim() == 1:
-        box = box[None]
-    if box.dim() != 2 or box.shape[1] != 4:
-        raise ValueError(
-            f"{name} must have shape (4,) or (K, 4), got {tuple(box.shape)}"
-        )
-    if box.shape[0] == 0:
-        raise ValueError(f"{name} holds no box; every image needs at least one")
-    rules = "boxes are (x0, y0, x1, y1) pixel edges with 0 <= x0 < x1 <= W and "
-    rules += "0 <= y0 < y1 <= H"
-    for k, (x0, y0, x1, y1) in enumerate(box.tolist()):
-        where = f"{name}" if box.shape[0] == 1 else f"{name}[{k}]"
-        shown = f"({x0:g}, {y0:g}, {x1:g}, {y1:g})"
-        if not all(math.isfinite(v) for v in (x0, y0, x1, y1)):
-            raise ValueError(f"{where} = {shown} holds NaN or infinite coordinates")
-        if not (x0 < x1 and y0 < y1):
-            raise ValueError(f"{where} = {shown} is empty or reversed: {rules}")
-        if x0 < 0 or y0 < 0:
-            raise ValueError(
-                f"{where} = {shown} has negative coordinates (outside the image): "
-                f"{rules}"
-            )
-        if size is not None:
-            h, w = size
-            if x1 > w + EDGE_TOLERANCE or y1 > h + EDGE_TOLERANCE:
-                raise ValueError(
-                    f"{where} = {shown} reaches outside the {h} x {w} (H x W) "
-                    f"image: {rules}"
-                )
-    return box.float()

@@ -29,6 +29,7 @@ from captum_fido._utils.scores import (
     log_odds,
     num_classes,
 )
+from captum_fido._utils.segments import segment_index
 from captum_fido.attr._collapse import warn_if_collapsed
 from captum_fido.attr._details import MaskOptimizationDetails
 from captum_fido.attr._loop import optimize_masks
@@ -404,16 +405,9 @@ def _layouts(
                 f"feature_mask must be a tuple of {len(inputs)} tensors, one per "
                 "input, when inputs is a tuple"
             )
-        masks = (masks,)
-    if len(masks) != len(inputs):
-        raise ValueError(
-            f"feature_mask holds {len(masks)} masks for {len(inputs)} inputs"
-        )
     return tuple(
-        SegmentLayout(
-            *V.segment_index(m, x, "feature_mask" if single else f"feature_mask[{i}]")
-        )
-        for i, (m, x) in enumerate(zip(masks, inputs))
+        SegmentLayout(*segment_index(m, x, label))
+        for label, m, x in V.per_input(masks, inputs, "feature_mask", "masks")
     )
 
 

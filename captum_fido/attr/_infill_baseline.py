@@ -48,6 +48,7 @@ from captum_fido._utils.captum_compat import (
     format_tensor_into_tuples,
 )
 from captum_fido._utils.model_state import preserve_module_state
+from captum_fido._utils.segments import check_feature_mask
 from captum_fido.infillers import Infiller, as_infiller
 
 __all__ = ["InfillBaseline", "SENTINEL", "interpretable_similarity"]
@@ -461,17 +462,9 @@ def _check_feature_mask(mask: Any, inputs: Tuple[Tensor, ...]) -> Any:
     r"""Captum's ``feature_mask`` for in-filled ablation: integer ids >= 0,
     broadcastable to each input ``(N, C, H, W)``, one id per pixel (the
     in-fill replaces whole pixels: a pixel is dropped on every channel)."""
-    single = not isinstance(mask, tuple)
-    masks = (mask,) if single else tuple(mask)
-    if len(masks) != len(inputs):
-        raise ValueError(
-            f"feature_mask must hold one mask per input ({len(inputs)}), got "
-            f"{len(masks)}"
-        )
     out = []
-    for i, (m, x) in enumerate(zip(masks, inputs)):
-        name = "feature_mask" if single else f"feature_mask[{i}]"
-        V.check_feature_mask(m, name)
+    for name, m, x in V.per_input(mask, inputs, "feature_mask", "masks"):
+        check_feature_mask(m, name)
         shape = (1,) * (4 - m.dim()) + tuple(m.shape)
         if any(s not in (1, t) for s, t in zip(shape, x.shape)):
             n, _, h, w = x.shape
@@ -489,7 +482,7 @@ def _check_feature_mask(mask: Any, inputs: Tuple[Tensor, ...]) -> Any:
                 "give one id per pixel (C = 1)"
             )
         out.append(m.contiguous())
-    return out[0] if single else tuple(out)
+    return tuple(out) if isinstance(mask, tuple) else out[0]
 
 
 def _check_windows(kwargs: Dict[str, Any], inputs: Tuple[Tensor, ...]) -> None:

@@ -279,7 +279,7 @@ class SegmentLayout:
     Args:
         index (Tensor): ``(N, 1, H, W)`` long tensor of segment numbers in
             ``0 .. n_segments - 1`` (see
-            :func:`captum_fido._utils.validation.segment_index`).
+            :func:`captum_fido._utils.segments.segment_index`).
         n_segments (int): Number of segments ``S``.
 
     Examples::

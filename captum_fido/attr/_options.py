@@ -26,6 +26,8 @@ import torch
 from captum_fido._utils import options as O
 from captum_fido._utils import validation as V
 from captum_fido._utils.options import check_flag, option, optional
+from captum_fido._utils.segments import check_feature_mask
+from captum_fido.attr._regions import RegionMasks, check_regions, resolve_regions
 
 __all__ = [
     "MaskOptions",
@@ -55,7 +57,6 @@ __all__ = [
 MaskSize = Union[None, int, Tuple[int, int]]
 L1Coeff = Union[float, str]
 FeatureMask = Union[None, torch.Tensor, Tuple[torch.Tensor, ...]]
-RegionMasks = Union[None, torch.Tensor, Tuple[torch.Tensor, ...]]
 
 #: The paper's schedule: lr 0.05 decayed linearly to 0 over 300 steps.
 PAPER_LR, PAPER_STEPS = 0.05, 300
@@ -99,11 +100,7 @@ def _check_preset(value: Any, name: str) -> str:
 def _check_seed(value: Any, name: str) -> Optional[int]:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an int or None, got {type(value).__name__}")
-    if value < 0:
-        raise ValueError(f"{name} must be >= 0, got {value}")
-    return int(value)
+    return V.check_int_at_least(value, name, 0, "an int or None")
 
 
 def _check_mask_size(value: Any, name: str) -> MaskSize:
@@ -112,70 +109,6 @@ def _check_mask_size(value: Any, name: str) -> MaskSize:
         return None
     grid = V.resolve_mask_size(value, 2**31, 2**31, name)
     return grid[0] if isinstance(value, numbers.Integral) else grid
-
-
-def _check_region(value: Any, name: str) -> torch.Tensor:
-    if not isinstance(value, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor, got {type(value).__name__}")
-    if not value.is_floating_point():
-        raise TypeError(f"{name} must be a floating-point tensor, got {value.dtype}")
-    if value.dim() != 4:
-        raise ValueError(f"{name} must have 4 dimensions, got {tuple(value.shape)}")
-    if not bool(((value >= 0) & (value <= 1)).all()):
-        raise ValueError(f"{name} must hold values in [0, 1] (and no NaN)")
-    return value.detach()
-
-
-def _check_regions(value: Any, name: str) -> RegionMasks:
-    r"""``avoid_regions``' kind and values (shapes are checked against each
-    input by :func:`resolve_regions`)."""
-    if value is None:
-        return None
-    if isinstance(value, (tuple, list)):
-        if len(value) == 0:
-            raise ValueError(f"{name} must not be an empty tuple")
-        return tuple(_check_region(v, f"{name}[{i}]") for i, v in enumerate(value))
-    return _check_region(value, name)
-
-
-def resolve_regions(
-    regions: RegionMasks, inputs: Tuple[torch.Tensor, ...], name: str
-) -> Optional[Tuple[torch.Tensor, ...]]:
-    r"""Per input, ``regions`` as an ``(N, 1, H, W)`` tensor on the input's
-    device and dtype, or ``None``.
-
-    Each must have the input's shape ``(N, C, H, W)`` with equal channels
-    (an attribution) or ``(N, 1, H, W)``; anything else raises.
-
-    Examples::
-
-        >>> x = torch.rand(2, 3, 8, 8)
-        >>> resolve_regions(torch.zeros(2, 3, 8, 8), (x,), "r")[0].shape
-        torch.Size([2, 1, 8, 8])
-    """
-    if regions is None:
-        return None
-    if isinstance(regions, torch.Tensor):
-        regions = (regions,)
-    if len(regions) != len(inputs):
-        raise ValueError(
-            f"{name} holds {len(regions)} tensors for {len(inputs)} inputs"
-        )
-    resolved = []
-    for i, (r, x) in enumerate(zip(regions, inputs)):
-        label = name if len(inputs) == 1 else f"{name}[{i}]"
-        if x.dim() != 4:
-            raise ValueError(f"{label} is supported for (N, C, H, W) images only")
-        n, _, h, w = x.shape
-        if tuple(r.shape) not in (tuple(x.shape), (n, 1, h, w)):
-            raise ValueError(
-                f"{label} must have shape {tuple(x.shape)} or {(n, 1, h, w)}, "
-                f"got {tuple(r.shape)}"
-            )
-        if not bool((r == r[:, :1]).all()):
-            raise ValueError(f"{label} must be equal across channels")
-        resolved.append(r[:, :1].to(device=x.device, dtype=x.dtype))
-    return tuple(resolved)
 
 
 @dataclass(frozen=True)
@@ -246,7 +179,7 @@ class MaskOptions:
     )
     feature_mask: FeatureMask = option(
         None,
-        lambda value, name: V.check_feature_mask(value, name),
+        check_feature_mask,
         "Segments instead of the grid, in Captum's form: an integer tensor of "
         "segment ids >= 0 broadcastable to the input ``(N, C, H, W)`` (e.g. "
         "``(1, 1, H, W)`` shared, ``(N, 1, H, W)`` per image; ids equal "
@@ -404,7 +337,7 @@ class MaskOptions:
     )
     avoid_regions: RegionMasks = option(
         None,
-        lambda value, name: _check_regions(value, name),
+        check_regions,
         "Regions a new explanation should not reuse, values in ``[0, 1]`` "
         "(e.g. earlier maps; see "
         ":func:`~captum_fido.attr.alternative_explanations`): per input a "

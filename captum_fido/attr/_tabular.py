@@ -27,6 +27,7 @@ import torch
 from torch import Tensor
 
 from captum_fido._utils import validation as V
+from captum_fido._utils.segments import segment_index
 from captum_fido.attr._details import MaskOptimizationDetails
 from captum_fido.attr._masks import GridLayout, MaskLayout, SegmentLayout
 from captum_fido.attr._options import MaskOptions
@@ -144,16 +145,8 @@ class TabularView:
         masks = options.feature_mask
         if masks is None:
             return tuple(GridLayout((1, x.shape[1]), (1, x.shape[1])) for x in inputs)
-        single = len(inputs) == 1
-        if isinstance(masks, Tensor):
-            masks = (masks,)
-        if len(masks) != len(inputs):
-            raise ValueError(
-                f"feature_mask holds {len(masks)} masks for {len(inputs)} inputs"
-            )
         layouts = []
-        for i, (m, x) in enumerate(zip(masks, inputs)):
-            name = "feature_mask" if single else f"feature_mask[{i}]"
+        for name, m, x in V.per_input(masks, inputs, "feature_mask", "masks"):
             n, f = x.shape
             if (
                 m.dim() > 2
@@ -165,7 +158,7 @@ class TabularView:
                     f"{(n, f)}: give ({f},), (1, {f}) or ({n}, {f}) group ids"
                 )
             rows = m.reshape(-1, 1, 1, f)
-            layouts.append(SegmentLayout(*V.segment_index(rows, _as_image(x), name)))
+            layouts.append(SegmentLayout(*segment_index(rows, _as_image(x), name)))
         return tuple(layouts)
 
     def loop_problem(self, problem: MaskProblem) -> MaskProblem:
