@@ -20,7 +20,6 @@ import gpu_resnet50  # noqa: E402
 import infillers  # noqa: E402
 import memory  # noqa: E402
 import overhead  # noqa: E402
-import quality_per_compute  # noqa: E402
 import torchray_peer  # noqa: E402
 
 
@@ -44,11 +43,6 @@ def main() -> int:
             "3 TorchRay peer",
             torchray_peer.main,
             ["--short", "5" if q else "10", "--long", "20" if q else "60"],
-        ),
-        (
-            "4 quality per compute",
-            quality_per_compute.main,
-            ["--images", "3" if q else "12"],
         ),
         (
             "5 memory",
