@@ -8,7 +8,7 @@ through ``output_type``; nothing is inferred from the values.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from torch import Tensor
@@ -16,6 +16,7 @@ from torch import Tensor
 __all__ = [
     "OutputType",
     "OUTPUT_TYPES",
+    "check_output_type",
     "log_odds",
     "check_model_output",
     "is_single_output",
@@ -24,6 +25,26 @@ __all__ = [
 
 OutputType = Literal["logits", "probs", "log_probs"]
 OUTPUT_TYPES = ("logits", "probs", "log_probs")
+
+
+def check_output_type(value: Any, name: str = "output_type") -> str:
+    r"""What a model returns: one of :data:`OUTPUT_TYPES`.
+
+    Args:
+        value: The argument's value.
+        name (str, optional): The argument's name. Default ``"output_type"``.
+
+    Returns:
+        str: ``value``.
+
+    Examples::
+
+        >>> check_output_type("logits")
+        'logits'
+    """
+    if value not in OUTPUT_TYPES:
+        raise ValueError(f"{name} must be one of {OUTPUT_TYPES}, got {value!r}")
+    return str(value)
 
 
 def is_single_output(output: Tensor) -> bool:

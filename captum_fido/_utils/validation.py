@@ -20,6 +20,7 @@ __all__ = [
     "check_inputs",
     "check_targets",
     "check_targets_in_range",
+    "check_callable",
     "check_int_at_least",
     "check_positive_int",
     "check_nonnegative_int",
@@ -179,6 +180,26 @@ def check_targets_in_range(target: Tensor, n_classes: int) -> None:
             f"target out of range: the model has {n_classes} classes "
             f"(valid targets 0..{n_classes - 1}), got {target[bad].tolist()}"
         )
+
+
+def check_callable(value: Any, name: str) -> Any:
+    r"""Something that can be called (a model, a function), returned as is.
+
+    Args:
+        value: The argument's value.
+        name (str): The argument's name, for error messages.
+
+    Returns:
+        ``value``.
+
+    Examples::
+
+        >>> check_callable(abs, "forward_func") is abs
+        True
+    """
+    if not callable(value):
+        raise TypeError(f"{name} must be callable, got {type(value).__name__}")
+    return value
 
 
 def check_int_at_least(

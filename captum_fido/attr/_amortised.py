@@ -39,7 +39,7 @@ from captum_fido._utils.captum_compat import (
     is_tuple,
 )
 from captum_fido._utils.futures import SynchronousFutureMixin
-from captum_fido._utils.scores import OUTPUT_TYPES
+from captum_fido._utils.scores import check_output_type
 from captum_fido.attr._explainer_net import MaskExplainerNet, check_image_size
 from captum_fido.attr._explainer_training import ExplainerTraining, train_explainer
 from captum_fido.attr._masks import upsample
@@ -99,18 +99,12 @@ class AmortisedFIDO(SynchronousFutureMixin, PerturbationAttribution):
         infiller: InfillerLike,
         output_type: str = "logits",
     ) -> None:
-        if not callable(forward_func):
-            raise TypeError(
-                f"forward_func must be callable, got {type(forward_func).__name__}"
-            )
+        V.check_callable(forward_func, "forward_func")
         if not isinstance(explainer, MaskExplainerNet):
             raise TypeError(
                 f"explainer must be a MaskExplainerNet, got {type(explainer).__name__}"
             )
-        if output_type not in OUTPUT_TYPES:
-            raise ValueError(
-                f"output_type must be one of {OUTPUT_TYPES}, got {output_type!r}"
-            )
+        check_output_type(output_type)
         PerturbationAttribution.__init__(self, forward_func)
         self.explainer = explainer
         self.infiller = as_infiller(infiller)

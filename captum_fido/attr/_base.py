@@ -23,8 +23,8 @@ from captum_fido._utils.captum_compat import (
 from captum_fido._utils.futures import SynchronousFutureMixin
 from captum_fido._utils.model_state import preserve_module_state
 from captum_fido._utils.scores import (
-    OUTPUT_TYPES,
     check_model_output,
+    check_output_type,
     is_single_output,
     log_odds,
     num_classes,
@@ -80,18 +80,12 @@ class MaskAttribution(SynchronousFutureMixin, PerturbationAttribution):
         objective: str = "ssr",
         output_type: str = "logits",
     ) -> None:
-        if not callable(forward_func):
-            raise TypeError(
-                f"forward_func must be callable, got {type(forward_func).__name__}"
-            )
+        V.check_callable(forward_func, "forward_func")
         if not isinstance(objective, str) or objective.lower() not in self.objectives:
             raise ValueError(
                 f"objective must be one of {self.objectives}, got {objective!r}"
             )
-        if output_type not in OUTPUT_TYPES:
-            raise ValueError(
-                f"output_type must be one of {OUTPUT_TYPES}, got {output_type!r}"
-            )
+        check_output_type(output_type)
         PerturbationAttribution.__init__(self, forward_func)
         self.infiller = as_infiller(infiller)
         self.objective = objective.lower()

@@ -21,8 +21,8 @@ from tqdm.auto import tqdm
 from captum_fido._utils import validation as V
 from captum_fido._utils.model_state import preserve_module_state
 from captum_fido._utils.scores import (
-    OUTPUT_TYPES,
     check_model_output,
+    check_output_type,
     log_odds,
     num_classes,
 )
@@ -204,16 +204,10 @@ def train_explainer(
         ...     images[:8], target=labels[:8]
         ... )
     """
-    if not callable(forward_func):
-        raise TypeError(
-            f"forward_func must be callable, got {type(forward_func).__name__}"
-        )
+    V.check_callable(forward_func, "forward_func")
     if objective not in ("ssr", "sdr"):
         raise ValueError(f"objective must be 'ssr' or 'sdr', got {objective!r}")
-    if output_type not in OUTPUT_TYPES:
-        raise ValueError(
-            f"output_type must be one of {OUTPUT_TYPES}, got {output_type!r}"
-        )
+    check_output_type(output_type)
     _check_training_options(options)
     V.check_positive_int(batch_size, "batch_size")
     V.check_positive(lr, "lr")

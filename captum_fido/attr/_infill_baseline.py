@@ -144,10 +144,7 @@ class InfillBaseline:
         sentinel: float = SENTINEL,
         seed: Optional[int] = None,
     ) -> None:
-        if not callable(forward_func):
-            raise TypeError(
-                f"forward_func must be callable, got {type(forward_func).__name__}"
-            )
+        V.check_callable(forward_func, "forward_func")
         if isinstance(sentinel, bool) or not isinstance(sentinel, numbers.Real):
             raise TypeError(f"sentinel must be a float, got {type(sentinel).__name__}")
         if not math.isfinite(float(sentinel)):

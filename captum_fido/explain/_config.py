@@ -119,12 +119,10 @@ def _check_arguments(
 
 
 def _output_type(output_type: Optional[str], adapter: Adapter) -> str:
-    from captum_fido._utils.scores import OUTPUT_TYPES
+    from captum_fido._utils.scores import check_output_type
 
     value = output_type if output_type is not None else adapter.output_type
-    if value not in OUTPUT_TYPES:
-        raise ValueError(f"output_type must be one of {OUTPUT_TYPES}, got {value!r}")
-    return value
+    return check_output_type(value)
 
 
 def _method_name(method: Any) -> str:

@@ -23,12 +23,13 @@ from tqdm.auto import tqdm
 from captum_fido._utils.model_state import preserve_module_state
 from captum_fido._utils.rows import row_chunks
 from captum_fido._utils.scores import (
-    OUTPUT_TYPES,
     check_model_output,
+    check_output_type,
     log_odds,
     num_classes,
 )
 from captum_fido._utils.validation import (
+    check_callable,
     check_inputs,
     check_positive_int,
     check_targets,
@@ -162,10 +163,7 @@ def _perturbation_curve(
     curve. Returns fractions, raw log-odds, normalised curve, area and
     suppression.
     """
-    if not callable(forward_func):
-        raise TypeError(
-            f"forward_func must be callable, got {type(forward_func).__name__}"
-        )
+    check_callable(forward_func, "forward_func")
     (inputs,) = check_inputs((inputs,))
     fill: Infiller = as_infiller(infiller, "infiller")
     sal = as_maps(maps)
@@ -178,10 +176,7 @@ def _perturbation_curve(
     targets = check_targets(target, n, inputs.device)
     if targets is None:
         raise ValueError("target is required: the class whose log-odds to track")
-    if output_type not in OUTPUT_TYPES:
-        raise ValueError(
-            f"output_type must be one of {OUTPUT_TYPES}, got {output_type!r}"
-        )
+    check_output_type(output_type)
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
         raise TypeError(f"seed must be an int, got {type(seed).__name__}")
     internal_batch_size = check_positive_int(internal_batch_size, "internal_batch_size")

@@ -25,8 +25,9 @@ from tqdm.auto import tqdm
 
 from captum_fido._utils.model_state import preserve_module_state
 from captum_fido._utils.rows import row_chunks
-from captum_fido._utils.scores import OUTPUT_TYPES, log_odds
+from captum_fido._utils.scores import check_output_type, log_odds
 from captum_fido._utils.validation import (
+    check_callable,
     check_inputs,
     check_nonnegative_int,
     check_positive_int,
@@ -181,12 +182,8 @@ def confidence_under_masks(
         >>> clean = confidence_under_masks(model, x, y, None, None)
         >>> (clean - conf).mean()  # confidence lost to the in-fill
     """
-    if output_type not in OUTPUT_TYPES:
-        raise ValueError(
-            f"output_type must be one of {OUTPUT_TYPES}, got {output_type!r}"
-        )
-    if not callable(model):
-        raise TypeError(f"model must be callable, got {type(model).__name__}")
+    check_output_type(output_type)
+    check_callable(model, "model")
     if not isinstance(images, Tensor):
         raise TypeError(f"images must be a torch.Tensor, got {type(images).__name__}")
     with renamed("inputs", "images"):
