@@ -11,15 +11,14 @@ confident in the same class), as a Captum attribution.
 
 The package holds the method only: ``_options`` (the search options, declared
 once), ``_search`` (the bisection over lambda), ``_solver`` (Adam on the
-latent codes), ``_checks`` (what the encoder and generator return) and
-``_result``. Trained models for handwritten digits and their demo live in
-:mod:`captum_fido.demo.digits`.
+latent codes), ``_query`` (the images and targets, checked once),
+``_checks`` (what the encoder and generator return), ``_prototype``
+(:func:`prototype_confidence`) and ``_result``. Trained models for
+handwritten digits and their demo live in :mod:`captum_fido.demo.digits`.
 """
 
+from captum_fido.counterfactual._prototype import prototype_confidence
 from captum_fido.counterfactual._result import CounterfactualResult
-from captum_fido.counterfactual._search import (
-    LatentCounterfactual,
-    prototype_confidence,
-)
+from captum_fido.counterfactual._search import LatentCounterfactual
 
 __all__ = ["LatentCounterfactual", "CounterfactualResult", "prototype_confidence"]

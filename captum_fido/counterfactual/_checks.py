@@ -4,18 +4,12 @@ by the shared :func:`captum_fido._utils.scores.check_model_output`)."""
 
 from __future__ import annotations
 
-from typing import Any, Callable, Tuple
+from typing import Any, Tuple
 
 import torch
 from torch import Tensor
 
-__all__ = ["check_callable", "check_latent", "check_generated"]
-
-
-def check_callable(fn: Any, name: str) -> Callable[..., Any]:
-    if not callable(fn):
-        raise TypeError(f"{name} must be callable, got {type(fn).__name__}")
-    return fn
+__all__ = ["check_latent", "check_generated"]
 
 
 def check_latent(latent: Any, n: int) -> Tensor:

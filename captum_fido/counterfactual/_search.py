@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass
-from typing import Any, Callable, Optional, Tuple, Union
+from typing import Any, Callable, Tuple, Union
 
 import torch
 from captum.attr import PerturbationAttribution
@@ -30,22 +30,17 @@ from tqdm.auto import tqdm
 from captum_fido._utils import validation as V
 from captum_fido._utils.captum_compat import (
     TargetType,
-    format_additional_forward_args,
     format_output,
-    format_tensor_into_tuples,
-    is_tuple,
 )
 from captum_fido._utils.futures import SynchronousFutureMixin
 from captum_fido._utils.model_state import preserve_module_state
 from captum_fido._utils.options import document_options
 from captum_fido._utils.scores import (
-    OUTPUT_TYPES,
     check_model_output,
-    log_odds,
+    check_output_type,
     num_classes,
 )
 from captum_fido.counterfactual._checks import (
-    check_callable,
     check_generated,
     check_latent,
 )
@@ -56,6 +51,8 @@ from captum_fido.counterfactual._options import (
     EXPLAIN_OPTIONS,
     SearchOptions,
 )
+from captum_fido.counterfactual._prototype import prototype_confidence
+from captum_fido.counterfactual._query import Query
 from captum_fido.counterfactual._result import CounterfactualResult
 from captum_fido.counterfactual._solver import (
     Solution,
@@ -64,6 +61,7 @@ from captum_fido.counterfactual._solver import (
     record_steps,
 )
 
+# prototype_confidence lives in ._prototype; it stays importable from here.
 __all__ = ["LatentCounterfactual", "prototype_confidence"]
 
 TensorOrTuple = Union[Tensor, Tuple[Tensor, ...]]
@@ -146,13 +144,10 @@ class LatentCounterfactual(SynchronousFutureMixin, PerturbationAttribution):
         encoder: Callable[..., Tensor],
         output_type: str = "logits",
     ) -> None:
-        check_callable(forward_func, "forward_func")
-        self.generator = check_callable(generator, "generator")
-        self.encoder = check_callable(encoder, "encoder")
-        if output_type not in OUTPUT_TYPES:
-            raise ValueError(
-                f"output_type must be one of {OUTPUT_TYPES}, got {output_type!r}"
-            )
+        V.check_callable(forward_func, "forward_func")
+        self.generator = V.check_callable(generator, "generator")
+        self.encoder = V.check_callable(encoder, "encoder")
+        check_output_type(output_type)
         PerturbationAttribution.__init__(self, forward_func)
         self.output_type = output_type
 
@@ -290,7 +285,7 @@ class LatentCounterfactual(SynchronousFutureMixin, PerturbationAttribution):
     ) -> CounterfactualResult:
         models = (self.forward_func, self.generator, self.encoder)
         V.check_autograd_usable(f"{type(self).__name__}.explain", inputs, *models)
-        query = _Query.build(inputs, target, additional_forward_args)
+        query = Query.build(inputs, target, additional_forward_args)
         min_conf = options.per_row(query.n, query.device)
         steps = record_steps(options.n_steps, options.path_length)
         with torch.enable_grad(), preserve_module_state(*models):
@@ -319,7 +314,7 @@ class LatentCounterfactual(SynchronousFutureMixin, PerturbationAttribution):
                 bar.close()
         return _assemble(query, start, best, lambdas, steps, options.top_k)
 
-    def _start(self, query: _Query) -> _Start:
+    def _start(self, query: Query) -> _Start:
         r"""Check the models once on the queries; where every solve starts."""
         with torch.no_grad():
             output = check_model_output(
@@ -335,45 +330,6 @@ class LatentCounterfactual(SynchronousFutureMixin, PerturbationAttribution):
 
 
 @dataclass(frozen=True)
-class _Query:
-    r"""The validated query: images, targets and classifier arguments."""
-
-    inputs: Tuple[Tensor, ...]
-    is_tuple: bool
-    targets: Tensor
-    args: Optional[Tuple[Any, ...]]
-
-    @property
-    def n(self) -> int:
-        return self.inputs[0].shape[0]
-
-    @property
-    def device(self) -> torch.device:
-        return self.inputs[0].device
-
-    @staticmethod
-    def build(inputs: Any, target: Any, additional_forward_args: Any) -> _Query:
-        if not isinstance(inputs, (Tensor, tuple)):
-            raise TypeError(
-                "inputs must be a tensor or a tuple of tensors, "
-                f"got {type(inputs).__name__}"
-            )
-        xs = V.check_inputs(format_tensor_into_tuples(inputs))
-        xs = tuple(x.detach() for x in xs)
-        n = xs[0].shape[0]
-        targets = V.check_targets(target, n, xs[0].device)
-        if targets is None:
-            raise ValueError(
-                "target is required: give the class c' to reach (an int, a list "
-                "of N ints or an integer tensor); c' = the predicted class asks "
-                "for a prototype, any other class for a criticism"
-            )
-        args = format_additional_forward_args(additional_forward_args)
-        V.check_additional_forward_args(args, n)
-        return _Query(xs, is_tuple(inputs), targets, args)
-
-
-@dataclass(frozen=True)
 class _Start:
     r"""``E(I)``, ``G(E(I))`` and ``p(c' | I)``, all detached."""
 
@@ -385,7 +341,7 @@ class _Start:
 def _bisect(
     solve: Solver,
     z0: Tensor,
-    query: _Query,
+    query: Query,
     min_conf: Tensor,
     options: SearchOptions,
     bar: Any,
@@ -423,7 +379,7 @@ def _bisect(
 
 
 def _assemble(
-    query: _Query,
+    query: Query,
     start: _Start,
     best: Solution,
     lambdas: Tensor,
@@ -474,57 +430,3 @@ def _warn_unreached(success: Tensor, lambda_hi: float) -> None:
             # attribute -> log_usage's wrapper -> the caller
             stacklevel=4,
         )
-
-
-def prototype_confidence(
-    forward_func: Callable[..., Tensor],
-    inputs: TensorOrTuple,
-    target: TargetType,
-    log_odds_gain: float = 2.0,
-    additional_forward_args: Any = None,
-    *,
-    output_type: str = "logits",
-) -> Tensor:
-    r"""A ``min_confidence`` for prototypes: the target's confidence once its
-    log-odds have risen by ``log_odds_gain`` over the inputs'.
-
-    A fixed threshold (say 0.999) is already met by most images a classifier
-    gets right, and the highest confidence a classifier reaches differs from
-    class to class; asking each image to become ``exp(log_odds_gain)`` times
-    surer (in odds) than it is gives every prototype the same amount of work.
-
-    Args:
-        forward_func (Callable): The classifier: ``(N, n_classes)`` scores,
-            or ``(N,)`` / ``(N, 1)`` for one binary output (class 1's score).
-        inputs (Tensor or tuple[Tensor, ...]): The query images.
-        target (int, list[int] or Tensor): Their classes.
-        log_odds_gain (float, optional): Rise of the target's log-odds
-            ``log p(c) - log(1 - p(c))``, > 0. Default: 2.
-        additional_forward_args (Any, optional): Passed to ``forward_func``.
-        output_type (str, optional): ``"logits"`` (default), ``"probs"`` or
-            ``"log_probs"``, as in :class:`LatentCounterfactual`.
-
-    Returns:
-        Tensor: ``(N,)`` float64 thresholds in ``[0, 1)`` for
-        :meth:`LatentCounterfactual.explain`.
-
-    Examples::
-
-        >>> q = prototype_confidence(classifier, images, labels, 2.0)
-        >>> proto = method.explain(
-        ...     images, target=labels, min_confidence=q, loss="hinge"
-        ... )
-    """
-    gain = V.check_positive(log_odds_gain, "log_odds_gain")
-    if output_type not in OUTPUT_TYPES:
-        raise ValueError(
-            f"output_type must be one of {OUTPUT_TYPES}, got {output_type!r}"
-        )
-    query = _Query.build(inputs, target, additional_forward_args)
-    with torch.no_grad():
-        output = forward_func(*query.inputs, *(query.args or ()))
-        output = check_model_output(output, query.n, output_type)
-    V.check_targets_in_range(query.targets, num_classes(output))
-    s = log_odds(output.double(), query.targets, output_type)
-    # Below 1 in float64, whatever the gain: min_confidence must stay < 1.
-    return torch.sigmoid(s + gain).clamp(max=1.0 - 1e-12)
