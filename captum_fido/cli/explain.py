@@ -38,7 +38,6 @@ Examples::
 from __future__ import annotations
 
 import argparse
-import difflib
 import os
 import sys
 from pathlib import Path
@@ -52,6 +51,14 @@ from captum_fido.cli._common import (
     make_parser,
     output_folder,
 )
+from captum_fido.cli._explain_choices import (
+    INFILLERS,
+    MASK_METHODS,
+    METHODS,
+    make_infiller,
+    make_method,
+    target_index,
+)
 from captum_fido.cli._models import LoadedModel, load_model
 from captum_fido.explain import (
     DatasetSummary,
@@ -60,39 +67,11 @@ from captum_fido.explain import (
     explain_dataset,
     find_images,
 )
-from captum_fido.infillers import Infiller
 
 __all__ = ["METHODS", "INFILLERS", "main"]
 
-#: ``--method`` names; the first three optimise a mask with an in-filler.
-METHODS = (
-    "fido-ssr",
-    "fido-sdr",
-    "bbmp",
-    "saliency",
-    "gradcam",
-    "deconvolution",
-    "integrated-gradients",
-    "occlusion",
-)
-MASK_METHODS = METHODS[:3]
-#: ``--infiller`` names; the first two are the demo's trained networks.
-INFILLERS = (
-    "inpainter",
-    "vae",
-    "blur",
-    "mean",
-    "random",
-    "local",
-    "opencv-telea",
-    "opencv-ns",
-    "road",
-)
-DEMO_INFILLERS = ("inpainter", "vae")
 #: Counterfactuals drawn per image for FIDO/BBMP.
 N_COUNTERFACTUALS = 3
-#: IntegratedGradients' steps (as in ``captum_fido.evaluation.methods``).
-IG_STEPS = 32
 #: Below this top-class probability the demo model is guessing.
 DEMO_UNSURE = 0.5
 
@@ -240,111 +219,6 @@ def _device(p: argparse.ArgumentParser, text: str) -> torch.device:
     return device
 
 
-# -- in-fillers, targets, methods ---------------------------------------------
-
-
-def _infiller(p: argparse.ArgumentParser, name: str, loaded: LoadedModel) -> Infiller:
-    from captum_fido.demo.infillers import paper_infillers
-
-    if name in DEMO_INFILLERS:
-        if loaded.name != "demo":
-            p.error(
-                f"--infiller {name} is the demo's network, trained on its 64 px "
-                "scenes; it goes with --model demo only"
-            )
-        from captum_fido.demo import pretrained
-
-        return (
-            pretrained.load_inpainter_infiller()
-            if name == "inpainter"
-            else pretrained.load_vae_infiller()
-        )
-    if name in ("opencv-telea", "opencv-ns", "road"):
-        from captum_fido.infillers import NoisyLinearInfiller, OpenCVInfiller
-
-        try:
-            if name == "road":
-                return NoisyLinearInfiller()
-            return OpenCVInfiller(name.split("-")[1])
-        except ImportError as err:
-            p.error(f"--infiller {name}: {err}")
-    return paper_infillers(loaded.crop, _data_mean(loaded))[name.capitalize()]
-
-
-def _data_mean(loaded: LoadedModel) -> List[float]:
-    r"""Per-channel mean of the model's training data, in ``[0, 1]`` pixels."""
-    if loaded.name == "demo":
-        from captum_fido.demo.scenes import load_split
-
-        train, _ = load_split("train", 32)
-        return train.mean(dim=(0, 2, 3)).tolist()
-    mean = getattr(loaded.model, "mean", None)
-    return mean.flatten().tolist() if isinstance(mean, torch.Tensor) else [0.5] * 3
-
-
-def _target(
-    p: argparse.ArgumentParser, text: Optional[str], loaded: LoadedModel, n_out: int
-) -> Optional[int]:
-    if text is None:
-        return None
-    if text.lstrip("-").isdigit():
-        index = int(text)
-        if not 0 <= index < n_out:
-            p.error(f"--target {index}: the model has classes 0..{n_out - 1}")
-        return index
-    if loaded.classes is None:
-        p.error(f"--target {text!r}: {loaded.name} has no class names; give an index")
-    lowered = [c.lower() for c in loaded.classes]
-    if text.lower() in lowered:
-        return lowered.index(text.lower())
-    close = difflib.get_close_matches(text.lower(), lowered, n=3, cutoff=0.5)
-    names = [loaded.classes[lowered.index(c)] for c in close]
-    hint = f"did you mean {', '.join(map(repr, names))}?"
-    if not close:
-        more = ", ..." if len(lowered) > 10 else ""
-        hint = f"known: {', '.join(loaded.classes[:10])}{more}"
-    p.error(f"--target {text!r}: unknown class; {hint}")
-
-
-def _method(
-    a: argparse.Namespace, loaded: LoadedModel, infiller: Optional[Infiller]
-) -> Tuple[Any, Dict[str, Any]]:
-    r"""The attribution object of ``--method`` and its ``attribute`` options
-    (FIDO/BBMP: only those given; the method's defaults otherwise)."""
-    from captum.attr import (
-        Deconvolution,
-        IntegratedGradients,
-        LayerGradCam,
-        Occlusion,
-        Saliency,
-    )
-
-    from captum_fido import BBMP, FIDO
-
-    model = loaded.model
-    if a.method in MASK_METHODS:
-        assert infiller is not None  # main() makes one for every mask method
-        method = (
-            BBMP(model, infiller)
-            if a.method == "bbmp"
-            else FIDO(model, infiller, objective=a.method[5:])
-        )
-        given = {"n_steps": a.steps, "n_samples": a.n_samples, "l1_coeff": a.l1_coeff}
-        return method, {k: v for k, v in given.items() if v is not None}
-    if a.method == "gradcam":
-        return LayerGradCam(model, loaded.gradcam_layer(model)), {}
-    if a.method == "integrated-gradients":
-        return IntegratedGradients(model), {"n_steps": IG_STEPS}
-    if a.method == "occlusion":
-        w = max(4, loaded.crop // 8)
-        s = max(1, w // 2)
-        return Occlusion(model), {
-            "sliding_window_shapes": (3, w, w),
-            "strides": (1, s, s),
-        }
-    return {"saliency": Saliency, "deconvolution": Deconvolution}[a.method](model), {}
-
-
 # -- notes -------------------------------------------------------------------
 
 
@@ -439,21 +313,23 @@ def main(argv: Optional[Sequence[str]] = None, prog: Optional[str] = None) -> in
         torch.set_num_threads(a.threads)
     loaded = load_model(p, a)
     infiller_name = a.infiller or ("inpainter" if loaded.name == "demo" else "blur")
-    infiller = _infiller(p, infiller_name, loaded) if a.method in MASK_METHODS else None
+    infiller = (
+        make_infiller(p, infiller_name, loaded) if a.method in MASK_METHODS else None
+    )
     probe = torch.zeros(1, 3, loaded.crop, loaded.crop)
     try:
         with torch.no_grad():
             n_out = int(loaded.model(probe).shape[1])
     except Exception as err:  # any failure of the user's model on its input
         p.error(f"{loaded.name} cannot take a {tuple(probe.shape)} image: {err}")
-    target = _target(p, a.target, loaded, n_out)
+    target = target_index(p, a.target, loaded, n_out)
     if a.method == "gradcam":
         try:
             layer = loaded.gradcam_layer(loaded.model)
         except ValueError as err:
             p.error(f"--method gradcam on {loaded.name}: {err}")
         loaded.gradcam_layer = lambda model: layer
-    method, options = _method(a, loaded, infiller)
+    method, options = make_method(a, loaded, infiller)
     label = a.method if infiller is None else f"{a.method} ({infiller_name})"
     main_rank = int(os.environ.get("RANK", "0")) == 0
     if main_rank:
