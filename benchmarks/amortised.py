@@ -20,18 +20,18 @@ Usage::
 
     python benchmarks/amortised.py --n-images 32 --out outputs/amortised/bench
     python benchmarks/amortised.py --only-fido ...   # per-image rows first
+    python benchmarks/amortised.py --quick           # 2 images, short runs
 """
 
 from __future__ import annotations
 
 import argparse
 import math
-import shutil
 import time
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
-import torch
+from _runner import benchmark_parser, copy_file, parse, write_text
 
 from captum_fido.demo import DEMO_L1_COEFF
 from captum_fido.demo.domains import load_domain
@@ -70,11 +70,18 @@ PAIRED = (
 GOAL_METRICS = ("deletion_inpainter", "pointing")
 
 
+#: ``--quick``: a smoke run of the whole pipeline.
+QUICK = dict(
+    n_images=2,
+    steps=4,
+    n_samples=2,
+    refine_steps=2,
+    out=Path("outputs/quick/amortised"),
+)
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
+    p = benchmark_parser(__doc__, out="outputs/amortised/bench", out_help="folder")
     p.add_argument("--n-images", type=int, default=32)
     p.add_argument("--steps", type=int, default=80, help="per-image FIDO steps")
     p.add_argument("--n-samples", type=int, default=4)
@@ -82,8 +89,6 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--l1-coeff", type=float, default=DEMO_L1_COEFF)
     p.add_argument("--weights", type=Path, default=None, help="explainer weights")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--out", type=Path, default=Path("outputs/amortised/bench"))
     p.add_argument("--figure", type=Path, default=None, help="copy maps.png here")
     p.add_argument(
         "--only-fido", action="store_true", help="run per-image FIDO rows only"
@@ -175,8 +180,7 @@ def _ratio(a: float, b: float) -> str:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    a = _parser().parse_args(argv)
-    torch.set_num_threads(max(1, a.threads))
+    a = parse(_parser(), argv, quick=QUICK)
     started = time.time()
     domain = load_domain("scenes")
     infillers = demo_infillers()
@@ -204,14 +208,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     write_table(summaries, a.out / "table.md", f"scenes: {a.n_images} test images")
     if not a.only_fido:
         goal = _goal_lines(rows, summaries, names[0], a.seed)
-        (a.out / "goal.md").write_text("\n".join(goal) + "\n")
+        write_text(a.out / "goal.md", "\n".join(goal) + "\n")
         print("\n".join(goal))
         figure = plot_map_grid(
             images[:4], boxes[:4], ids[:4], names, a.out / "preview", a.out / "maps.png"
         )
         if figure is not None and a.figure is not None:
-            a.figure.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(figure, a.figure)
+            copy_file(figure, a.figure)
     print((a.out / "table.md").read_text())
     print(f"amortised benchmark: {time.time() - started:.0f} s wall; wrote {a.out}")
     return 0

@@ -14,19 +14,20 @@ Usage::
 
     python benchmarks/amortised_refine_schedules.py --n-images 32 \
         --out outputs/amortised/refine_schedules
+    python benchmarks/amortised_refine_schedules.py --quick  # 2 images, 8 steps
 """
 
 from __future__ import annotations
 
-import argparse
 import time
 from pathlib import Path
 from typing import Any, List, Optional, Sequence
 
-import torch
+from _runner import benchmark_parser, parse, write_text
 from torch import Tensor, nn
 
 from captum_fido.attr import AmortisedFIDO, MaskExplainerNet
+from captum_fido.demo import DEMO_L1_COEFF
 from captum_fido.demo.domains import load_domain
 from captum_fido.demo.infillers import demo_infillers
 from captum_fido.demo.pretrained import load_explainer
@@ -63,17 +64,19 @@ def _spec(name: str, net: MaskExplainerNet, fill: Infiller, options: Any) -> Met
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = benchmark_parser(__doc__, out="outputs/amortised/refine", out_help="folder")
     p.add_argument("--n-images", type=int, default=32)
-    p.add_argument("--out", type=Path, default=Path("outputs/amortised/refine"))
-    a = p.parse_args(argv)
-    torch.set_num_threads(1)
+    p.add_argument("--steps", type=int, default=80, help="per-image FIDO steps")
+    quick = dict(n_images=2, steps=8, out=Path("outputs/quick/refine_schedules"))
+    a = parse(p, argv, quick=quick)
     started = time.time()
     domain, infillers = load_domain("scenes"), demo_infillers()
     fill, net = infillers["Blur"], load_explainer()
     fido = [
         s
-        for s in mask_methods({"Blur": fill}, 80, 1e-4, bbmp_infillers=(), n_samples=4)
+        for s in mask_methods(
+            {"Blur": fill}, a.steps, DEMO_L1_COEFF, bbmp_infillers=(), n_samples=4
+        )
         if s.family == "fido-ssr"
     ]
     specs = fido + [_spec(n, net, fill, o) for n, o in SCHEDULES]
@@ -104,8 +107,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             )
             cells.append(f"{d[0]:+.3f} [{d[1]:+.3f}, {d[2]:+.3f}]")
         lines.append("| " + " | ".join(cells) + " |")
-    (a.out / "paired.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
+    write_text(a.out / "paired.md", "\n".join(lines) + "\n")
     print(f"refine schedules: {time.time() - started:.0f} s wall; wrote {a.out}")
     return 0
 

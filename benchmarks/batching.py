@@ -6,27 +6,30 @@ dominates, so batching is expected to cost about the same (goal: no more);
 on a GPU batching pays (goal: <= 0.3x), measured where one is available.
 
 Run: python benchmarks/batching.py [--size 160] [--steps 4] [--device cpu]
+[--out FILE.json] (``--quick``: 4 images of 64 px, 2 steps, 1 repeat).
 """
 
 from __future__ import annotations
 
-import argparse
-import os
-import sys
-from typing import Dict
+from typing import Optional, Sequence
 
 import torch
 import torchvision
+from _runner import (
+    benchmark_parser,
+    interleaved,
+    median_ratio,
+    parse,
+    settings,
+    write_run,
+)
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _timing import interleaved, median_ratio  # noqa: E402
-
-from captum_fido import FIDO  # noqa: E402
-from captum_fido.infillers import BlurInfiller  # noqa: E402
+from captum_fido import FIDO
+from captum_fido.infillers import BlurInfiller
 
 
-def main(argv=None) -> Dict[str, float]:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = benchmark_parser(__doc__, threads=0, out_help="results JSON")
     parser.add_argument("--size", type=int, default=160)
     parser.add_argument("--steps", type=int, default=4)
     parser.add_argument("--images", type=int, default=8)
@@ -34,7 +37,9 @@ def main(argv=None) -> Dict[str, float]:
     parser.add_argument(
         "--device", default="cuda" if torch.cuda.is_available() else "cpu"
     )
-    args = parser.parse_args(argv)
+    args = parse(
+        parser, argv, quick=dict(size=64, steps=2, images=4, repeats=1, threads=1)
+    )
 
     torch.manual_seed(0)
     device = torch.device(args.device)
@@ -61,15 +66,17 @@ def main(argv=None) -> Dict[str, float]:
     )
     ratio = median_ratio(times, "batched", "separate")
     goal = "<= 1.0 on CPU" if device.type == "cpu" else "<= 0.3 on GPU"
-    print(
-        f"{args.images} images x 8 samples, resnet18 {args.size}px, {args.steps} steps, {device}"
+    table = "\n".join(
+        [
+            f"{args.images} images x 8 samples, resnet18 {args.size}px, {args.steps} steps, {device}",
+            f"  max |batched - separate| map difference: {diff:.2e}",
+            f"  one batched call / {args.images} separate calls: {ratio:.3f}x (goal {goal})",
+        ]
     )
-    print(f"  max |batched - separate| map difference: {diff:.2e}")
-    print(
-        f"  one batched call / {args.images} separate calls: {ratio:.3f}x (goal {goal})"
-    )
-    return {"batch_over_separate": ratio, "max_map_difference": diff}
+    res = {"batch_over_separate": ratio, "max_map_difference": diff}
+    write_run(args.out, settings(args), res, table)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -20,18 +20,19 @@ held-out 9 and one held-out 4 walked to every class, the confidence of the
 target under each image) and the numbers to markdown.
 
 Run: ``python benchmarks/counterfactual_digits.py`` (a few minutes on two
-cores; ``--per-class 2`` for a quick look).
+cores; ``--per-class 2`` for a quick look; ``--quick``: one digit per class,
+short searches, written under ``outputs/quick/``).
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
-from typing import List, Optional, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import torch
+from _runner import benchmark_parser, parse, write_text
 from torch import Tensor
 
 from captum_fido.counterfactual import (
@@ -94,8 +95,15 @@ def _figure_rows(data: DigitData) -> Tuple[List[int], List[int], List[str]]:
     return queries, targets, titles
 
 
-def main(argv: Optional[List[str]] = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = benchmark_parser(
+        __doc__,
+        out=ROOT / "docs/counterfactual_results.md",
+        out_help="the results' markdown (also --results)",
+    )
+    parser.add_argument(
+        "--results", dest="out", type=Path, default=argparse.SUPPRESS, help="--out"
+    )
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--per-class", type=int, default=10)
     group.add_argument("--all", action="store_true", help="every held-out digit")
@@ -104,20 +112,22 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--pixel-lr", type=float, default=0.05)
     parser.add_argument("--n-bisection", type=int, default=7)
     parser.add_argument(
-        "--threads",
-        type=int,
-        default=1,
-        help="torch threads (1: small batched ops gain little from more)",
-    )
-    parser.add_argument(
         "--figure", type=Path, default=ROOT / "docs/images/counterfactual_paths.png"
     )
-    parser.add_argument(
-        "--results", type=Path, default=ROOT / "docs/counterfactual_results.md"
-    )
     parser.add_argument("--progress", action="store_true")
-    args = parser.parse_args(argv)
-    torch.set_num_threads(args.threads)
+    # One torch thread (the default): small batched ops gain little from more.
+    quick = Path("outputs/quick/counterfactual_digits")
+    args = parse(
+        parser,
+        argv,
+        quick=dict(
+            per_class=1,
+            n_steps=20,
+            n_bisection=2,
+            out=quick / "results.md",
+            figure=quick / "paths.png",
+        ),
+    )
     torch.manual_seed(0)
     started = time.time()
 
@@ -320,11 +330,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         f"{pixel_seconds:.0f} s.",
     ]
     text = "\n".join(lines) + "\n"
-    args.results.parent.mkdir(parents=True, exist_ok=True)
-    args.results.write_text(text)
     print(text)
+    write_text(args.out, text)
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())

@@ -5,33 +5,34 @@ on CUDA inputs, in float32 and with bfloat16 autocast + channels_last, and
 prints seconds per image for 1 and 8 images per call. On a machine without
 CUDA it says so and exits without measuring.
 
-Run: python benchmarks/gpu_resnet50.py [--steps 300]
+Run: python benchmarks/gpu_resnet50.py [--steps 300] [--out FILE.json]
+(``--quick``: 5 steps).
 """
 
 from __future__ import annotations
 
-import argparse
 import time
-from typing import Dict
+from typing import Dict, List, Optional, Sequence
 
 import torch
 import torchvision
+from _runner import benchmark_parser, parse, settings, skip, write_run
 
 from captum_fido import FIDO
 from captum_fido.infillers import BlurInfiller
 
 
-def main(argv=None) -> Dict[str, float]:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = benchmark_parser(__doc__, threads=0, out_help="results JSON")
     parser.add_argument("--steps", type=int, default=300)
-    args = parser.parse_args(argv)
+    args = parse(parser, argv, quick=dict(steps=5))
     if not torch.cuda.is_available():
-        print("no CUDA device: the ResNet-50 GPU benchmark needs a GPU and was skipped")
-        return {}
+        skip("no CUDA device: the ResNet-50 GPU benchmark needs a GPU")
     device = torch.device("cuda")
     torch.backends.cudnn.benchmark = True
     model = torchvision.models.resnet50(weights=None).eval().to(device)
     res: Dict[str, float] = {}
+    lines: List[str] = [f"ResNet-50 224 px, {args.steps} steps x 8 samples, CUDA"]
     for label, kw, fmt in [
         ("fp32", {}, torch.contiguous_format),
         (
@@ -51,9 +52,12 @@ def main(argv=None) -> Dict[str, float]:
             torch.cuda.synchronize()
             per_image = (time.perf_counter() - t0) / n
             res[f"s_per_image_{label}_n{n}"] = per_image
-            print(f"  {label:<20} N={n}: {per_image:.2f} s per image (goal <= 1 s)")
-    return res
+            lines.append(
+                f"  {label:<20} N={n}: {per_image:.2f} s per image (goal <= 1 s)"
+            )
+    write_run(args.out, settings(args), res, "\n".join(lines))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

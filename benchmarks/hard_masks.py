@@ -27,13 +27,13 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import csv
 import time
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
+from _runner import benchmark_parser, parse, write_csv
 from tqdm.auto import tqdm
 
 from captum_fido import FIDO
@@ -143,7 +143,7 @@ def table(rows: Sequence[Row]) -> str:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = benchmark_parser(__doc__, out="outputs/hard_masks", out_help="folder")
     p.add_argument("--n", type=int, default=24, help="test images")
     p.add_argument("--steps", type=int, default=60)
     p.add_argument("--n-samples", type=int, default=4)
@@ -153,12 +153,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     p.add_argument("--infiller", choices=("local", "inpainter"), default="local")
     p.add_argument("--chunk", type=int, default=8, help="images per call")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", type=Path, default=Path("outputs/hard_masks"))
-    p.add_argument("--quick", action="store_true", help="2 images, 10 steps")
-    args = p.parse_args(argv)
-    if args.quick:
-        args.n, args.steps, args.chunk = 2, 10, 2
-    torch.set_num_threads(1)
+    quick = dict(n=2, steps=10, chunk=2, out=Path("outputs/quick/hard_masks"))
+    args = parse(p, argv, quick=quick)
     domain = load_domain("scenes")
     images, labels, _ = domain.load_split("test", args.n)
     model, infiller = domain.load_classifier(), _infiller(args.infiller)
@@ -167,11 +163,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         chunk = slice(first, first + args.chunk)
         rows += run_images(model, infiller, images[chunk], labels[chunk], first, args)
     seconds = time.perf_counter() - start
-    args.out.mkdir(parents=True, exist_ok=True)
-    with open(args.out / "per_image.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    write_csv(args.out / "per_image.csv", rows)
     print(
         f"FIDO-SSR, {args.infiller} in-filler, {args.steps} steps x "
         f"{args.n_samples} samples, l1 {args.l1_coeff}, temperature 0.1 "

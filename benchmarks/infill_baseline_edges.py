@@ -21,17 +21,17 @@ Usage::
 
     python benchmarks/infill_baseline_edges.py --n-images 32 \
         --out docs/results/infill_baselines/edges.json
+    python benchmarks/infill_baseline_edges.py --quick   # 2 images
 """
 
 from __future__ import annotations
 
-import argparse
 import time
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
 import torch
-from _results import write_run
+from _runner import benchmark_parser, parse, write_run
 from captum.attr import FeatureAblation
 from torch import Tensor
 
@@ -130,13 +130,12 @@ def report(values: Dict[str, Dict[str, List[float]]]) -> str:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--n-images", type=int, default=32)
-    p.add_argument(
-        "--out", type=Path, default=Path("outputs/infill_baseline_edges.json")
+    p = benchmark_parser(
+        __doc__, out="outputs/infill_baseline_edges.json", out_help="results JSON"
     )
-    a = p.parse_args(argv)
-    torch.set_num_threads(1)
+    p.add_argument("--n-images", type=int, default=32)
+    quick = dict(n_images=2, out=Path("outputs/quick/infill_baseline_edges.json"))
+    a = parse(p, argv, quick=quick)
     values = run(a.n_images)
     table = report(values)
     settings = {"n_images": a.n_images, "patch": PATCH, "perturbations_per_eval": 16}

@@ -19,6 +19,7 @@ Usage::
     MPLBACKEND=Agg nohup python benchmarks/infill_baselines.py \
         --n-images 32 --n-val 6 > outputs/infill_baselines.log 2>&1 &
     python benchmarks/infill_baselines.py --report-only   # tables + figure
+    python benchmarks/infill_baselines.py --quick   # 2 images, outputs/quick/
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ import time
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
-import torch
+from _runner import benchmark_parser, parse, write_json, write_text
 
 from captum_fido.demo.domains import comparison_data, load_domain
 from captum_fido.demo.infillers import demo_infillers
@@ -75,10 +76,23 @@ ROW_SETTINGS = (
     "curve_points",
 )
 Rows = List[Dict[str, object]]
+_QUICK_OUT = Path("outputs/quick/infill_baselines")
+#: ``--quick``: every method on 2 images with few samples, under outputs/.
+QUICK = dict(
+    n_images=2,
+    n_val=1,
+    n_samples=16,
+    n_permutations=1,
+    out=_QUICK_OUT,
+    preview=_QUICK_OUT / "preview",
+    figure=_QUICK_OUT / "maps.png",
+)
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = benchmark_parser(
+        __doc__, out="docs/results/infill_baselines", out_help="folder of the rows"
+    )
     p.add_argument("--n-images", type=int, default=32, help="test images")
     p.add_argument("--n-val", type=int, default=8, help="val images (WSL alpha)")
     p.add_argument("--patch", type=int, default=8, help="square feature side")
@@ -95,9 +109,6 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--chunk-size", type=int, default=8, help="images per chunk")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--methods", default=None, help="comma-separated subset")
-    p.add_argument(
-        "--out", type=Path, default=Path("docs/results/infill_baselines"), help="rows"
-    )
     p.add_argument(
         "--preview", type=Path, default=Path("outputs/infill_baselines_preview")
     )
@@ -118,12 +129,10 @@ def _check_settings(a: argparse.Namespace) -> None:
         if changed:
             raise SystemExit(f"{a.out} holds rows made with other settings: {changed}")
         return
-    a.out.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(wanted, indent=1) + "\n")
+    write_json(path, wanted)
 
 
 def run(a: argparse.Namespace) -> None:
-    torch.set_num_threads(1)
     domain = load_domain("scenes")
     infillers = demo_infillers()
     fills = {"inpainter": infillers["Inpainter"], "local": infillers["Local"]}
@@ -281,7 +290,7 @@ def report(a: argparse.Namespace) -> None:
     ]
     verdicts = ["## In-fill minus zero, per method", "", *verdict_lines(rows), ""]
     tables = ["## Per metric", "", *paired_lines(rows)]
-    (a.out / "paired.md").write_text("\n".join(intro + verdicts + tables))
+    write_text(a.out / "paired.md", "\n".join(intro + verdicts + tables))
     domain = load_domain("scenes")
     images, _, boxes = domain.load_split("test", 4)
     plot_map_grid(
@@ -296,7 +305,7 @@ def report(a: argparse.Namespace) -> None:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    a = _parser().parse_args(argv)
+    a = parse(_parser(), argv, quick=QUICK)
     if not a.report_only:
         _check_settings(a)
         run(a)

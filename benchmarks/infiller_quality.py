@@ -12,16 +12,18 @@ Usage::
 
     python benchmarks/infiller_quality.py [--n 300] [--seed 0] [--write]
 
-``--write`` also writes ``docs/infiller_quality.md``.
+``--write`` also writes ``docs/infiller_quality.md`` (or ``--out``);
+``--quick`` scores 16 scenes and writes under ``outputs/quick/``.
 """
 
 from __future__ import annotations
 
-import argparse
 import time
 from pathlib import Path
+from typing import Optional, Sequence
 
 import torch
+from _runner import benchmark_parser, parse, write_text
 
 from captum_fido.demo.pretrained import (
     WEIGHTS_DIR,
@@ -65,14 +67,13 @@ def _time_per_batch(infiller, x: torch.Tensor, fraction: float, repeats: int = 3
     return best
 
 
-def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    p = benchmark_parser(__doc__, out=DOC, out_help="the markdown doc (--write)")
     p.add_argument("--n", type=int, default=300, help="test scenes")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--write", action="store_true", help="write the markdown doc")
-    p.add_argument("--threads", type=int, default=1)
-    a = p.parse_args()
-    torch.set_num_threads(a.threads)
+    quick_out = Path("outputs/quick/infiller_quality.md")
+    a = parse(p, argv, quick=dict(n=16, out=quick_out))
     t0 = time.time()
     model = load_classifier()
     x, y, _, _, boxes = load_split("test", a.n, with_details=True)
@@ -213,9 +214,7 @@ def main() -> int:
     text = "\n".join(lines)
     print(text)
     if a.write:
-        DOC.parent.mkdir(parents=True, exist_ok=True)
-        DOC.write_text(text)
-        print(f"wrote {DOC}")
+        write_text(a.out, text)
     return 0
 
 

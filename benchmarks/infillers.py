@@ -3,24 +3,27 @@ r"""Goal 7: cost of each infiller per call, against the classifier's passes.
 Every infiller runs without autograd on 8 rows of 224 x 224 (one FIDO step at
 the default batch size); the Local infill is two separable sum-poolings.
 
-Run: python benchmarks/infillers.py [--size 224] [--rows 8]
+Run: python benchmarks/infillers.py [--size 224] [--rows 8] [--out FILE.json]
+(``--quick``: 112 px, 1 repeat).
 """
 
 from __future__ import annotations
 
-import argparse
-import os
-import sys
-from typing import Dict
+from typing import Dict, Optional, Sequence
 
 import torch
 import torchvision
+from _runner import (
+    bare_passes,
+    benchmark_parser,
+    interleaved,
+    median,
+    parse,
+    settings,
+    write_run,
+)
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _timing import interleaved, median  # noqa: E402
-from overhead import bare_passes  # noqa: E402
-
-from captum_fido.infillers import (  # noqa: E402
+from captum_fido.infillers import (
     BlurInfiller,
     LocalInfiller,
     MeanInfiller,
@@ -28,12 +31,12 @@ from captum_fido.infillers import (  # noqa: E402
 )
 
 
-def main(argv=None) -> Dict[str, float]:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = benchmark_parser(__doc__, threads=0, out_help="results JSON")
     parser.add_argument("--size", type=int, default=224)
     parser.add_argument("--rows", type=int, default=8)
     parser.add_argument("--repeats", type=int, default=5)
-    args = parser.parse_args(argv)
+    args = parse(parser, argv, quick=dict(size=112, repeats=1, threads=1))
     torch.manual_seed(0)
     x = torch.rand(args.rows, 3, args.size, args.size)
     keep = (torch.rand(args.rows, 1, args.size, args.size) > 0.5).float()
@@ -51,18 +54,19 @@ def main(argv=None) -> Dict[str, float]:
     runs["classifier"] = lambda: bare_passes(model, x[:1], args.rows, 1)
     times = interleaved(runs, repeats=args.repeats)
     base = median(times["classifier"])
-    print(
+    lines = [
         f"infiller call on {args.rows} x 3 x {args.size}^2, vs one resnet18 fwd+bwd step"
-    )
-    res = {}
+    ]
+    res: Dict[str, float] = {}
     for name in infillers:
         t = median(times[name])
         res[f"{name.lower()}_over_classifier"] = t / base
-        print(
+        lines.append(
             f"  {name:<7} {1e3 * t:8.2f} ms  = {100 * t / base:5.2f}% of a classifier step"
         )
-    return res
+    write_run(args.out, settings(args), res, "\n".join(lines))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -7,20 +7,22 @@ images x 8 samples on resnet18, with and without ``internal_batch_size``. Then
 nor the number of live tensors grows.
 
 Run: python benchmarks/memory.py [--size 224] [--images 1 2 4 8]
+[--internal-batch-size 8] [--calls 1000] [--out FILE.json] (``--quick``: 64 px,
+N = 2, 100 calls).
 """
 
 from __future__ import annotations
 
-import argparse
 import gc
 import json
 import os
 import subprocess
 import sys
 import warnings
-from typing import Dict, List
+from typing import Dict, List, Optional, Sequence
 
 import torch
+from _runner import benchmark_parser, parse, settings, write_run
 
 CHILD = r"""
 import json, sys, torch, torchvision
@@ -31,7 +33,9 @@ def peak_kb():
         return next(int(l.split()[1]) for l in f if l.startswith("VmHWM"))
 from captum_fido import FIDO
 from captum_fido.infillers import BlurInfiller
-n, size, mbs = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+n, size, mbs, threads = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+if threads > 0:
+    torch.set_num_threads(threads)
 torch.manual_seed(0)
 model = torchvision.models.resnet18(weights=None).eval()
 x = torch.rand(n, 3, size, size)
@@ -46,9 +50,17 @@ print(json.dumps({"peak_mb": (after - before) / 1024}))
 """
 
 
-def peak_mb(n: int, size: int, internal_batch_size: str) -> float:
+def peak_mb(n: int, size: int, internal_batch_size: str, threads: int) -> float:
     out = subprocess.run(
-        [sys.executable, "-c", CHILD, str(n), str(size), internal_batch_size],
+        [
+            sys.executable,
+            "-c",
+            CHILD,
+            str(n),
+            str(size),
+            internal_batch_size,
+            str(threads),
+        ],
         check=True,
         capture_output=True,
         text=True,
@@ -92,46 +104,58 @@ def repeated_calls(calls: int) -> Dict[str, float]:
     return marks
 
 
-def main(argv=None) -> Dict[str, float]:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = benchmark_parser(__doc__, threads=0, out_help="results JSON")
     parser.add_argument("--size", type=int, default=224)
     parser.add_argument("--images", type=int, nargs="+", default=[1, 2, 4, 8])
-    parser.add_argument("--max-batch-size", default="8")
+    # --max-batch-size: the option's name before it became internal_batch_size.
+    parser.add_argument(
+        "--internal-batch-size",
+        "--max-batch-size",
+        dest="internal_batch_size",
+        default="8",
+    )
     parser.add_argument("--calls", type=int, default=1000)
-    args = parser.parse_args(argv)
+    args = parse(parser, argv, quick=dict(size=64, images=[2], calls=100, threads=1))
 
     res: Dict[str, float] = {}
-    print(
+    lines: List[str] = []
+
+    def say(line: str) -> None:  # printed as measured, kept for the results
+        lines.append(line)
+        print(line, flush=True)
+
+    say(
         f"peak memory above the loaded model, resnet18 {args.size}px, N images x 8 samples"
     )
-    print(
-        f"  {'N':>3} {'unchunked MB':>14} {'internal_batch_size=' + args.internal_batch_size + ' MB':>22}"
-    )
+    ibs = f"internal_batch_size={args.internal_batch_size} MB"
+    say(f"  {'N':>3} {'unchunked MB':>14} {ibs:>22}")
     rows: List[tuple] = []
     for n in args.images:
-        full = peak_mb(n, args.size, "none")
-        chunked = peak_mb(n, args.size, args.internal_batch_size)
+        full = peak_mb(n, args.size, "none", args.threads)
+        chunked = peak_mb(n, args.size, args.internal_batch_size, args.threads)
         rows.append((n, full, chunked))
         res[f"peak_mb_n{n}"] = full
         res[f"peak_mb_n{n}_chunked"] = chunked
-        print(f"  {n:>3} {full:>14.0f} {chunked:>22.0f}")
+        say(f"  {n:>3} {full:>14.0f} {chunked:>22.0f}")
     if len(rows) > 1:
         growth_full = rows[-1][1] / max(rows[0][1], 1.0)
         growth_chunked = rows[-1][2] / max(rows[0][2], 1.0)
         res["peak_growth_unchunked"] = growth_full
         res["peak_growth_chunked"] = growth_chunked
-        print(
+        say(
             f"  N={rows[-1][0]} vs N={rows[0][0]}: unchunked x{growth_full:.2f}, "
             f"chunked x{growth_chunked:.2f}"
         )
     marks = repeated_calls(args.calls)
     res.update(marks)
-    print(
+    say(
         f"  {args.calls} repeated calls: "
         + ", ".join(f"{k}={v:.0f}" for k, v in marks.items())
     )
-    return res
+    write_run(args.out, settings(args), res, "\n".join(lines), echo=False)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

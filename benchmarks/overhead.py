@@ -7,24 +7,29 @@ with the same number of bare forward passes plus backward passes to the input
 batch shape. The same for BBMP (one row per step). Then profiles FIDO's loop
 with ``torch.profiler`` and reports each labelled part's share of the time.
 
-Run: python benchmarks/overhead.py [--steps 30] [--repeats 3]
+Run: python benchmarks/overhead.py [--steps 30] [--repeats 3] [--out FILE.json]
+(``--quick``: 112 px, 5 steps, 1 repeat).
 """
 
 from __future__ import annotations
 
-import argparse
-import os
-import sys
-from typing import Dict
+from typing import Dict, Optional, Sequence
 
 import torch
 import torchvision
+from _runner import (
+    bare_passes,
+    benchmark_parser,
+    interleaved,
+    median,
+    median_ratio,
+    parse,
+    settings,
+    write_run,
+)
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _timing import interleaved, median, median_ratio  # noqa: E402
-
-from captum_fido import BBMP, FIDO  # noqa: E402
-from captum_fido.infillers import BlurInfiller  # noqa: E402
+from captum_fido import BBMP, FIDO
+from captum_fido.infillers import BlurInfiller
 
 PARTS = (
     "fido.mask_sample",
@@ -35,13 +40,6 @@ PARTS = (
     "fido.regularisers",
     "fido.optimizer",
 )
-
-
-def bare_passes(model: torch.nn.Module, x: torch.Tensor, rows: int, steps: int) -> None:
-    for _ in range(steps):
-        xb = x.expand(rows, *x.shape[1:]).clone().requires_grad_(True)
-        out = model(xb)
-        torch.autograd.grad(out[:, 0].sum(), xb)
 
 
 def profile_parts(fn) -> Dict[str, float]:
@@ -55,12 +53,13 @@ def profile_parts(fn) -> Dict[str, float]:
     return {k: totals.get(k, 0.0) / whole for k in PARTS}
 
 
-def main(argv=None) -> Dict[str, float]:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    # Torch's default threads: the published ratios were measured so.
+    parser = benchmark_parser(__doc__, threads=0, out_help="results JSON")
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--size", type=int, default=224)
-    args = parser.parse_args(argv)
+    args = parse(parser, argv, quick=dict(steps=5, repeats=1, size=112, threads=1))
 
     torch.manual_seed(0)
     model = torchvision.models.resnet18(weights=None).eval()
@@ -81,24 +80,23 @@ def main(argv=None) -> Dict[str, float]:
         "fido_step_s": median(times["fido"]) / steps,
         "bare8_step_s": median(times["bare8"]) / steps,
     }
-    print(f"resnet18 {args.size}px, {steps} steps x {args.repeats} interleaved repeats")
-    print(
-        f"  FIDO-SSR (B=8) / bare fwd+bwd-to-input: {res['fido_over_bare']:.3f}x (goal <= 1.10)"
-    )
-    print(
-        f"  BBMP (B=1)     / bare fwd+bwd-to-input: {res['bbmp_over_bare']:.3f}x (goal <= 1.10)"
-    )
+    lines = [
+        f"resnet18 {args.size}px, {steps} steps x {args.repeats} interleaved repeats",
+        f"  FIDO-SSR (B=8) / bare fwd+bwd-to-input: {res['fido_over_bare']:.3f}x (goal <= 1.10)",
+        f"  BBMP (B=1)     / bare fwd+bwd-to-input: {res['bbmp_over_bare']:.3f}x (goal <= 1.10)",
+    ]
     shares = profile_parts(
         lambda: fido.attribute(
             x, target=0, n_steps=max(5, steps // 3), n_samples=8, seed=0
         )
     )
-    print("  FIDO loop profile (share of labelled time):")
+    lines.append("  FIDO loop profile (share of labelled time):")
     for k, v in shares.items():
-        print(f"    {k.replace('fido.', ''):<20} {100 * v:5.1f}%")
+        lines.append(f"    {k.replace('fido.', ''):<20} {100 * v:5.1f}%")
         res[f"share_{k.replace('fido.', '')}"] = v
-    return res
+    write_run(args.out, settings(args), res, "\n".join(lines))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

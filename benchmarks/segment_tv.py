@@ -18,18 +18,18 @@ Usage::
 
     python benchmarks/segment_tv.py --n-images 24 \
         --out docs/results/segment_tv.json
+    python benchmarks/segment_tv.py --quick   # 2 images, 5 steps
 """
 
 from __future__ import annotations
 
-import argparse
 import time
 import warnings
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
 import torch
-from _results import write_run
+from _runner import benchmark_parser, parse, write_run
 from skimage.segmentation import slic
 
 from captum_fido import FIDO
@@ -117,13 +117,14 @@ def report(values: Dict[str, Dict[str, List[float]]]) -> str:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = benchmark_parser(
+        __doc__, out="outputs/segment_tv.json", out_help="results JSON"
+    )
     p.add_argument("--n-images", type=int, default=24)
     p.add_argument("--steps", type=int, default=60)
     p.add_argument("--n-segments", type=int, default=40)
-    p.add_argument("--out", type=Path, default=Path("outputs/segment_tv.json"))
-    a = p.parse_args(argv)
-    torch.set_num_threads(1)
+    quick = dict(n_images=2, steps=5, out=Path("outputs/quick/segment_tv.json"))
+    a = parse(p, argv, quick=quick)
     values = run(a.n_images, a.steps, a.n_segments)
     table = report(values)
     settings = {

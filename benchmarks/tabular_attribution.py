@@ -16,6 +16,7 @@ the mean over rows with a 95% bootstrap interval over rows
 
 Writes ``docs/results/tabular/attribution.json`` and prints a Markdown table.
 Run:  python benchmarks/tabular_attribution.py [--rows 20] [--seeds 3]
+(``--quick``: 4 rows, 1 seed, 10 steps, written under ``outputs/quick/``).
 """
 
 from __future__ import annotations
@@ -25,9 +26,10 @@ import importlib.util
 import json
 import time
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
+from _runner import benchmark_parser, parse, settings, write_json
 from torch import Tensor, nn
 
 from captum_fido import BBMP, FIDO
@@ -155,28 +157,27 @@ def _table(results: List[Dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = benchmark_parser(
+        __doc__, out="docs/results/tabular/attribution.json", out_help="results JSON"
+    )
     parser.add_argument("--rows", type=int, default=20)
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--steps", type=int, default=100)
-    parser.add_argument("--out", default="docs/results/tabular/attribution.json")
-    args = parser.parse_args()
-    torch.set_num_threads(1)
+    quick_out = Path("outputs/quick/tabular_attribution.json")
+    args = parse(parser, argv, quick=dict(rows=4, seeds=1, steps=10, out=quick_out))
     t0 = time.perf_counter()
     results = _evaluate("synthetic", _synthetic(args.rows), args, 2e-5)
     results += _evaluate("breast cancer", _breast_cancer(args.rows), args, 3e-5)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
     info = {
-        "args": vars(args),
+        "args": settings(args),
         "seconds": round(time.perf_counter() - t0),
         "runs": results,
     }
-    out.write_text(json.dumps(info, indent=1) + "\n")
     print(_table(results))
-    print(f"wrote {out}")
+    write_json(args.out, info)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -8,33 +8,36 @@ ratios to a bare forward + backward-to-input pass.
 TorchRay is optional (``pip install torchray``); without it this benchmark
 says so and reports BBMP alone.
 
-Run: python benchmarks/torchray_peer.py [--short 10] [--long 60]
+Run: python benchmarks/torchray_peer.py [--short 10] [--long 60] [--out FILE.json]
+(``--quick``: 2 and 5 steps, 1 repeat).
 """
 
 from __future__ import annotations
 
-import argparse
-import os
-import sys
-from typing import Dict
+from typing import Dict, List, Optional, Sequence
 
 import torch
 import torchvision
+from _runner import (
+    bare_passes,
+    benchmark_parser,
+    interleaved,
+    median,
+    parse,
+    settings,
+    write_run,
+)
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _timing import interleaved, median  # noqa: E402
-from overhead import bare_passes  # noqa: E402
-
-from captum_fido import BBMP  # noqa: E402
-from captum_fido.infillers import BlurInfiller  # noqa: E402
+from captum_fido import BBMP
+from captum_fido.infillers import BlurInfiller
 
 
-def main(argv=None) -> Dict[str, float]:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = benchmark_parser(__doc__, threads=0, out_help="results JSON")
     parser.add_argument("--short", type=int, default=10)
     parser.add_argument("--long", type=int, default=60)
     parser.add_argument("--repeats", type=int, default=3)
-    args = parser.parse_args(argv)
+    args = parse(parser, argv, quick=dict(short=2, long=5, repeats=1, threads=1))
     try:
         from torchray.attribution.extremal_perturbation import extremal_perturbation
     except ImportError:
@@ -61,11 +64,11 @@ def main(argv=None) -> Dict[str, float]:
     bbmp_step = (
         median(times[f"bbmp{args.long}"]) - median(times[f"bbmp{args.short}"])
     ) / dk
-    res = {"bbmp_step_over_bare": bbmp_step / bare}
-    print(
-        f"resnet18 224px, 1 row per step; per-step slope between {args.short} and {args.long} steps"
-    )
-    print(f"  BBMP per step / bare fwd+bwd: {bbmp_step / bare:.2f}x")
+    res: Dict[str, float] = {"bbmp_step_over_bare": bbmp_step / bare}
+    lines: List[str] = [
+        f"resnet18 224px, 1 row per step; per-step slope between {args.short} and {args.long} steps",
+        f"  BBMP per step / bare fwd+bwd: {bbmp_step / bare:.2f}x",
+    ]
     if extremal_perturbation is not None:
         ep_step = (
             median(times[f"ep{args.long}"]) - median(times[f"ep{args.short}"])
@@ -76,13 +79,14 @@ def main(argv=None) -> Dict[str, float]:
             bbmp_step_over_ep_step=bbmp_step / ep_step,
             bbmp_total_over_ep_total=total,
         )
-        print(f"  TorchRay EP per step / bare fwd+bwd: {ep_step / bare:.2f}x")
-        print(
-            f"  BBMP per step / TorchRay per step: {bbmp_step / ep_step:.2f}x (goal <= 0.6)"
-        )
-        print(f"  BBMP total / TorchRay total ({args.long} steps): {total:.2f}x")
-    return res
+        lines += [
+            f"  TorchRay EP per step / bare fwd+bwd: {ep_step / bare:.2f}x",
+            f"  BBMP per step / TorchRay per step: {bbmp_step / ep_step:.2f}x (goal <= 0.6)",
+            f"  BBMP total / TorchRay total ({args.long} steps): {total:.2f}x",
+        ]
+    write_run(args.out, settings(args), res, "\n".join(lines))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())
