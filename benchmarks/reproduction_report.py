@@ -44,13 +44,9 @@ def _values(rows: Rows, method: str, key: str) -> Dict[int, float]:
     mine = [r for r in rows if r["method"] == method and r["split"] == "test"]
     if method not in summaries:
         return {}
-    threshold = summaries[method].threshold
-    k = 0
-    if threshold.startswith("alpha="):
-        from captum_fido.metrics import DEFAULT_ALPHAS
-
-        k = list(DEFAULT_ALPHAS).index(float(threshold.split("=")[1]))
-    return per_image_values(mine, key, k)
+    # The threshold the summary used for this metric (0.5 or the alpha
+    # chosen on the val rows).
+    return per_image_values(mine, key, summaries[method].index(key))
 
 
 def _verdict(diff: Tuple[float, float, float, int], lower_is_paper: bool) -> str:

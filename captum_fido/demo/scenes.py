@@ -45,16 +45,21 @@ Examples::
 
 from __future__ import annotations
 
-import colorsys
-import functools
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, Optional, Tuple
 
-import cv2
 import numpy as np
 import torch
 from torch import Tensor
 from torch.utils.data import Dataset
+
+from captum_fido.demo._scene_drawing import (
+    BACKGROUNDS,
+    draw_clutter,
+    object_alpha,
+    object_colour,
+    random_background,
+)
 
 __all__ = [
     "CLASSES",
@@ -83,22 +88,6 @@ SPLITS: Dict[str, Tuple[int, int]] = {
     "test": (2_000_000, 100_000),
 }
 
-_BACKGROUNDS = (
-    "brick",
-    "grass",
-    "gravel",
-    "coffee",
-    "astronaut",
-    "chelsea",
-    "rocket",
-    "camera",
-    "coins",
-    "moon",
-    "hubble_deep_field",
-    "immunohistochemistry",
-    "retina",
-    "page",
-)
 #: Scene variants of :func:`make_scene`.
 VARIANTS: Tuple[str, ...] = ("default", "context")
 
@@ -130,9 +119,6 @@ CONTEXT_OWN_PROBABILITY: float = 0.8
 
 #: Context variant: object radius relative to the default variant's.
 CONTEXT_SIZE_SCALE: float = 0.5
-
-_GRAY_TEXTURES = ("brick", "grass", "gravel", "camera", "coins", "moon", "page")
-_SUPERSAMPLE_SHIFT = 4  # cv2 sub-pixel bits for anti-aliased polygons
 
 
 @dataclass(frozen=True)
@@ -184,33 +170,7 @@ def background_names() -> Tuple[str, ...]:
         >>> "brick" in names, len(names)
         (True, 14)
     """
-    return _BACKGROUNDS
-
-
-@functools.cache
-def _background(name: str) -> np.ndarray:
-    import skimage.data
-
-    if name == "stereo_motorcycle":
-        img = skimage.data.stereo_motorcycle()[0]
-    else:
-        img = getattr(skimage.data, name)()
-    img = np.asarray(img)
-    if img.ndim == 3 and img.shape[2] == 4:
-        img = img[..., :3]
-    img = img.astype(np.float32)
-    if img.max() > 1.0:
-        img = img / 255.0
-    # Bring every picture to at most 256 px on its longer side: crops of
-    # 48-160 px then resample to 64 px at roughly natural texture scale.
-    scale = 256.0 / max(img.shape[:2])
-    if scale < 1.0:
-        img = cv2.resize(
-            img,
-            (round(img.shape[1] * scale), round(img.shape[0] * scale)),
-            interpolation=cv2.INTER_AREA,
-        )
-    return np.ascontiguousarray(img)
+    return BACKGROUNDS
 
 
 def _check_variant(variant: object) -> str:
@@ -253,183 +213,11 @@ def scene_seed(split: str, index: int, variant: str = "default") -> int:
     return start + int(index)
 
 
-def _random_background(
-    rng: np.random.Generator, size: int, name: Optional[str] = None
-) -> Tuple[np.ndarray, str]:
-    if name is None:
-        name = _BACKGROUNDS[int(rng.integers(len(_BACKGROUNDS)))]
-    src = _background(name)
-    h, w = src.shape[:2]
-    side = int(rng.integers(48, min(160, h, w) + 1))
-    y = int(rng.integers(0, h - side + 1))
-    x = int(rng.integers(0, w - side + 1))
-    crop = src[y : y + side, x : x + side]
-    crop = cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA)
-    if crop.ndim == 2:
-        # Tint grey textures so they are not all grey.
-        tint = np.array(
-            colorsys.hsv_to_rgb(rng.random(), rng.uniform(0.0, 0.5), 1.0),
-            dtype=np.float32,
-        )
-        crop = crop[..., None] * tint[None, None, :]
-    if rng.random() < 0.5:
-        crop = crop[:, ::-1]
-    gain = rng.uniform(0.7, 1.2)
-    offset = rng.uniform(-0.1, 0.1)
-    crop = np.clip(crop * gain + offset, 0.0, 1.0)
-    return np.ascontiguousarray(crop, dtype=np.float32), name
-
-
-def _random_colour(rng: np.random.Generator) -> np.ndarray:
-    rgb = colorsys.hsv_to_rgb(rng.random(), rng.uniform(0.5, 1.0), rng.uniform(0.55, 1))
-    return np.array(rgb, dtype=np.float32)
-
-
-def _draw_clutter(rng: np.random.Generator, img: np.ndarray) -> None:
-    size = img.shape[0]
-    for _ in range(int(rng.integers(2, 6))):
-        layer = np.zeros((size, size), np.uint8)
-        colour = _random_colour(rng)
-        if rng.random() < 0.5:
-            p0 = rng.integers(0, size, 2)
-            length = rng.uniform(6, 20)
-            angle = rng.uniform(0, 2 * np.pi)
-            p1 = p0 + length * np.array([np.cos(angle), np.sin(angle)])
-            cv2.line(
-                layer,
-                (int(p0[0]), int(p0[1])),
-                (int(p1[0]), int(p1[1])),
-                255,
-                int(rng.integers(1, 3)),
-                cv2.LINE_AA,
-            )
-        else:
-            centre = (int(rng.integers(0, size)), int(rng.integers(0, size)))
-            axes = (int(rng.integers(1, 4)), int(rng.integers(1, 4)))
-            cv2.ellipse(
-                layer,
-                centre,
-                axes,
-                float(rng.uniform(0, 180)),
-                0,
-                360,
-                255,
-                -1,
-                cv2.LINE_AA,
-            )
-        a = layer.astype(np.float32)[..., None] / 255.0
-        img[:] = img * (1 - a) + colour * a
-
-
-def _polygon(label: int, radius: float) -> List[np.ndarray]:
-    r"""Vertices (unit rotation, centred at 0) of the class's outline(s)."""
-    name = CLASSES[label]
-    if name == "square":
-        s = radius / np.sqrt(2)
-        return [np.array([[-s, -s], [s, -s], [s, s], [-s, s]])]
-    if name == "triangle":
-        a = np.pi / 2 + np.arange(3) * 2 * np.pi / 3
-        return [radius * np.stack([np.cos(a), -np.sin(a)], 1)]
-    if name == "star":
-        a = np.pi / 2 + np.arange(10) * np.pi / 5
-        r = np.where(np.arange(10) % 2 == 0, radius, radius * 0.42)
-        return [np.stack([r * np.cos(a), -r * np.sin(a)], 1)]
-    if name == "cross":
-        t, s = radius * 0.33, radius
-        return [
-            np.array(
-                [
-                    [-t, -s],
-                    [t, -s],
-                    [t, -t],
-                    [s, -t],
-                    [s, t],
-                    [t, t],
-                    [t, s],
-                    [-t, s],
-                    [-t, t],
-                    [-s, t],
-                    [-s, -t],
-                    [-t, -t],
-                ]
-            )
-        ]
-    raise ValueError(f"class {name!r} is not a polygon")
-
-
 def _context_background_name(rng: np.random.Generator, label: int) -> str:
     if rng.random() < CONTEXT_OWN_PROBABILITY:
         family = CONTEXT_FAMILIES[CLASSES[label]]
         return family[int(rng.integers(len(family)))]
-    return _BACKGROUNDS[int(rng.integers(len(_BACKGROUNDS)))]
-
-
-def _object_alpha(
-    rng: np.random.Generator, label: int, size: int, scale: float = 1.0
-) -> np.ndarray:
-    radius = float(rng.uniform(0.14 * scale, 0.28 * scale) * size)
-    margin = radius + 1.0
-    cx = float(rng.uniform(margin, size - margin))
-    cy = float(rng.uniform(margin, size - margin))
-    angle = float(rng.uniform(0, 2 * np.pi))
-    layer = np.zeros((size, size), np.uint8)
-    scale = 1 << _SUPERSAMPLE_SHIFT
-    centre = (round(cx * scale), round(cy * scale))
-    name = CLASSES[label]
-    if name == "circle":
-        cv2.circle(
-            layer,
-            centre,
-            round(radius * 0.9 * scale),
-            255,
-            -1,
-            cv2.LINE_AA,
-            _SUPERSAMPLE_SHIFT,
-        )
-    elif name == "ring":
-        thickness = max(2, round(radius * 0.3))
-        r_mid = radius * 0.95 - thickness / 2
-        cv2.circle(
-            layer,
-            centre,
-            round(r_mid * scale),
-            255,
-            thickness,
-            cv2.LINE_AA,
-            _SUPERSAMPLE_SHIFT,
-        )
-    else:
-        rot = np.array(
-            [[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]]
-        )
-        pts = [(p @ rot.T + [cx, cy]) * scale for p in _polygon(label, radius)]
-        cv2.fillPoly(
-            layer,
-            [np.round(p).astype(np.int32) for p in pts],
-            255,
-            cv2.LINE_AA,
-            _SUPERSAMPLE_SHIFT,
-        )
-    return layer.astype(np.float32) / 255.0
-
-
-def _object_colour(
-    rng: np.random.Generator, background: np.ndarray, alpha: np.ndarray
-) -> np.ndarray:
-    size = alpha.shape[0]
-    colour = _random_colour(rng)
-    region = alpha > 0.5
-    bg_mean = background[region].mean(0)
-    if np.abs(colour - bg_mean).sum() < 0.45:
-        # Too close to what is under it: take the complementary colour.
-        colour = np.clip(1.0 - colour, 0.1, 1.0).astype(np.float32)
-    # A soft linear shading across the object, plus fine noise.
-    direction = rng.normal(size=2)
-    direction /= np.linalg.norm(direction) + 1e-8
-    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) / size - 0.5
-    shade = 1.0 + rng.uniform(0.0, 0.5) * (xx * direction[0] + yy * direction[1])
-    noise = rng.normal(0.0, 0.02, (size, size, 1)).astype(np.float32)
-    return np.clip(colour[None, None] * shade[..., None] + noise, 0.0, 1.0)
+    return BACKGROUNDS[int(rng.integers(len(BACKGROUNDS)))]
 
 
 def make_scene(
@@ -474,14 +262,14 @@ def make_scene(
         raise ValueError(f"label must be in [0, {len(CLASSES)}), got {label!r}")
     if variant == "context":
         name = _context_background_name(rng, int(label))
-        background, bg_name = _random_background(rng, size, name)
-        _draw_clutter(rng, background)
-        alpha = _object_alpha(rng, int(label), size, CONTEXT_SIZE_SCALE)
+        background, bg_name = random_background(rng, size, name)
+        draw_clutter(rng, background)
+        alpha = object_alpha(rng, CLASSES[int(label)], size, CONTEXT_SIZE_SCALE)
     else:
-        background, bg_name = _random_background(rng, size)
-        _draw_clutter(rng, background)
-        alpha = _object_alpha(rng, int(label), size)
-    paint = _object_colour(rng, background, alpha)
+        background, bg_name = random_background(rng, size)
+        draw_clutter(rng, background)
+        alpha = object_alpha(rng, CLASSES[int(label)], size)
+    paint = object_colour(rng, background, alpha)
     a = alpha[..., None]
     image = background * (1 - a) + paint * a
     mask = alpha >= 0.5
