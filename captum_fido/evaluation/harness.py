@@ -570,17 +570,19 @@ def _add_localisation(
     settings: ComparisonSettings,
 ) -> None:
     r"""Pointing game, mass outside the box, and WSL / Saliency Metric for
-    each threshold (one, 0.5, for probabilistic maps; ``alpha * mean`` for
-    every alpha otherwise: the report picks alpha on the val split)."""
+    each threshold: ``alpha * mean`` for every alpha (the report picks alpha
+    on the val split), preceded for probabilistic maps by 0.5, the paper's
+    rule for FIDO. The alphas are scored for probabilistic maps too: a map
+    whose values all stay below 0.5 has an empty MAP mask and a whole-image
+    box at 0.5 however well it ranks the object's pixels (see
+    ``docs/reproduction.md``, the WSL anomaly)."""
     gt = list(data.boxes)
     hits = pointing_game(maps, gt).hits
     outside_map = map_outside_box(maps, gt, 0.5)
     outside_mass = mass_outside_box(maps, gt)
-    thresholds = (
-        [{"threshold": 0.5}]
-        if spec.probabilistic
-        else [{"alpha": a} for a in DEFAULT_ALPHAS]
-    )
+    thresholds: List[Dict[str, float]] = [{"alpha": a} for a in DEFAULT_ALPHAS]
+    if spec.probabilistic:
+        thresholds.insert(0, {"threshold": 0.5})
     correct, sms = [], []
     for kw in thresholds:
         boxes = salient_boxes(maps, **kw)

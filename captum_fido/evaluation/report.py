@@ -3,7 +3,10 @@ intervals, the paper's Table 1 layout, and a figure grid of maps.
 
 WSL thresholds for maps that are not probabilities are chosen per method on
 the ``val`` rows (the ``alpha`` with the lowest WSL error) and applied to the
-``test`` rows, which alone enter the summaries. Deletion areas average over
+``test`` rows, which alone enter the summaries. FIDO and BBMP maps are
+thresholded at 0.5 (the paper's rule, ``wsl_error``) and, so that every method
+is localised by one rule, also at the ``alpha`` chosen on their ``val`` rows
+(``wsl_error_alpha``; for other maps the two are the same). Deletion areas average over
 images whose in-filled image moves the log-odds by more than 1
 (``suppression > 1``), where the normalised curve means something.
 
@@ -17,7 +20,7 @@ from __future__ import annotations
 import csv
 import io
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
@@ -65,6 +68,12 @@ class MethodSummary:
         values: metric -> ``(mean, low, high, n)``.
         n_failed: Test images the method failed on (``status`` ``failed``):
             counted here, in no mean.
+        alpha_threshold: The threshold of ``wsl_error_alpha`` (``"alpha=..."``
+            chosen on the val rows; ``""`` when the rows hold no alpha, as
+            rows of FIDO and BBMP written before the alphas were scored).
+        indices: metric -> index into ``wsl_by_threshold`` /
+            ``sm_by_threshold`` of the threshold used (``-1``: none); what
+            :func:`per_image_values` takes as ``k`` (see :meth:`index`).
 
     Examples::
 
@@ -79,6 +88,26 @@ class MethodSummary:
     threshold: str
     values: Dict[str, Tuple[float, float, float, int]]
     n_failed: int = 0
+    alpha_threshold: str = ""
+    indices: Mapping[str, int] = field(default_factory=dict)
+
+    def index(self, key: str) -> int:
+        r"""The ``k`` of :func:`per_image_values` for metric ``key``: the
+        index of the threshold this summary used (0 for metrics without one).
+
+        Args:
+            key (str): A metric, e.g. ``"wsl_error_alpha"``.
+
+        Returns:
+            int: ``-1`` when the rows hold no such threshold.
+
+        Examples::
+
+            >>> summary = summarise(rows)[0]
+            >>> per_image_values(test_rows, "wsl_error_alpha",
+            ...                  summary.index("wsl_error_alpha"))
+        """
+        return int(self.indices.get(key, 0))
 
 
 def is_failed(row: Row) -> bool:
@@ -177,17 +206,39 @@ def _threshold_index(val_rows: Sequence[Row], probabilistic: bool) -> Tuple[int,
     lengths = {len(str(r.get("wsl_by_threshold", ""))) for r in val_rows}
     if probabilistic or lengths in ({1}, set()):
         return 0, "theta=0.5" if probabilistic else "box"
+    return _best_alpha(val_rows, 0)
+
+
+def _alpha_index(
+    val_rows: Sequence[Row], probabilistic: bool, theta: Tuple[int, str]
+) -> Tuple[int, str]:
+    r"""The alpha of ``wsl_error_alpha``: for probability maps the one with
+    the lowest WSL error on the val rows among the alphas after 0.5 (``-1``
+    when a val row holds none); for other maps ``theta``, their threshold."""
+    if not probabilistic:
+        return theta
+    n = 1 + len(DEFAULT_ALPHAS)
+    lengths = {len(str(r.get("wsl_by_threshold", ""))) for r in val_rows}
+    if lengths != {n}:
+        return -1, ""
+    return _best_alpha(val_rows, 1)
+
+
+def _best_alpha(val_rows: Sequence[Row], first: int) -> Tuple[int, str]:
+    r"""The alpha (flags ``first ..``) with the lowest mean WSL error on the
+    val rows, the smallest on ties, as ``(index into the flags, label)``."""
     errors = [
-        np.mean([1 - int(str(r["wsl_by_threshold"])[k]) for r in val_rows])
+        np.mean([1 - int(str(r["wsl_by_threshold"])[first + k]) for r in val_rows])
         for k in range(len(DEFAULT_ALPHAS))
     ]
     k = int(np.argmin(errors))
-    return k, f"alpha={DEFAULT_ALPHAS[k]:g}"
+    return first + k, f"alpha={DEFAULT_ALPHAS[k]:g}"
 
 
 def per_image_values(rows: Sequence[Row], key: str, k: int = 0) -> Dict[int, float]:
-    r"""image id -> value of ``key`` (``wsl_error`` and ``saliency_metric``
-    read threshold ``k``; deletion areas are NaN where suppression <= 1).
+    r"""image id -> value of ``key`` (``wsl_error``, ``wsl_error_alpha`` and
+    ``saliency_metric`` read threshold ``k``, NaN where a row has none;
+    deletion areas are NaN where suppression <= 1).
 
     Insertion areas are NaN where suppression <= 1 too, and ``pointing``
     reads the ``pointing_hit`` column.
@@ -198,8 +249,11 @@ def per_image_values(rows: Sequence[Row], key: str, k: int = 0) -> Dict[int, flo
         key (str): A metric, e.g. ``"wsl_error"``, ``"pointing"`` or
             ``"deletion_road"``.
         k (int, optional): The threshold's index in ``wsl_by_threshold``
-            and ``sm_by_threshold`` (into :data:`DEFAULT_ALPHAS`; 0 for
-            probabilistic maps). Default 0.
+            and ``sm_by_threshold``: into :data:`DEFAULT_ALPHAS` for maps
+            that are not probabilities; for FIDO and BBMP maps 0 is 0.5 and
+            ``1 + i`` the alpha ``DEFAULT_ALPHAS[i]``
+            (:meth:`MethodSummary.index` gives the one a summary used).
+            Default 0.
 
     Returns:
         dict: image id -> value (NaN where the row has none).
@@ -214,12 +268,14 @@ def per_image_values(rows: Sequence[Row], key: str, k: int = 0) -> Dict[int, flo
     out: Dict[int, float] = {}
     for r in rows:
         image_id = int(str(r["image_id"]))
-        if key == "wsl_error":
+        if key in ("wsl_error", "wsl_error_alpha"):
             flags = str(r.get("wsl_by_threshold", ""))
-            out[image_id] = 1.0 - int(flags[k]) if flags else math.nan
+            inside = 0 <= k < len(flags)
+            out[image_id] = 1.0 - int(flags[k]) if inside else math.nan
         elif key == "saliency_metric":
             parts = str(r.get("sm_by_threshold", "")).split(";")
-            out[image_id] = _float(parts[k]) if parts[0] else math.nan
+            inside = 0 <= k < len(parts) and parts[0] != ""
+            out[image_id] = _float(parts[k]) if inside else math.nan
         elif key == "pointing":
             out[image_id] = _float(r.get("pointing_hit"))
         elif key.startswith(("deletion_", "insertion_")):
@@ -246,7 +302,9 @@ def summarise(rows: Sequence[Row], seed: int = 0) -> List[MethodSummary]:
 
     Each metric is averaged over the method's test rows with a bootstrap
     interval (:func:`bootstrap_ci`); the WSL threshold is 0.5 for FIDO and
-    BBMP maps and chosen on the val rows for the others. Failed rows
+    BBMP maps and chosen on the val rows for the others, and
+    ``wsl_error_alpha`` thresholds every map at the alpha chosen on its val
+    rows. Failed rows
     (:func:`is_failed`) are counted in ``n_failed`` and enter no mean. The
     rows are
     aggregated in order of image id whatever order they are given in, so
@@ -274,33 +332,37 @@ def summarise(rows: Sequence[Row], seed: int = 0) -> List[MethodSummary]:
     # the rows come in (processes, resumed runs): sums and the seeded
     # bootstrap's resamples then never depend on it.
     rows = sorted(rows, key=lambda r: (int(str(r["image_id"])), str(r["method"])))
-    keys = [k for k, _, _ in BASE_METRICS] + curve_keys(rows)
+    keys = [k for k, _, _ in BASE_METRICS] + ["wsl_error_alpha"] + curve_keys(rows)
     summaries = []
     for method in order:
         mine = [r for r in rows if r["method"] == method]
         family = str(mine[0]["family"])
         probabilistic = family.startswith(("fido", "bbmp"))
         scored = [r for r in mine if not is_failed(r)]
-        k, threshold = _threshold_index(
-            [r for r in scored if r["split"] == "val"], probabilistic
-        )
+        val = [r for r in scored if r["split"] == "val"]
+        k, threshold = _threshold_index(val, probabilistic)
+        k_alpha, alpha = _alpha_index(val, probabilistic, (k, threshold))
+        indices = {"wsl_error": k, "saliency_metric": k, "wsl_error_alpha": k_alpha}
         test = [r for r in scored if r["split"] == "test"]
         failed = sum(is_failed(r) and r["split"] == "test" for r in mine)
         values = {}
         for key in keys:
-            per_image = per_image_values(test, key, k)
+            per_image = per_image_values(test, key, indices.get(key, 0))
             finite = [v for v in per_image.values() if not math.isnan(v)]
             mean, low, high = bootstrap_ci(finite, seed=seed)
             values[key] = (mean, low, high, len(finite))
         summaries.append(
-            MethodSummary(method, family, len(test), threshold, values, failed)
+            MethodSummary(
+                method, family, len(test), threshold, values, failed, alpha, indices
+            )
         )
     return summaries
 
 
 def write_results(summaries: Sequence[MethodSummary], path: Path) -> Path:
     r"""``results.csv``: one row per method, ``n_images`` scored and
-    ``n_failed`` (test images the method failed on), then ``<metric>``,
+    ``n_failed`` (test images the method failed on), the WSL thresholds
+    (``wsl_threshold``, ``wsl_alpha_threshold``), then ``<metric>``,
     ``<metric>_low``, ``<metric>_high`` and ``<metric>_n`` for every metric.
 
     Args:
@@ -319,6 +381,7 @@ def write_results(summaries: Sequence[MethodSummary], path: Path) -> Path:
     path = Path(path)
     keys = list(summaries[0].values) if summaries else []
     header = ["method", "family", "n_images", "n_failed", "wsl_threshold"]
+    header += ["wsl_alpha_threshold"]
     for key in keys:
         header += [key, f"{key}_low", f"{key}_high", f"{key}_n"]
     # Built whole, then written to a temporary file renamed over ``path``: a
@@ -333,6 +396,7 @@ def write_results(summaries: Sequence[MethodSummary], path: Path) -> Path:
             s.n_images,
             s.n_failed,
             s.threshold,
+            s.alpha_threshold,
         ]
         for key in keys:
             mean, low, high, n = s.values[key]
@@ -385,21 +449,29 @@ def write_table(
         if summaries
         else []
     )
-    head = ["method", "WSL err %", "SM"] + [k.replace("_", " ") for k in curves]
+    head = ["method", "WSL err %", "WSL err % (alpha)", "SM"]
+    head += [k.replace("_", " ") for k in curves]
     head += ["pointing %", "mass outside box", "s / image", "passes / image"]
     lines = [f"# {title}\n" if title else "", "| " + " | ".join(head) + " |"]
     lines.append("|" + "---|" * len(head))
     for s in summaries:
         v = s.values
         name = s.method if not s.n_failed else f"{s.method} ({s.n_failed} failed)"
-        cells = [name, _cell(v["wsl_error"], 100, 1), _cell(v["saliency_metric"])]
+        cells = [name, _cell(v["wsl_error"], 100, 1)]
+        # Summaries made before the alpha column have no such value.
+        alpha = v.get("wsl_error_alpha", (math.nan, math.nan, math.nan, 0))
+        cells += [_cell(alpha, 100, 1), _cell(v["saliency_metric"])]
         cells += [_cell(v[k]) for k in curves]
         cells += [_cell(v["pointing"], 100, 1), _cell(v["outside_mass"])]
         cells += [_plain(v["seconds"], 3), _plain(v["passes"], 0)]
         lines.append("| " + " | ".join(cells) + " |")
     lines.append("")
     lines.append(
-        "Means over test images with 95% bootstrap intervals. Lower is better: "
+        "Means over test images with 95% bootstrap intervals. WSL err %: FIDO "
+        "and BBMP maps thresholded at 0.5 (the paper's rule), other maps at "
+        "alpha * mean with alpha chosen on the val images; (alpha): every map "
+        "at the alpha chosen on its val images ('–' where its rows hold none). "
+        "Lower is better: "
         "WSL error, Saliency Metric, deletion, mass outside the box, seconds and "
         "passes; higher is better: insertion and the pointing game. Curves "
         "average images whose fully in-filled image moves the log-odds by more "
