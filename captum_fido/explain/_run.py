@@ -28,7 +28,7 @@ from captum_fido.explain._config import (
     move,
     settings,
 )
-from captum_fido.explain._inputs import FileSource, make_source
+from captum_fido.explain._inputs import FileSource, Source, make_source
 from captum_fido.explain._shard import session
 from captum_fido.explain._store import OutputStore
 from captum_fido.explain._worker import Worker
@@ -227,6 +227,18 @@ def explain_dataset(
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise ValueError(f"out {out} exists and is not a folder")
+    return _run(config, source, out, device, started)
+
+
+def _run(
+    config: RunConfig,
+    source: Source,
+    out: Path,
+    device: Union[None, str, torch.device],
+    started: float,
+) -> DatasetSummary:
+    r"""The checked run: every process explains its share of the inputs still
+    to do; rank 0 plans first and merges the index at the end."""
     with session(device) as sess:
         run_device = sess.device or model_device(config.classifier)
         if sess.device is not None:
