@@ -42,7 +42,18 @@ __all__ = ["DeletionCurve", "InsertionCurve", "deletion_curve", "insertion_curve
 
 
 @dataclass(frozen=True)
-class DeletionCurve:
+class _Curve:
+    r"""What a deletion or an insertion curve holds (see the two below)."""
+
+    fractions: Tensor
+    log_odds: Tensor
+    normalized: Tensor
+    area: Tensor
+    suppression: Tensor
+
+
+@dataclass(frozen=True)
+class DeletionCurve(_Curve):
     r"""Result of :func:`deletion_curve`.
 
     Attributes:
@@ -67,15 +78,9 @@ class DeletionCurve:
         >>> curve.area[curve.suppression > 1].mean()  # lower is better
     """
 
-    fractions: Tensor
-    log_odds: Tensor
-    normalized: Tensor
-    area: Tensor
-    suppression: Tensor
-
 
 @dataclass(frozen=True)
-class InsertionCurve:
+class InsertionCurve(_Curve):
     r"""Result of :func:`insertion_curve`.
 
     Attributes:
@@ -97,12 +102,6 @@ class InsertionCurve:
         True
         >>> curve.area[curve.suppression > 1].mean()  # higher is better
     """
-
-    fractions: Tensor
-    log_odds: Tensor
-    normalized: Tensor
-    area: Tensor
-    suppression: Tensor
 
 
 _Direction = Literal["deletion", "insertion"]
@@ -141,6 +140,42 @@ def _saliency_rank(sal: Tensor, gen: torch.Generator) -> Tensor:
     return rank
 
 
+def _check_curve_args(
+    direction: _Direction,
+    forward_func: Callable[..., Tensor],
+    inputs: Tensor,
+    maps: Tensor,
+    target: Any,
+    infiller: Any,
+    fractions: Optional[Sequence[float]],
+    output_type: str,
+    seed: int,
+    internal_batch_size: int,
+) -> Tuple[Tensor, Infiller, Tensor, Tensor, Tensor]:
+    r"""Every argument of a curve checked before any model pass: the inputs,
+    the in-filler, the maps ``(N, H, W)``, the targets and the fractions."""
+    check_callable(forward_func, "forward_func")
+    (inputs,) = check_inputs((inputs,))
+    fill: Infiller = as_infiller(infiller, "infiller")
+    sal = as_maps(maps)
+    n, _, h, w = inputs.shape
+    if sal.shape != (n, h, w):
+        raise ValueError(
+            f"maps must cover the inputs: expected {(n, h, w)} after channel "
+            f"averaging, got {tuple(sal.shape)}"
+        )
+    targets = check_targets(target, n, inputs.device)
+    if targets is None:
+        raise ValueError("target is required: the class whose log-odds to track")
+    check_output_type(output_type)
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+        raise TypeError(f"seed must be an int, got {type(seed).__name__}")
+    check_positive_int(internal_batch_size, "internal_batch_size")
+    fr = _check_fractions(fractions)
+    warn_if_dishonest(fill, f"{direction}_curve")
+    return inputs, fill, sal, targets, fr
+
+
 def _perturbation_curve(
     direction: _Direction,
     forward_func: Callable[..., Tensor],
@@ -163,27 +198,20 @@ def _perturbation_curve(
     curve. Returns fractions, raw log-odds, normalised curve, area and
     suppression.
     """
-    check_callable(forward_func, "forward_func")
-    (inputs,) = check_inputs((inputs,))
-    fill: Infiller = as_infiller(infiller, "infiller")
-    sal = as_maps(maps)
+    inputs, fill, sal, targets, fr = _check_curve_args(
+        direction,
+        forward_func,
+        inputs,
+        maps,
+        target,
+        infiller,
+        fractions,
+        output_type,
+        seed,
+        internal_batch_size,
+    )
     n, _, h, w = inputs.shape
-    if sal.shape != (n, h, w):
-        raise ValueError(
-            f"maps must cover the inputs: expected {(n, h, w)} after channel "
-            f"averaging, got {tuple(sal.shape)}"
-        )
-    targets = check_targets(target, n, inputs.device)
-    if targets is None:
-        raise ValueError("target is required: the class whose log-odds to track")
-    check_output_type(output_type)
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-        raise TypeError(f"seed must be an int, got {type(seed).__name__}")
-    internal_batch_size = check_positive_int(internal_batch_size, "internal_batch_size")
-    fr = _check_fractions(fractions)
-    n_points = fr.numel()
-    warn_if_dishonest(fill, f"{direction}_curve")
-
+    n_points, internal_batch_size = fr.numel(), int(internal_batch_size)
     rank = _saliency_rank(sal, torch.Generator().manual_seed(int(seed)))
     rank = rank.view(n, 1, h, w).to(inputs.device)
     hw = h * w
@@ -220,6 +248,15 @@ def _perturbation_curve(
                 )
             bar.update(1)
     bar.close()
+    return _normalised(scores, fr)
+
+
+def _normalised(
+    scores: Tensor, fr: Tensor
+) -> Tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+    r"""Fractions, raw log-odds, the curve normalised between the fully
+    in-filled (0) and the clean image (1), its area and the suppression, from
+    ``scores`` ``(N, F + 2)`` (the fractions', then clean, then in-filled)."""
     clean, everything = scores[:, -2:-1], scores[:, -1:]
     raw = scores[:, :-2]
     denom = clean - everything
