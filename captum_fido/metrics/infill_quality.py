@@ -16,7 +16,7 @@ attribution methods.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Dict, List, Mapping, Optional, Sequence
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -192,23 +192,8 @@ def confidence_under_masks(
     internal_batch_size = check_positive_int(internal_batch_size, "internal_batch_size")
     if (infiller is None) != (keep_masks is None):
         raise ValueError("give both infiller and keep_masks, or neither")
-    if keep_masks is not None and not isinstance(keep_masks, Tensor):
-        raise TypeError(
-            f"keep_masks must be a torch.Tensor, got {type(keep_masks).__name__}"
-        )
-    if keep_masks is not None and tuple(keep_masks.shape) != (
-        images.shape[0],
-        1,
-        *images.shape[2:],
-    ):
-        raise ValueError(
-            f"keep_masks must have shape (N, 1, H, W), got {tuple(keep_masks.shape)}"
-        )
-    if keep_masks is not None and (
-        not keep_masks.is_floating_point()
-        or not bool(((keep_masks == 0) | (keep_masks == 1)).all())
-    ):
-        raise ValueError("keep_masks must be a float tensor of 0s and 1s (1 = keep)")
+    if keep_masks is not None:
+        _check_keep_masks(keep_masks, images)
     fill = None if infiller is None else as_infiller(infiller)
     first = True
     out = []
@@ -234,6 +219,54 @@ def confidence_under_masks(
                 first = False
             out.append(torch.sigmoid(log_odds(output, labels[rows], output_type)))
     return torch.cat(out)
+
+
+def _check_keep_masks(keep_masks: Any, images: Tensor) -> None:
+    r"""``(N, 1, H, W)`` float masks of 0s and 1s for ``images``."""
+    if not isinstance(keep_masks, Tensor):
+        raise TypeError(
+            f"keep_masks must be a torch.Tensor, got {type(keep_masks).__name__}"
+        )
+    if tuple(keep_masks.shape) != (images.shape[0], 1, *images.shape[2:]):
+        raise ValueError(
+            f"keep_masks must have shape (N, 1, H, W), got {tuple(keep_masks.shape)}"
+        )
+    if not keep_masks.is_floating_point() or not bool(
+        ((keep_masks == 0) | (keep_masks == 1)).all()
+    ):
+        raise ValueError("keep_masks must be a float tensor of 0s and 1s (1 = keep)")
+
+
+def _check_table_args(
+    images: Any,
+    labels: Any,
+    infillers: Any,
+    drop_fractions: Any,
+    seed: Any,
+) -> Tuple[Tensor, List[float]]:
+    r""":func:`infiller_confidence`'s arguments checked before any model
+    pass: the images, and the drop fractions as floats."""
+    if not isinstance(images, Tensor):
+        raise TypeError(f"images must be a torch.Tensor, got {type(images).__name__}")
+    with renamed("inputs", "images"):
+        (images,) = check_inputs((images,))
+    as_targets(labels, images.shape[0], images.device, "labels")
+    if not isinstance(infillers, Mapping) or not infillers:
+        raise ValueError("infillers must map at least one name to an infiller")
+    for name, infiller in infillers.items():
+        as_infiller(infiller, f"infillers[{name!r}]")
+    if isinstance(drop_fractions, (str, bytes)) or not isinstance(
+        drop_fractions, Sequence
+    ):
+        raise TypeError(f"drop_fractions must be a sequence, got {drop_fractions!r}")
+    fractions = [
+        check_real(f, f"drop_fractions[{k}]", low=0.0, high=1.0)
+        for k, f in enumerate(drop_fractions)
+    ]
+    if not fractions:
+        raise ValueError("drop_fractions must hold at least one fraction")
+    check_nonnegative_int(seed, "seed")
+    return images, fractions
 
 
 def infiller_confidence(
@@ -276,26 +309,9 @@ def infiller_confidence(
         >>> table = infiller_confidence(model, x, y, {"mean": MeanInfiller([.5]*3)})
         >>> print(table.to_markdown())
     """
-    if not isinstance(images, Tensor):
-        raise TypeError(f"images must be a torch.Tensor, got {type(images).__name__}")
-    with renamed("inputs", "images"):
-        (images,) = check_inputs((images,))
-    as_targets(labels, images.shape[0], images.device, "labels")
-    if not isinstance(infillers, Mapping) or not infillers:
-        raise ValueError("infillers must map at least one name to an infiller")
-    for name, infiller in infillers.items():
-        as_infiller(infiller, f"infillers[{name!r}]")
-    if isinstance(drop_fractions, (str, bytes)) or not isinstance(
-        drop_fractions, Sequence
-    ):
-        raise TypeError(f"drop_fractions must be a sequence, got {drop_fractions!r}")
-    fractions = [
-        check_real(f, f"drop_fractions[{k}]", low=0.0, high=1.0)
-        for k, f in enumerate(drop_fractions)
-    ]
-    if not fractions:
-        raise ValueError("drop_fractions must hold at least one fraction")
-    check_nonnegative_int(seed, "seed")
+    images, fractions = _check_table_args(
+        images, labels, infillers, drop_fractions, seed
+    )
     n = images.shape[0]
     mask_gen = torch.Generator().manual_seed(int(seed))
     masks = [
