@@ -189,6 +189,59 @@ def _score_seconds(
     return seconds + one * (1 if probabilistic else len(DEFAULT_ALPHAS))
 
 
+def _check_cost_args(
+    methods: Sequence[MethodSpec],
+    infillers: Optional[Mapping[str, Infiller]],
+    n_steps: Optional[int],
+    n_samples: Optional[int],
+) -> None:
+    if n_steps is not None and n_steps < 1:
+        raise ValueError(f"n_steps must be at least 1, got {n_steps}")
+    if n_samples is not None and n_samples < 1:
+        raise ValueError(f"n_samples must be at least 1, got {n_samples}")
+    if infillers is not None:
+        missing = {
+            s.infiller
+            for s in methods
+            if s.family in MASK_FAMILIES and s.infiller not in infillers
+        }
+        if missing:
+            raise ValueError(
+                f"infillers has no {sorted(str(m) for m in missing)}: the mask "
+                "methods' in-fillers are needed to time them"
+            )
+
+
+def _explain_seconds(
+    model: nn.Module,
+    spec: MethodSpec,
+    infillers: Optional[Mapping[str, Infiller]],
+    x: Tensor,
+    y: Tensor,
+    settings: ComparisonSettings,
+    n_steps: Optional[int],
+    n_samples: Optional[int],
+    l1_coeff: Optional[float],
+) -> float:
+    r"""Seconds ``spec`` takes to explain one image: a mask method's step
+    timed and scaled to its steps when its in-filler is given, otherwise one
+    whole explanation timed."""
+    if infillers is None or spec.family not in MASK_FAMILIES:
+        return _timed(spec.explain, model, x, y, settings.seed)
+    fido = spec.family.startswith("fido")
+    step = _mask_step_seconds(
+        model,
+        spec,
+        infillers[str(spec.infiller)],
+        x,
+        y,
+        n_samples,
+        l1_coeff if l1_coeff is None or fido else BBMP_L1_RATIO * l1_coeff,
+    )
+    defaults = FIDO_DEFAULTS if fido else BBMP_DEFAULTS
+    return step * (n_steps or defaults.n_steps)
+
+
 def estimate_cost(
     model: nn.Module,
     data: EvalData,
@@ -242,23 +295,7 @@ def estimate_cost(
         True
     """
     settings = ComparisonSettings() if settings is None else settings
-    if n_steps is not None and n_steps < 1:
-        raise ValueError(f"n_steps must be at least 1, got {n_steps}")
-    if n_samples is not None and n_samples < 1:
-        raise ValueError(f"n_samples must be at least 1, got {n_samples}")
-    scaled = infillers is not None
-    if scaled:
-        assert infillers is not None
-        missing = {
-            s.infiller
-            for s in methods
-            if s.family in MASK_FAMILIES and s.infiller not in infillers
-        }
-        if missing:
-            raise ValueError(
-                f"infillers has no {sorted(str(m) for m in missing)}: the mask "
-                "methods' in-fillers are needed to time them"
-            )
+    _check_cost_args(methods, infillers, n_steps, n_samples)
     ids = [int(i) for i in data.image_ids]
     todo = {
         name: sum((i, name) not in done for i in ids)
@@ -280,22 +317,9 @@ def estimate_cost(
             if not todo[spec.name]:
                 explain[spec.name], unit[spec.name] = 0.0, 0.0
                 continue
-            if scaled and spec.family in MASK_FAMILIES:
-                assert infillers is not None
-                fido = spec.family.startswith("fido")
-                step = _mask_step_seconds(
-                    model,
-                    spec,
-                    infillers[str(spec.infiller)],
-                    x,
-                    y,
-                    n_samples,
-                    l1_coeff if l1_coeff is None or fido else BBMP_L1_RATIO * l1_coeff,
-                )
-                defaults = FIDO_DEFAULTS if fido else BBMP_DEFAULTS
-                explain[spec.name] = step * (n_steps or defaults.n_steps)
-            else:
-                explain[spec.name] = _timed(spec.explain, model, x, y, settings.seed)
+            explain[spec.name] = _explain_seconds(
+                model, spec, infillers, x, y, settings, n_steps, n_samples, l1_coeff
+            )
             # Re-explained images: stability (mask methods, another seed) and
             # the two stages of the randomisation check.
             ids_todo = [i for i in ids if (i, spec.name) not in done]
