@@ -178,6 +178,80 @@ def _row_label(ax: Any, text: str) -> None:
     )
 
 
+class _Grid:
+    r"""The map grid's layout in inches, laid out by hand so that every cell
+    keeps its size and the longest method name fits left of its row."""
+
+    cell, gap, title_h, bar_w = 1.2, 0.08, 0.25, 1.0
+
+    def __init__(self, rows: Sequence[str], n_images: int) -> None:
+        self.label_w = 0.3 + 0.075 * max(len(m) for m in [*rows, "image"])
+        self.grid_w = n_images * self.cell + (n_images - 1) * self.gap
+        self.width = self.label_w + self.grid_w + self.bar_w
+        self.caption = textwrap.fill(_GRID_CAPTION, max(40, int(self.width / 0.07)))
+        self.caption_h = 0.2 + 0.14 * (self.caption.count("\n") + 1)
+        n_rows = 1 + len(rows)
+        self.height = (
+            self.caption_h
+            + self.title_h
+            + n_rows * self.cell
+            + (n_rows - 1) * self.gap
+            + 0.1
+        )
+
+    def box(
+        self, left: float, top: float, w: float, h: float
+    ) -> Tuple[float, float, float, float]:
+        r"""Figure-fraction ``(x, y, w, h)`` of a box given in inches from
+        the top left corner."""
+        width, height = self.width, self.height
+        return (left / width, 1 - (top + h) / height, w / width, h / height)
+
+    def cell_box(self, r: int, c: int) -> Tuple[float, float, float, float]:
+        top = self.caption_h + self.title_h + r * (self.cell + self.gap)
+        left = self.label_w + c * (self.cell + self.gap)
+        return self.box(left, top, self.cell, self.cell)
+
+
+def _draw_cells(
+    fig: Any,
+    layout: _Grid,
+    images: Tensor,
+    boxes: Tensor,
+    image_ids: Sequence[int],
+    rows: Sequence[str],
+    preview_dir: Path,
+    titles: Optional[Sequence[str]],
+) -> List[Any]:
+    r"""Each column: the image with its box, then each method's saved map
+    (or "no map"); returns the drawn maps (for the colour bar)."""
+    drawn: List[Any] = []
+    for c, image_id in enumerate(image_ids):
+        ax = fig.add_axes(layout.cell_box(0, c))
+        ax.imshow(images[c].permute(1, 2, 0).clamp(0, 1).numpy())
+        ax.set_xticks([])
+        ax.set_yticks([])
+        draw_box(ax, boxes[c].tolist())
+        ax.set_title(
+            titles[c] if titles is not None else f"image {int(image_id)}", fontsize=8
+        )
+        if c == 0:
+            _row_label(ax, "image")
+        for r, method in enumerate(rows, start=1):
+            ax = fig.add_axes(layout.cell_box(r, c))
+            path = preview_path(preview_dir, method, int(image_id))
+            if path.is_file():
+                drawn.append(show_map(ax, torch.load(path)))
+                draw_box(ax, boxes[c].tolist(), colour="red")
+            else:
+                ax.set_xticks([])
+                ax.set_yticks([])
+                ax.text(0.5, 0.5, "no map", ha="center", va="center", fontsize=7)
+            if c == 0:
+                _row_label(ax, method)
+    return drawn
+
+
 def plot_map_grid(
     images: Tensor,
     boxes: Tensor,
@@ -246,69 +320,27 @@ def plot_map_grid(
     ]
     if not rows or n == 0:
         return None
-    # Sizes in inches, laid out by hand so that every cell keeps its size
-    # and the longest method name fits left of its row.
-    cell, gap, title_h = 1.2, 0.08, 0.25
-    label_w = 0.3 + 0.075 * max(len(m) for m in [*rows, "image"])
-    bar_w = 1.0
-    grid_w = n * cell + (n - 1) * gap
-    width = label_w + grid_w + bar_w
-    caption = textwrap.fill(_GRID_CAPTION, max(40, int(width / 0.07)))
-    caption_h = 0.2 + 0.14 * (caption.count("\n") + 1)
-    n_rows = 1 + len(rows)
-    height = caption_h + title_h + n_rows * cell + (n_rows - 1) * gap + 0.1
-    fig = plt.figure(figsize=(width, height))
-
-    def box(
-        left: float, top: float, w: float, h: float
-    ) -> Tuple[float, float, float, float]:
-        r"""Figure-fraction ``(x, y, w, h)`` of a box given in inches from
-        the top left corner."""
-        return (left / width, 1 - (top + h) / height, w / width, h / height)
-
-    def cell_axes(r: int, c: int) -> Any:
-        top = caption_h + title_h + r * (cell + gap)
-        return fig.add_axes(box(label_w + c * (cell + gap), top, cell, cell))
-
-    drawn: List[Any] = []
-    for c, image_id in enumerate(image_ids):
-        ax = cell_axes(0, c)
-        ax.imshow(images[c].permute(1, 2, 0).clamp(0, 1).numpy())
-        ax.set_xticks([])
-        ax.set_yticks([])
-        draw_box(ax, boxes[c].tolist())
-        ax.set_title(
-            titles[c] if titles is not None else f"image {int(image_id)}", fontsize=8
-        )
-        if c == 0:
-            _row_label(ax, "image")
-        for r, method in enumerate(rows, start=1):
-            ax = cell_axes(r, c)
-            path = preview_path(preview_dir, method, int(image_id))
-            if path.is_file():
-                drawn.append(show_map(ax, torch.load(path)))
-                draw_box(ax, boxes[c].tolist(), colour="red")
-            else:
-                ax.set_xticks([])
-                ax.set_yticks([])
-                ax.text(0.5, 0.5, "no map", ha="center", va="center", fontsize=7)
-            if c == 0:
-                _row_label(ax, method)
+    layout = _Grid(rows, n)
+    fig = plt.figure(figsize=(layout.width, layout.height))
+    drawn = _draw_cells(
+        fig, layout, images, boxes, image_ids, rows, preview_dir, titles
+    )
     # One bar for the whole grid, about four rows tall, at the top where the
     # eye starts (a bar the height of 30 rows would be read at one end).
     bar_rows = min(4, len(rows))
     cax = fig.add_axes(
-        box(
-            label_w + grid_w + 0.15,
-            caption_h + title_h + cell + gap,
+        layout.box(
+            layout.label_w + layout.grid_w + 0.15,
+            layout.caption_h + layout.title_h + layout.cell + layout.gap,
             0.15,
-            bar_rows * (cell + gap) - gap,
+            bar_rows * (layout.cell + layout.gap) - layout.gap,
         )
     )
     bar = fig.colorbar(drawn[0], cax=cax)
     bar.set_label(MAP_SCALE_LABEL if bar_rows > 2 else "importance", fontsize=8)
     bar.ax.tick_params(labelsize=7)
-    fig.text(0.5, 1 - 0.1 / height, caption, ha="center", va="top", fontsize=8)
+    top = 1 - 0.1 / layout.height
+    fig.text(0.5, top, layout.caption, ha="center", va="top", fontsize=8)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     save_figure_atomic(fig, out, dpi=dpi)
