@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 from pathlib import Path
-from typing import Any, Dict
+from typing import Any, Dict, Optional
 
 import numpy as np
 import torch
@@ -30,3 +30,19 @@ def save_state(model: torch.nn.Module, path: Path, summary: Dict[str, Any]) -> N
     state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
     save_torch_atomic(state, path)
     write_json_atomic(path.with_suffix(".json"), summary)
+
+
+def finish_training(
+    model: torch.nn.Module,
+    summary: Dict[str, Any],
+    out: Optional[Path],
+    message: str,
+) -> Dict[str, Any]:
+    r"""The end of every demo training function: print ``message``; with
+    ``out``, save ``model`` (in eval mode) and ``summary`` there and say so.
+    Returns ``summary``."""
+    print(message)
+    if out is not None:
+        save_state(model.eval(), Path(out), summary)
+        print(f"wrote {out}")
+    return summary

@@ -26,14 +26,14 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Union
+from typing import Any, Dict, List, Optional, Tuple, Union
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from tqdm import tqdm
 
-from captum_fido.demo._training import WEIGHTS_DIR, save_state, seed_everything
+from captum_fido.demo._training import WEIGHTS_DIR, finish_training, seed_everything
 from captum_fido.demo.models import SceneClassifier
 from captum_fido.demo.scenes import VARIANTS, load_split
 
@@ -157,51 +157,17 @@ def train_classifier(
     if out is not None and not isinstance(out, (str, Path)):
         raise TypeError(f"out must be a path or None, got {type(out).__name__}")
     weights_path(variant)  # validates variant
-    g = seed_everything(seed)
-    t0 = time.time()
-    x_train, y_train = load_split("train", n_train, variant=variant)
-    x_val, y_val = load_split("val", n_val, variant=variant)
-    model = SceneClassifier(width=width)
-    if init is not None:
-        if not isinstance(init, (str, Path)):
-            raise TypeError(f"init must be a path or None, got {type(init).__name__}")
-        if not Path(init).is_file():
-            raise ValueError(f"init must be an existing state_dict file, got {init}")
-        model.load_state_dict(torch.load(init, map_location="cpu", weights_only=True))
-    steps_per_epoch = (n_train + batch_size - 1) // batch_size
-    total = steps_per_epoch * epochs
-    if max_steps is not None:
-        total = min(total, max_steps)
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=total)
-    step = 0
-    losses: List[float] = []
+    g, t0 = seed_everything(seed), time.time()
+    train = load_split("train", n_train, variant=variant)
+    val = load_split("val", n_val, variant=variant)
+    model = _new_classifier(width, init)
+    total = -(-n_train // batch_size) * epochs  # whole epochs
+    total = total if max_steps is None else min(total, max_steps)
     bar = tqdm(total=total, desc=f"classifier ({variant})", disable=not show_progress)
-    history = []
-    while step < total:
-        model.train()
-        order = torch.randperm(n_train, generator=g)
-        for i in range(0, n_train, batch_size):
-            if step >= total:
-                break
-            idx = order[i : i + batch_size]
-            logits = model(_augment(x_train[idx], g))
-            loss = F.cross_entropy(logits, y_train[idx], label_smoothing=0.05)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
-            losses.append(float(loss.detach()))
-            step += 1
-            bar.update(1)
-            bar.set_postfix(loss=f"{sum(losses[-50:]) / len(losses[-50:]):.3f}")
-        val_acc = evaluate_accuracy(model, x_val, y_val)
-        history.append(val_acc)
-        bar.write(f"epoch {len(history)}: val accuracy {val_acc:.4f}")
+    losses, history, step = _fit(model, train, val, g, total, batch_size, lr, bar)
     bar.close()
-    del x_train, y_train
-    x_test, y_test = load_split("test", n_test, variant=variant)
-    test_acc = evaluate_accuracy(model, x_test, y_test)
+    del train
+    test_acc = evaluate_accuracy(model, *load_split("test", n_test, variant=variant))
     summary = {
         "val_accuracy": history[-1],
         "val_history": history,
@@ -223,15 +189,69 @@ def train_classifier(
             init=None if init is None else Path(init).name,
         ),
     }
-    print(
+    return finish_training(
+        model,
+        summary,
+        None if out is None else Path(out),
         f"classifier ({variant}): test accuracy {test_acc:.4f} on {n_test} "
         f"held-out scenes, {summary['seconds']:.0f} s, "
-        f"{summary['threads']} thread(s)"
+        f"{summary['threads']} thread(s)",
     )
-    if out is not None:
-        save_state(model.eval(), Path(out), summary)
-        print(f"wrote {out}")
-    return summary
+
+
+def _new_classifier(width: int, init: Union[Path, str, None]) -> SceneClassifier:
+    r"""A :class:`SceneClassifier`, started from the state_dict ``init`` when
+    one is given."""
+    model = SceneClassifier(width=width)
+    if init is not None:
+        if not isinstance(init, (str, Path)):
+            raise TypeError(f"init must be a path or None, got {type(init).__name__}")
+        if not Path(init).is_file():
+            raise ValueError(f"init must be an existing state_dict file, got {init}")
+        model.load_state_dict(torch.load(init, map_location="cpu", weights_only=True))
+    return model
+
+
+def _fit(
+    model: SceneClassifier,
+    train: Tuple[Tensor, Tensor],
+    val: Tuple[Tensor, Tensor],
+    g: torch.Generator,
+    total: int,
+    batch_size: int,
+    lr: float,
+    bar: Any,
+) -> Tuple[List[float], List[float], int]:
+    r"""``total`` AdamW steps on one-cycle learning rates over shuffled,
+    augmented mini-batches, the validation accuracy after each pass; returns
+    the step losses, the accuracies and the steps taken."""
+    (x_train, y_train), n_train = train, train[0].shape[0]
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=total)
+    step = 0
+    losses: List[float] = []
+    history: List[float] = []
+    while step < total:
+        model.train()
+        order = torch.randperm(n_train, generator=g)
+        for i in range(0, n_train, batch_size):
+            if step >= total:
+                break
+            idx = order[i : i + batch_size]
+            logits = model(_augment(x_train[idx], g))
+            loss = F.cross_entropy(logits, y_train[idx], label_smoothing=0.05)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+            losses.append(float(loss.detach()))
+            step += 1
+            bar.update(1)
+            bar.set_postfix(loss=f"{sum(losses[-50:]) / len(losses[-50:]):.3f}")
+        val_acc = evaluate_accuracy(model, *val)
+        history.append(val_acc)
+        bar.write(f"epoch {len(history)}: val accuracy {val_acc:.4f}")
+    return losses, history, step
 
 
 if __name__ == "__main__":  # the command moved to captum_fido.cli

@@ -46,7 +46,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from tqdm import tqdm
 
-from captum_fido.demo._training import save_state, seed_everything
+from captum_fido.demo._training import finish_training, seed_everything
 from captum_fido.demo.inpainting import COARSE_FILLS, RefineUNet, coarse_fill
 from captum_fido.demo.masks import infill_targets, sample_keep_masks
 from captum_fido.demo.models import CompletionVAE, PatchDiscriminator
@@ -202,53 +202,16 @@ def train_inpainter(
     t0, c0 = time.time(), time.process_time()
     bank = _SceneBank(n_scenes, seed, min_kept_fraction, mask_weights)
     net = RefineUNet(width, coarse=coarse, fold=fold)
-    opt_g = torch.optim.Adam(net.parameters(), lr=lr, betas=(0.9, 0.99))
-    sched = torch.optim.lr_scheduler.OneCycleLR(
-        opt_g, max_lr=lr, total_steps=max(steps, 1), pct_start=0.05
-    )
-    disc = PatchDiscriminator(32) if adv_weight > 0 else None
-    opt_d = (
-        torch.optim.Adam(disc.parameters(), lr=lr, betas=(0.5, 0.9))
-        if disc is not None
-        else None
-    )
-    hist: Dict[str, List[float]] = {"l1": [], "grad": [], "adv": [], "coarse": []}
+    fit = _InpainterFit(net, lr, steps, adv_weight, grad_weight, coarse)
     bar = tqdm(range(steps), desc="inpainter", disable=not show_progress)
     for _ in bar:
-        masked, keep, target = bank.batch(batch_size)
-        coarse_img = coarse_fill(masked, keep, coarse)
-        out_img = net(masked, keep, coarse_img)
-        adv = torch.zeros(())
-        if disc is not None and opt_d is not None:
-            d_real = disc(target, keep)
-            d_fake = disc(out_img.detach(), keep)
-            loss_d = F.relu(1 - d_real).mean() + F.relu(1 + d_fake).mean()
-            opt_d.zero_grad()
-            loss_d.backward()
-            opt_d.step()
-            adv = -disc(out_img, keep).mean()
-        l1 = _hole_l1(out_img, target, keep)
-        grad = _hole_grad_l1(out_img, target, keep)
-        loss = l1 + grad_weight * grad + adv_weight * adv
-        opt_g.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
-        opt_g.step()
-        sched.step()
-        hist["l1"].append(l1.item())
-        hist["grad"].append(grad.item())
-        hist["adv"].append(adv.item())
-        hist["coarse"].append(float(_hole_l1(coarse_img, target, keep)))
+        fit.step(*bank.batch(batch_size))
         bar.set_postfix(
-            l1=f"{np.mean(hist['l1'][-100:]):.4f}",
-            coarse=f"{np.mean(hist['coarse'][-100:]):.4f}",
+            l1=f"{np.mean(fit.hist['l1'][-100:]):.4f}",
+            coarse=f"{np.mean(fit.hist['coarse'][-100:]):.4f}",
         )
     summary: Dict[str, Any] = {
-        "l1": float(np.mean(hist["l1"][-100:])),
-        "grad": float(np.mean(hist["grad"][-100:])),
-        "adv": float(np.mean(hist["adv"][-100:])),
-        "coarse_l1": float(np.mean(hist["coarse"][-100:])),
-        "l1_first": float(np.mean(hist["l1"][:100])),
+        **fit.losses(),
         "seconds": time.time() - t0,
         "cpu_seconds": time.process_time() - c0,
         "threads": torch.get_num_threads(),
@@ -269,15 +232,85 @@ def train_inpainter(
             mask_weights=None if mask_weights is None else list(mask_weights),
         ),
     }
-    print(
+    return finish_training(
+        net,
+        summary,
+        out,
         f"inpainter: hole L1 {summary['l1_first']:.4f} -> {summary['l1']:.4f} "
         f"(coarse fill {summary['coarse_l1']:.4f}), {summary['seconds']:.0f} s "
-        f"on {summary['threads']} thread(s)"
+        f"on {summary['threads']} thread(s)",
     )
-    if out is not None:
-        save_state(net.eval(), Path(out), summary)
-        print(f"wrote {out}")
-    return summary
+
+
+class _InpainterFit:
+    r"""The in-painter's optimisers (and discriminator, with an adversarial
+    term) and its loss history, one training step at a time."""
+
+    def __init__(
+        self,
+        net: RefineUNet,
+        lr: float,
+        steps: int,
+        adv_weight: float,
+        grad_weight: float,
+        coarse: str,
+    ) -> None:
+        self.net, self.coarse = net, coarse
+        self.adv_weight, self.grad_weight = adv_weight, grad_weight
+        self.opt_g = torch.optim.Adam(net.parameters(), lr=lr, betas=(0.9, 0.99))
+        self.sched = torch.optim.lr_scheduler.OneCycleLR(
+            self.opt_g, max_lr=lr, total_steps=max(steps, 1), pct_start=0.05
+        )
+        self.disc = PatchDiscriminator(32) if adv_weight > 0 else None
+        self.opt_d = (
+            torch.optim.Adam(self.disc.parameters(), lr=lr, betas=(0.5, 0.9))
+            if self.disc is not None
+            else None
+        )
+        self.hist: Dict[str, List[float]] = {
+            "l1": [],
+            "grad": [],
+            "adv": [],
+            "coarse": [],
+        }
+
+    def step(self, masked: Tensor, keep: Tensor, target: Tensor) -> None:
+        r"""One generator update (after one discriminator update with an
+        adversarial term) on hole L1 + gradient L1 (+ hinge GAN)."""
+        coarse_img = coarse_fill(masked, keep, self.coarse)
+        out_img = self.net(masked, keep, coarse_img)
+        adv = torch.zeros(())
+        if self.disc is not None and self.opt_d is not None:
+            d_real = self.disc(target, keep)
+            d_fake = self.disc(out_img.detach(), keep)
+            loss_d = F.relu(1 - d_real).mean() + F.relu(1 + d_fake).mean()
+            self.opt_d.zero_grad()
+            loss_d.backward()
+            self.opt_d.step()
+            adv = -self.disc(out_img, keep).mean()
+        l1 = _hole_l1(out_img, target, keep)
+        grad = _hole_grad_l1(out_img, target, keep)
+        loss = l1 + self.grad_weight * grad + self.adv_weight * adv
+        self.opt_g.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.net.parameters(), 1.0)
+        self.opt_g.step()
+        self.sched.step()
+        self.hist["l1"].append(l1.item())
+        self.hist["grad"].append(grad.item())
+        self.hist["adv"].append(adv.item())
+        self.hist["coarse"].append(float(_hole_l1(coarse_img, target, keep)))
+
+    def losses(self) -> Dict[str, float]:
+        r"""The last 100 steps' mean losses and the first 100 steps' L1."""
+        hist = self.hist
+        return {
+            "l1": float(np.mean(hist["l1"][-100:])),
+            "grad": float(np.mean(hist["grad"][-100:])),
+            "adv": float(np.mean(hist["adv"][-100:])),
+            "coarse_l1": float(np.mean(hist["coarse"][-100:])),
+            "l1_first": float(np.mean(hist["l1"][:100])),
+        }
 
 
 def train_vae(
@@ -358,14 +391,13 @@ def train_vae(
             mask_weights=None,
         ),
     }
-    print(
+    return finish_training(
+        vae,
+        summary,
+        out,
         f"vae: hole L1 {summary['l1_first']:.4f} -> {summary['l1']:.4f}, "
-        f"KL {summary['kl']:.2f}, {summary['seconds']:.0f} s"
+        f"KL {summary['kl']:.2f}, {summary['seconds']:.0f} s",
     )
-    if out is not None:
-        save_state(vae.eval(), Path(out), summary)
-        print(f"wrote {out}")
-    return summary
 
 
 if __name__ == "__main__":  # the command moved to captum_fido.cli
