@@ -34,7 +34,7 @@ import numpy as np
 
 from captum_fido.attr import FIDO_DEFAULTS, train_explainer
 from captum_fido.demo import DEMO_L1_COEFF
-from captum_fido.demo._training import save_state
+from captum_fido.demo._training import finish_training
 
 __all__ = ["train_scenes_explainer", "EXPLAINER_SETTINGS"]
 
@@ -119,14 +119,8 @@ def train_scenes_explainer(
         seed=seed,
         show_progress=show_progress,
     )
-    window = min(20, len(history.loss))
     summary: Dict[str, Any] = {
-        "loss_first": float(np.mean(history.loss[:window])),
-        "loss_last": float(np.mean(history.loss[-window:])),
-        "log_odds_last": float(np.mean(history.log_odds[-window:])),
-        "keep_last": float(np.mean(history.keep[-window:])),
-        "seconds": history.seconds,
-        "classifier_rows": history.classifier_rows,
+        **_measured(history),
         "settings": dict(
             architecture="MaskExplainerNet",
             domain="scenes",
@@ -146,14 +140,28 @@ def train_scenes_explainer(
             seed=seed,
         ),
     }
-    print(
+    return finish_training(
+        net,
+        summary,
+        out,
         f"explainer: loss {summary['loss_first']:.3f} -> {summary['loss_last']:.3f}, "
-        f"keep {summary['keep_last']:.2f}, {summary['seconds']:.0f} s"
+        f"keep {summary['keep_last']:.2f}, {summary['seconds']:.0f} s",
     )
-    if out is not None:
-        save_state(net, Path(out), summary)
-        print(f"wrote {out}")
-    return summary
+
+
+def _measured(history: Any) -> Dict[str, Any]:
+    r"""First and last losses, last log-odds and keep fraction (means over 20
+    steps), the wall time and the classifier rows of a training
+    (``history``: what :func:`~captum_fido.attr.train_explainer` measured)."""
+    window = min(20, len(history.loss))
+    return {
+        "loss_first": float(np.mean(history.loss[:window])),
+        "loss_last": float(np.mean(history.loss[-window:])),
+        "log_odds_last": float(np.mean(history.log_odds[-window:])),
+        "keep_last": float(np.mean(history.keep[-window:])),
+        "seconds": history.seconds,
+        "classifier_rows": history.classifier_rows,
+    }
 
 
 if __name__ == "__main__":  # the command moved to captum_fido.cli
