@@ -44,8 +44,8 @@ def _crash_on_replace(monkeypatch):
 #: Calls that write a file, found anywhere in the package, that are allowed
 #: outside _utils/files.py: (module, function) -> why it is safe.
 _ALLOWED = {
-    ("evaluation/harness.py", "append_rows"): "append-only, checksummed rows",
-    ("evaluation/harness.py", "write_rows"): "writes atomic_path's temporary",
+    ("evaluation/_rows_file.py", "append_rows"): "append-only, checksummed rows",
+    ("evaluation/_rows_file.py", "write_rows"): "writes atomic_path's temporary",
     ("evaluation/report.py", "write_results"): "writes atomic_path's temporary",
     ("explain/_figures.py", "write_figure"): "savefig into a BytesIO buffer",
     ("explain/_store.py", "atomic_write"): "writes atomic_path's temporary",
