@@ -34,7 +34,6 @@ __all__ = [
     "check_finite_values",
     "check_bool",
     "check_unit_interval",
-    "check_autograd_usable",
     "check_boxes",
     "EDGE_TOLERANCE",
 ]
@@ -457,55 +456,3 @@ def check_autocast_dtype(dtype: Any) -> Optional[torch.dtype]:
             f"got {dtype!r}"
         )
     return dtype
-
-
-def check_autograd_usable(caller: str, inputs: Any = (), *models: Any) -> None:
-    r"""Raise a clear ``RuntimeError`` before any work when autograd cannot
-    run a method: the call is under ``torch.inference_mode()``, or an input
-    or a parameter of a model it reaches is an inference tensor (made under
-    ``inference_mode``, which autograd can never record).
-
-    ``torch.no_grad()`` is fine: the methods enable gradients themselves.
-
-    Args:
-        caller (str): The method, for the message (e.g. ``"FIDO.attribute"``).
-        inputs: A tensor or a tuple of tensors (others are skipped).
-        *models: The model callables (modules, bound methods, functions that
-            use modules: see :func:`~captum_fido._utils.model_state.reachable_modules`).
-
-    Examples::
-
-        >>> check_autograd_usable("FIDO.attribute", torch.rand(1, 3, 8, 8))
-        >>> with torch.inference_mode():
-        ...     check_autograd_usable("FIDO.attribute")
-        Traceback (most recent call last):
-        ...
-        RuntimeError: FIDO.attribute optimises by gradient descent ...
-    """
-    from captum_fido._utils.model_state import reachable_modules
-
-    if torch.is_inference_mode_enabled():
-        raise RuntimeError(
-            f"{caller} optimises by gradient descent, which autograd cannot do "
-            "under torch.inference_mode(): call it outside that block "
-            "(torch.no_grad() is fine: the method enables gradients itself)"
-        )
-    tensors = inputs if isinstance(inputs, (tuple, list)) else (inputs,)
-    for i, x in enumerate(tensors):
-        if isinstance(x, Tensor) and x.is_inference():
-            name = "inputs" if len(tensors) == 1 else f"inputs[{i}]"
-            raise RuntimeError(
-                f"{name} of {caller} was made under torch.inference_mode(), so "
-                f"autograd cannot record it: pass {name}.clone() made outside "
-                "inference mode (or make it under torch.no_grad() instead)"
-            )
-    for fn in models:
-        for module in reachable_modules(fn):
-            for pname, p in module.named_parameters():
-                if p.is_inference():
-                    raise RuntimeError(
-                        f"the model's parameter {pname!r} was made under "
-                        "torch.inference_mode(), so autograd cannot differentiate "
-                        f"through it for {caller}: build or load the model "
-                        "outside inference mode (torch.no_grad() is fine)"
-                    )

@@ -39,6 +39,7 @@ from captum_fido._utils.captum_compat import (
     is_tuple,
 )
 from captum_fido._utils.futures import SynchronousFutureMixin
+from captum_fido._utils.model_state import check_autograd_usable
 from captum_fido._utils.scores import check_output_type
 from captum_fido.attr._explainer_net import MaskExplainerNet, check_image_size
 from captum_fido.attr._explainer_training import ExplainerTraining, train_explainer
@@ -200,7 +201,7 @@ class AmortisedFIDO(SynchronousFutureMixin, PerturbationAttribution):
             )
         check_image_size(self.explainer, x, "inputs")
         if refine_steps:
-            V.check_autograd_usable(
+            check_autograd_usable(
                 "AmortisedFIDO.attribute with refine_steps", x, self.forward_func
             )
         targets = V.check_targets(target, x.shape[0], x.device)

@@ -21,7 +21,10 @@ from captum_fido._utils.captum_compat import (
     is_tuple,
 )
 from captum_fido._utils.futures import SynchronousFutureMixin
-from captum_fido._utils.model_state import preserve_module_state
+from captum_fido._utils.model_state import (
+    check_autograd_usable,
+    preserve_module_state,
+)
 from captum_fido._utils.scores import (
     check_model_output,
     check_output_type,
@@ -296,7 +299,7 @@ class MaskAttribution(SynchronousFutureMixin, PerturbationAttribution):
         additional_forward_args: Any,
         options: MaskOptions,
     ) -> Any:
-        V.check_autograd_usable(
+        check_autograd_usable(
             f"{type(self).__name__}.attribute", inputs, self.forward_func
         )
         if not isinstance(inputs, (Tensor, tuple)):

@@ -19,7 +19,10 @@ from torch.utils.data import DataLoader, TensorDataset
 from tqdm.auto import tqdm
 
 from captum_fido._utils import validation as V
-from captum_fido._utils.model_state import preserve_module_state
+from captum_fido._utils.model_state import (
+    check_autograd_usable,
+    preserve_module_state,
+)
 from captum_fido._utils.scores import (
     check_model_output,
     check_output_type,
@@ -211,7 +214,7 @@ def train_explainer(
     _check_training_options(options)
     V.check_positive_int(batch_size, "batch_size")
     V.check_positive(lr, "lr")
-    V.check_autograd_usable("train_explainer", (), forward_func, explainer)
+    check_autograd_usable("train_explainer", (), forward_func, explainer)
     fill = as_infiller(infiller)
     batches = _forever(_batches(data, batch_size, torch.Generator().manual_seed(seed)))
     history = ExplainerTraining()

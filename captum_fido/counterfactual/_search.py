@@ -33,7 +33,10 @@ from captum_fido._utils.captum_compat import (
     format_output,
 )
 from captum_fido._utils.futures import SynchronousFutureMixin
-from captum_fido._utils.model_state import preserve_module_state
+from captum_fido._utils.model_state import (
+    check_autograd_usable,
+    preserve_module_state,
+)
 from captum_fido._utils.options import document_options
 from captum_fido._utils.scores import (
     check_model_output,
@@ -284,7 +287,7 @@ class LatentCounterfactual(SynchronousFutureMixin, PerturbationAttribution):
         options: SearchOptions,
     ) -> CounterfactualResult:
         models = (self.forward_func, self.generator, self.encoder)
-        V.check_autograd_usable(f"{type(self).__name__}.explain", inputs, *models)
+        check_autograd_usable(f"{type(self).__name__}.explain", inputs, *models)
         query = Query.build(inputs, target, additional_forward_args)
         min_conf = options.per_row(query.n, query.device)
         steps = record_steps(options.n_steps, options.path_length)
