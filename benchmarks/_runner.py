@@ -69,7 +69,7 @@ def benchmark_parser(
     parser.add_argument(
         "--quick",
         action="store_true",
-        help="smoke run (seconds on 2 CPU cores; results under outputs/quick/)",
+        help="smoke run: short settings; outputs under outputs/quick/ unless --out",
     )
     parser.add_argument(
         "--threads",
