@@ -18,7 +18,7 @@ Run:
     python benchmarks/explain_throughput.py --device cuda   # where a GPU exists
     python benchmarks/explain_throughput.py --quick         # a smoke run
 
-``--quick`` explains 8 images in 2 rounds with the old side cut to 30
+``--quick`` explains 4 images in 2 rounds with the old side cut to 10
 steps: it checks that the script runs, and its ratio is not the goal's.
 """
 
@@ -68,7 +68,7 @@ def _parse(argv: Any) -> argparse.Namespace:
     p.add_argument("--out", type=Path, default=None, help="results JSON")
     a = p.parse_args(argv)
     if a.quick:
-        a.images, a.rounds, a.old_per_round, a.old_steps = 8, 2, 1, 30
+        a.images, a.rounds, a.old_per_round, a.old_steps = 4, 2, 1, 10
     if a.images < a.rounds:
         p.error("--images must be at least --rounds")
     if a.device.startswith("cuda") and not torch.cuda.is_available():
@@ -187,7 +187,7 @@ def _report(
     new = statistics.median(r["per_hour"]["new"] for r in rounds)
     old = statistics.median(r["per_hour"]["old"] for r in rounds)
     ratio = statistics.median(ratios)
-    note = " (--quick: old side at 30 steps; not the goal's measure)" if a.quick else ""
+    note = " (--quick: old side at 10 steps; not the goal's measure)" if a.quick else ""
     table = "\n".join(
         [
             f"explain throughput, {a.images} demo scenes (64 px), {device}, "

@@ -83,15 +83,15 @@ def measure(
 def main(argv: Optional[Sequence[str]] = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--rounds", type=int, default=3)
-    p.add_argument("--quick", action="store_true", help="2 rounds, short runs")
+    p.add_argument("--quick", action="store_true", help="1 round, short runs")
     a = p.parse_args(argv)
     cores = os.cpu_count() or 1
     default = torch.get_num_threads()
     counts = sorted({1, default})
-    rounds = 2 if a.quick else a.rounds
+    rounds = 1 if a.quick else a.rounds
     cases = {
-        "demo scenes, defaults": _demo(8 if a.quick else None),
-        "ResNet-18 224 px, 6 steps": _resnet(2 if a.quick else 6),
+        "demo scenes, defaults": _demo(3 if a.quick else None),
+        "ResNet-18 224 px, 6 steps": _resnet(1 if a.quick else 6),
     }
     print(f"{cores} cores; torch's default: {default} threads; rounds: {rounds}")
     for load in ("quiet", "one competing job"):
