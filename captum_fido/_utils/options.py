@@ -46,6 +46,7 @@ __all__ = [
     "option_names",
     "options_doc",
     "document_options",
+    "fill_doc_line",
 ]
 
 #: ``check(value, name)``: the normalised value, or ``TypeError`` /
@@ -253,25 +254,46 @@ def document_options(
         'seed (optional)'
     """
 
+    def entries(indent: int) -> str:
+        return options_doc(
+            cls, indent, names, show_default=show_default, show_scope=show_scope
+        )
+
     def decorate(obj: _T) -> _T:
-        doc = obj.__doc__
-        if doc is None:
-            return obj
-        lines = []
-        for line in doc.split("\n"):
-            if line.strip() == "{options}":
-                indent = len(line) - len(line.lstrip())
-                entries = options_doc(
-                    cls,
-                    indent,
-                    names,
-                    show_default=show_default,
-                    show_scope=show_scope,
-                )
-                lines.append(entries)
-            else:
-                lines.append(line)
-        obj.__doc__ = "\n".join(lines)
-        return obj
+        return fill_doc_line(obj, "{options}", entries)
 
     return decorate
+
+
+def fill_doc_line(obj: _T, placeholder: str, text: Callable[[int], str]) -> _T:
+    r"""Replace each line of ``obj``'s docstring that holds only
+    ``placeholder`` with ``text(indent)``, ``indent`` being that line's
+    indentation, so a text shared by several docstrings is written once.
+
+    Args:
+        obj (function or class): Whose docstring to fill (none: unchanged).
+        placeholder (str): The line's whole content, e.g. ``"{options}"``.
+        text (callable): ``text(indent) -> str``, already indented.
+
+    Returns:
+        ``obj``, its docstring filled.
+
+    Examples::
+
+        >>> def f():
+        ...     '''Args:
+        ...         {shared}
+        ...     '''
+        >>> f = fill_doc_line(f, "{shared}", lambda n: " " * n + "x: an x.")
+        >>> f.__doc__.splitlines()[1].strip()
+        'x: an x.'
+    """
+    doc = obj.__doc__
+    if doc is None:
+        return obj
+    lines = [
+        text(len(line) - len(line.lstrip())) if line.strip() == placeholder else line
+        for line in doc.split("\n")
+    ]
+    obj.__doc__ = "\n".join(lines)
+    return obj

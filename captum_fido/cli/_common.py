@@ -17,15 +17,24 @@ import argparse
 import contextlib
 import os
 import tempfile
+import textwrap
 import warnings
 from pathlib import Path
-from typing import Callable, Iterator, Optional
+from typing import Any, Callable, Iterator, Optional, TypeVar
+
+from captum_fido._utils.options import fill_doc_line
 
 __all__ = [
     "DEFAULT_PROG",
     "make_parser",
     "int_at_least",
     "float_at_least",
+    "add_int",
+    "add_float",
+    "add_flag",
+    "add_seed",
+    "MAIN_ARGS",
+    "document_main",
     "figure_path",
     "output_folder",
     "weights_file",
@@ -33,6 +42,8 @@ __all__ = [
     "quiet_captum_warnings",
     "set_threads",
 ]
+
+_F = TypeVar("_F", bound=Callable[..., int])
 
 #: The console script's name; ``python -m captum_fido`` passes its own.
 DEFAULT_PROG = "captum-fido"
@@ -132,6 +143,140 @@ def float_at_least(low: float) -> Callable[[str], float]:
 
     parse.__name__ = f"number >= {low:g}"
     return parse
+
+
+def add_int(
+    parser: argparse.ArgumentParser,
+    flag: str,
+    default: Optional[int],
+    help: str,
+    low: int = 1,
+    **kwargs: Any,
+) -> None:
+    r"""An integer option of at least ``low``, checked as it is parsed (so
+    every count, size and seed of every command is range-checked alike).
+
+    Args:
+        parser (argparse.ArgumentParser): The command's parser.
+        flag (str): The option, e.g. ``"--n-images"``.
+        default (int, optional): Its default (``None``: decided later).
+        help (str): Its ``--help`` text.
+        low (int, optional): The smallest value accepted. Default 1.
+        **kwargs: Further ``add_argument`` arguments (``metavar``, ...).
+
+    Examples::
+
+        >>> p = make_parser("demo", "Explain demo scenes.")
+        >>> add_int(p, "--n-images", 4, "test scenes to explain")
+        >>> p.parse_args(["--n-images", "2"]).n_images
+        2
+    """
+    parser.add_argument(
+        flag, type=int_at_least(low), default=default, help=help, **kwargs
+    )
+
+
+def add_float(
+    parser: argparse.ArgumentParser,
+    flag: str,
+    default: Optional[float],
+    help: str,
+    low: float = 0.0,
+) -> None:
+    r"""A finite number option of at least ``low``, checked as it is parsed.
+
+    Args:
+        parser (argparse.ArgumentParser): The command's parser.
+        flag (str): The option, e.g. ``"--l1-coeff"``.
+        default (float, optional): Its default (``None``: decided later).
+        help (str): Its ``--help`` text.
+        low (float, optional): The smallest value accepted. Default 0.
+
+    Examples::
+
+        >>> p = make_parser("demo", "Explain demo scenes.")
+        >>> add_float(p, "--l1-coeff", None, "a fixed sparsity weight")
+        >>> p.parse_args(["--l1-coeff", "1e-4"]).l1_coeff
+        0.0001
+    """
+    parser.add_argument(flag, type=float_at_least(low), default=default, help=help)
+
+
+def add_flag(parser: argparse.ArgumentParser, flag: str, help: str) -> None:
+    r"""An on/off option, off unless given.
+
+    Args:
+        parser (argparse.ArgumentParser): The command's parser.
+        flag (str): The option, e.g. ``"--tiny"``.
+        help (str): Its ``--help`` text.
+
+    Examples::
+
+        >>> p = make_parser("train-digits", "Train.")
+        >>> add_flag(p, "--tiny", "a smoke test")
+        >>> p.parse_args(["--tiny"]).tiny
+        True
+    """
+    parser.add_argument(flag, action="store_true", help=help)
+
+
+def add_seed(
+    parser: argparse.ArgumentParser, default: int = 0, help: str = "random seed"
+) -> None:
+    r"""``--seed``: an integer ``>= 0``, as the methods' own ``seed`` takes.
+
+    Args:
+        parser (argparse.ArgumentParser): The command's parser.
+        default (int, optional): Default 0.
+        help (str, optional): Its ``--help`` text. Default ``"random seed"``.
+
+    Examples::
+
+        >>> p = make_parser("demo", "Explain demo scenes.")
+        >>> add_seed(p)
+        >>> p.parse_args([]).seed
+        0
+    """
+    add_int(parser, "--seed", default, help, low=0)
+
+
+#: What every command's ``main`` takes and returns, written where its
+#: docstring has a line ``{main_args}`` (:func:`document_main`).
+MAIN_ARGS = """Args:
+    argv (list of str, optional): The command's arguments. Default
+        ``sys.argv[1:]``.
+    prog (str, optional): The program name for ``usage:`` lines.
+
+Returns:
+    int, the exit status (0)."""
+
+
+def document_main(main: _F) -> _F:
+    r"""Write :data:`MAIN_ARGS` (the ``Args`` and ``Returns`` every
+    command's ``main(argv, prog)`` shares) on its docstring's ``{main_args}``
+    line, at that line's indentation.
+
+    Args:
+        main (callable): A command's ``main``.
+
+    Returns:
+        ``main``, its docstring filled.
+
+    Examples::
+
+        >>> @document_main
+        ... def main(argv=None, prog=None):
+        ...     '''Run a command.
+        ...
+        ...     {main_args}
+        ...     '''
+        ...     return 0
+        >>> "prog (str, optional)" in main.__doc__
+        True
+    """
+    return fill_doc_line(
+        main, "{main_args}", lambda indent: textwrap.indent(MAIN_ARGS, " " * indent)
+    )
 
 
 def _check_writable(folder: Path) -> None:

@@ -21,7 +21,13 @@ from typing import List, Optional
 
 import torch
 
-from captum_fido.cli._common import figure_path, int_at_least, make_parser
+from captum_fido.cli._common import (
+    add_flag,
+    add_int,
+    document_main,
+    figure_path,
+    make_parser,
+)
 from captum_fido.counterfactual import (
     CounterfactualResult,
     LatentCounterfactual,
@@ -49,6 +55,7 @@ def _one_per_class(labels: torch.Tensor, n: int) -> List[int]:
     return picked
 
 
+@document_main
 def main(argv: Optional[List[str]] = None, prog: Optional[str] = None) -> int:
     r"""Run the counterfactual command (its ``--help`` lists the options).
 
@@ -56,13 +63,7 @@ def main(argv: Optional[List[str]] = None, prog: Optional[str] = None) -> int:
     digits (one per class) to ``--out`` and prints, for each, whether the
     target confidence was reached, the L1 change and the chosen lambda.
 
-    Args:
-        argv (list of str, optional): The command's arguments. Default
-            ``sys.argv[1:]``.
-        prog (str, optional): The program name for ``usage:`` lines.
-
-    Returns:
-        int, the exit status (0).
+    {main_args}
 
     Examples::
 
@@ -81,25 +82,22 @@ def main(argv: Optional[List[str]] = None, prog: Optional[str] = None) -> int:
         default=Path("outputs/counterfactual.png"),
         help="figure file (.png when the name has no suffix)",
     )
-    parser.add_argument(
-        "--n-digits", type=int, default=4, help="held-out digits to explain (1-10)"
-    )
-    parser.add_argument(
-        "--n-steps", type=int_at_least(1), default=200, help="Adam steps per solve"
-    )
-    parser.add_argument(
+    add_int(parser, "--n-digits", 4, "held-out digits to explain (1-10)")
+    add_int(parser, "--n-steps", 200, "Adam steps per solve")
+    add_int(
+        parser,
         "--n-bisection",
-        type=int_at_least(0),
-        default=6,
-        help="solves that bisect the trade-off weight lambda per image",
+        6,
+        "solves that bisect the trade-off weight lambda per image",
+        low=0,
     )
-    parser.add_argument("--progress", action="store_true", help="show progress bars")
-    parser.add_argument(
+    add_flag(parser, "--progress", "show progress bars")
+    add_int(
+        parser,
         "--threads",
-        type=int_at_least(1),
-        default=1,
-        help="torch threads while it runs (1: these batches are small, "
-        "and extra threads mostly wait on each other on a busy machine)",
+        1,
+        "torch threads while it runs (1: these batches are small, and extra "
+        "threads mostly wait on each other on a busy machine)",
     )
     args = parser.parse_args(argv)
     if not 1 <= args.n_digits <= 10:

@@ -21,9 +21,11 @@ from typing import List, Optional
 import torch
 
 from captum_fido.cli._common import (
+    add_float,
+    add_int,
+    add_seed,
+    document_main,
     figure_path,
-    float_at_least,
-    int_at_least,
     make_parser,
 )
 from captum_fido.demo.scenes import SPLITS
@@ -45,51 +47,34 @@ def _parser(prog: Optional[str]) -> argparse.ArgumentParser:
         default=Path("outputs/demo.png"),
         help="figure file (.png when the name has no suffix)",
     )
-    p.add_argument(
-        "--n-images", type=int_at_least(1), default=4, help="test scenes to explain"
-    )
-    p.add_argument(
-        "--steps",
-        type=int_at_least(1),
-        default=None,
-        help="FIDO optimisation steps (default: FIDO's)",
-    )
-    p.add_argument("--seed", type=int_at_least(0), default=0, help="FIDO's seed")
-    p.add_argument(
-        "--n-samples",
-        type=int_at_least(1),
-        default=None,
-        help="mask samples per image per step (default: FIDO's)",
-    )
-    p.add_argument(
-        "--offset", type=int_at_least(0), default=0, help="index of the first scene"
-    )
-    p.add_argument(
+    add_int(p, "--n-images", 4, "test scenes to explain")
+    add_int(p, "--steps", None, "FIDO optimisation steps (default: FIDO's)")
+    add_seed(p, help="FIDO's seed")
+    add_int(p, "--n-samples", None, "mask samples per image per step (default: FIDO's)")
+    add_int(p, "--offset", 0, "index of the first scene", low=0)
+    add_float(
+        p,
         "--l1-coeff",
-        type=float_at_least(0.0),
-        default=None,
-        help="a fixed FIDO sparsity weight (default: FIDO's adaptive weight, "
-        "which follows the model's logit scale)",
+        None,
+        "a fixed FIDO sparsity weight (default: FIDO's adaptive weight, which "
+        "follows the model's logit scale)",
     )
-    p.add_argument(
+    add_int(
+        p,
         "--threads",
-        type=int_at_least(0),
-        default=1,
-        help="torch intra-op threads (1: the models are tiny, and on a busy "
-        "machine more threads are slower; 0 keeps torch's default)",
+        1,
+        "torch intra-op threads (1: the models are tiny, and on a busy machine "
+        "more threads are slower; 0 keeps torch's default)",
+        low=0,
     )
     return p
 
 
+@document_main
 def main(argv: Optional[List[str]] = None, prog: Optional[str] = None) -> int:
     r"""Run the demo command (``captum-fido demo --help`` lists the options).
 
-    Args:
-        argv (list of str, optional): The command's arguments.
-        prog (str, optional): The program name for ``usage:`` lines.
-
-    Returns:
-        int, the exit status (0).
+    {main_args}
 
     Examples::
 

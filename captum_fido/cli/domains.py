@@ -12,7 +12,7 @@ from typing import List, Optional
 
 import torch
 
-from captum_fido.cli._common import int_at_least, make_parser
+from captum_fido.cli._common import add_int, make_parser
 from captum_fido.demo.domains import DOMAINS, reliance_accuracies
 
 __all__ = ["main"]
@@ -39,15 +39,8 @@ def main(argv: Optional[List[str]] = None, prog: Optional[str] = None) -> int:
         "alone (grey background) and on the background alone (markdown).",
         prog,
     )
-    p.add_argument(
-        "--n", type=int_at_least(1), default=300, help="test scenes per domain"
-    )
-    p.add_argument(
-        "--threads",
-        type=int_at_least(1),
-        default=1,
-        help="torch intra-op threads",
-    )
+    add_int(p, "--n", 300, "test scenes per domain")
+    add_int(p, "--threads", 1, "torch intra-op threads")
     a = p.parse_args(argv)
     torch.set_num_threads(a.threads)
     print(f"| domain | clean | object only | background only | (n={a.n} test) |")

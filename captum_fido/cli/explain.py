@@ -46,8 +46,10 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import torch
 
 from captum_fido.cli._common import (
-    float_at_least,
-    int_at_least,
+    add_flag,
+    add_float,
+    add_int,
+    add_seed,
     make_parser,
     output_folder,
 )
@@ -131,30 +133,13 @@ def _parser(prog: Optional[str]) -> argparse.ArgumentParser:
         help="state_dict file for --model torchvision:NAME; nothing is "
         "downloaded (default: none)",
     )
-    p.add_argument(
-        "--steps",
-        type=int_at_least(1),
-        default=None,
-        help="FIDO/BBMP optimisation steps (default: the method's)",
-    )
-    p.add_argument(
-        "--n-samples",
-        type=int_at_least(1),
-        default=None,
-        help="FIDO/BBMP mask samples per step (default: the method's)",
-    )
-    p.add_argument(
-        "--l1-coeff",
-        type=float_at_least(0.0),
-        default=None,
-        help="FIDO/BBMP sparsity weight (default: the method's)",
-    )
-    p.add_argument("--seed", type=int_at_least(0), default=0, help="random seed")
-    p.add_argument(
-        "--batch-size",
-        type=int_at_least(1),
-        default=8,
-        help="images per method call (the maps do not depend on it)",
+    theirs = "(default: the method's)"
+    add_int(p, "--steps", None, f"FIDO/BBMP optimisation steps {theirs}")
+    add_int(p, "--n-samples", None, f"FIDO/BBMP mask samples per step {theirs}")
+    add_float(p, "--l1-coeff", None, f"FIDO/BBMP sparsity weight {theirs}")
+    add_seed(p)
+    add_int(
+        p, "--batch-size", 8, "images per method call (the maps do not depend on it)"
     )
     p.add_argument(
         "--device",
@@ -170,20 +155,9 @@ def _parser(prog: Optional[str]) -> argparse.ArgumentParser:
         help="output folder: new, empty, or of an earlier run of the same "
         "command (which it resumes); never an input folder",
     )
-    p.add_argument(
-        "--no-figures", action="store_true", help="write maps and index only"
-    )
-    p.add_argument(
-        "--retry-failed",
-        action="store_true",
-        help="retry inputs an earlier run recorded as failed",
-    )
-    p.add_argument(
-        "--threads",
-        type=int_at_least(0),
-        default=0,
-        help="torch intra-op threads (0: torch's default)",
-    )
+    add_flag(p, "--no-figures", "write maps and index only")
+    add_flag(p, "--retry-failed", "retry inputs an earlier run recorded as failed")
+    add_int(p, "--threads", 0, "torch intra-op threads (0: torch's default)", low=0)
     return p
 
 

@@ -20,7 +20,11 @@ from pathlib import Path
 from typing import List, Optional
 
 from captum_fido.cli._common import (
-    int_at_least,
+    add_flag,
+    add_float,
+    add_int,
+    add_seed,
+    document_main,
     make_parser,
     set_threads,
     weights_file,
@@ -44,26 +48,13 @@ def _parser(prog: Optional[str]) -> argparse.ArgumentParser:
     p.add_argument(
         "--variant", choices=VARIANTS, default="default", help="scene variant"
     )
-    p.add_argument(
-        "--n-train", type=int_at_least(1), default=16000, help="training scenes"
-    )
-    p.add_argument("--epochs", type=int_at_least(1), default=3, help="epochs")
-    p.add_argument(
-        "--batch-size", type=int_at_least(1), default=64, help="scenes a step"
-    )
-    p.add_argument(
-        "--lr", type=float, default=3e-3, help="peak one-cycle learning rate"
-    )
-    p.add_argument("--seed", type=int, default=0, help="random seed")
-    p.add_argument(
-        "--steps", type=int_at_least(1), default=None, help="stop after N steps"
-    )
-    p.add_argument(
-        "--threads",
-        type=int,
-        default=None,
-        help="torch threads (default: $OMP_NUM_THREADS or 1)",
-    )
+    add_int(p, "--n-train", 16000, "training scenes")
+    add_int(p, "--epochs", 3, "epochs")
+    add_int(p, "--batch-size", 64, "scenes a step")
+    add_float(p, "--lr", 3e-3, "peak one-cycle learning rate", low=1e-12)
+    add_seed(p)
+    add_int(p, "--steps", None, "stop after N steps")
+    add_int(p, "--threads", None, "torch threads (default: $OMP_NUM_THREADS or 1)")
     p.add_argument(
         "--out",
         type=Path,
@@ -72,33 +63,24 @@ def _parser(prog: Optional[str]) -> argparse.ArgumentParser:
         "outputs/classifier.pt, outputs/classifier_<variant>.pt for another "
         f"variant; never inside the installed package); {USE}",
     )
-    p.add_argument("--n-val", type=int, default=1000, help="validation scenes")
-    p.add_argument("--n-test", type=int, default=2000, help="test scenes")
-    p.add_argument("--no-progress", action="store_true", help="hide tqdm bars")
+    add_int(p, "--n-val", 1000, "validation scenes")
+    add_int(p, "--n-test", 2000, "test scenes")
+    add_flag(p, "--no-progress", "hide the progress bars")
     p.add_argument(
         "--init",
         type=Path,
         default=None,
         help="start from this state_dict (e.g. weights/classifier.pt)",
     )
-    p.add_argument(
-        "--tiny",
-        action="store_true",
-        help="smoke test: 64 scenes, 3 steps, narrow model",
-    )
+    add_flag(p, "--tiny", "smoke test: 64 scenes, 3 steps, narrow model")
     return p
 
 
+@document_main
 def main(argv: Optional[List[str]] = None, prog: Optional[str] = None) -> int:
     r"""Run the train-classifier command (its ``--help`` lists the options).
 
-    Args:
-        argv (list of str, optional): The command's arguments. Default
-            ``sys.argv[1:]``.
-        prog (str, optional): The program name for ``usage:`` lines.
-
-    Returns:
-        int, the exit status (0).
+    {main_args}
 
     Examples::
 

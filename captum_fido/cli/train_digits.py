@@ -16,7 +16,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import List, Optional
 
-from captum_fido.cli._common import make_parser, weights_folder
+from captum_fido.cli._common import (
+    add_flag,
+    add_float,
+    add_int,
+    add_seed,
+    document_main,
+    make_parser,
+    weights_folder,
+)
 from captum_fido.demo.digits.train import train_digit_models
 
 __all__ = ["main"]
@@ -25,6 +33,7 @@ __all__ = ["main"]
 USE = "load them with captum_fido.demo.digits.load_pretrained(folder)"
 
 
+@document_main
 def main(argv: Optional[List[str]] = None, prog: Optional[str] = None) -> int:
     r"""Run the train-digits command (its ``--help`` lists the options).
 
@@ -32,13 +41,7 @@ def main(argv: Optional[List[str]] = None, prog: Optional[str] = None) -> int:
     held-out metrics) and a ``.json`` summary beside each to ``--out``, and
     prints the held-out metrics.
 
-    Args:
-        argv (list of str, optional): The command's arguments. Default
-            ``sys.argv[1:]``.
-        prog (str, optional): The program name for ``usage:`` lines.
-
-    Returns:
-        int, the exit status (0).
+    {main_args}
 
     Examples::
 
@@ -57,20 +60,16 @@ def main(argv: Optional[List[str]] = None, prog: Optional[str] = None) -> int:
         help="folder for digit_classifier.pt and digit_vae.pt, a .json summary "
         f"beside each (never inside the installed package); {USE}",
     )
-    parser.add_argument(
-        "--classifier-epochs", type=int, default=30, help="classifier epochs"
-    )
-    parser.add_argument("--vae-epochs", type=int, default=300, help="VAE epochs")
-    parser.add_argument(
-        "--beta", type=float, default=0.5, help="weight of the VAE's KL term"
-    )
-    parser.add_argument("--seed", type=int, default=0, help="random seed")
-    parser.add_argument(
+    add_int(parser, "--classifier-epochs", 30, "classifier epochs")
+    add_int(parser, "--vae-epochs", 300, "VAE epochs")
+    add_float(parser, "--beta", 0.5, "weight of the VAE's KL term")
+    add_seed(parser)
+    add_flag(
+        parser,
         "--tiny",
-        action="store_true",
-        help="one epoch each on 200 digits (a smoke test, not a usable model)",
+        "one epoch each on 200 digits (a smoke test, not a usable model)",
     )
-    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_flag(parser, "--no-progress", "hide the progress bars")
     args = parser.parse_args(argv)
     weights_folder(parser, "--out", args.out, USE)
     classifier_info, vae_info = train_digit_models(

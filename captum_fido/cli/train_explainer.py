@@ -16,8 +16,11 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from captum_fido.cli._common import (
-    float_at_least,
-    int_at_least,
+    add_flag,
+    add_float,
+    add_int,
+    add_seed,
+    document_main,
     make_parser,
     set_threads,
     weights_file,
@@ -37,44 +40,15 @@ def _parser(prog: Optional[str]) -> argparse.ArgumentParser:
         "Train the amortised FIDO-SSR explainer on the scenes domain.",
         prog,
     )
-    at_least_1 = int_at_least(1)
-    p.add_argument("--steps", type=at_least_1, default=s["steps"], help="Adam steps")
-    p.add_argument(
-        "--batch-size", type=at_least_1, default=s["batch_size"], help="images a step"
-    )
-    p.add_argument(
-        "--n-samples",
-        type=at_least_1,
-        default=s["n_samples"],
-        help="mask samples per image a step",
-    )
-    p.add_argument(
-        "--l1-coeff",
-        type=float_at_least(0.0),
-        default=s["l1_coeff"],
-        help="FIDO's sparsity weight",
-    )
-    p.add_argument(
-        "--n-scenes",
-        type=at_least_1,
-        default=s["n_scenes"],
-        help="training scenes generated",
-    )
-    p.add_argument(
-        "--lr", type=float_at_least(1e-12), default=s["lr"], help="Adam learning rate"
-    )
-    p.add_argument(
-        "--width", type=at_least_1, default=s["width"], help="network channels"
-    )
-    p.add_argument(
-        "--seed", type=int_at_least(0), default=s["seed"], help="random seed"
-    )
-    p.add_argument(
-        "--threads",
-        type=at_least_1,
-        default=None,
-        help="torch threads (default: $OMP_NUM_THREADS or 1)",
-    )
+    add_int(p, "--steps", s["steps"], "Adam steps")
+    add_int(p, "--batch-size", s["batch_size"], "images a step")
+    add_int(p, "--n-samples", s["n_samples"], "mask samples per image a step")
+    add_float(p, "--l1-coeff", s["l1_coeff"], "FIDO's sparsity weight")
+    add_int(p, "--n-scenes", s["n_scenes"], "training scenes generated")
+    add_float(p, "--lr", s["lr"], "Adam learning rate", low=1e-12)
+    add_int(p, "--width", s["width"], "network channels")
+    add_seed(p, s["seed"])
+    add_int(p, "--threads", None, "torch threads (default: $OMP_NUM_THREADS or 1)")
     p.add_argument(
         "--out",
         type=Path,
@@ -82,20 +56,16 @@ def _parser(prog: Optional[str]) -> argparse.ArgumentParser:
         help="weights file to write, a .json summary beside it (never inside "
         f"the installed package); {USE}",
     )
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.add_argument("--tiny", action="store_true", help="smoke run: 3 steps, 32 scenes")
+    add_flag(p, "--no-progress", "hide the progress bars")
+    add_flag(p, "--tiny", "smoke run: 3 steps, 32 scenes")
     return p
 
 
+@document_main
 def main(argv: Optional[Sequence[str]] = None, prog: Optional[str] = None) -> int:
     r"""Run the train-explainer command (its ``--help`` lists the options).
 
-    Args:
-        argv (list of str, optional): The arguments (default ``sys.argv``).
-        prog (str, optional): The program name for ``usage:`` lines.
-
-    Returns:
-        int, the exit status (0).
+    {main_args}
 
     Examples::
 

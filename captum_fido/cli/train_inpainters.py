@@ -20,7 +20,11 @@ from pathlib import Path
 from typing import List, Optional
 
 from captum_fido.cli._common import (
-    int_at_least,
+    add_flag,
+    add_float,
+    add_int,
+    add_seed,
+    document_main,
     make_parser,
     set_threads,
     weights_folder,
@@ -59,26 +63,19 @@ def _parser(prog: Optional[str]) -> argparse.ArgumentParser:
         default="both",
         help="which network to train",
     )
-    p.add_argument(
+    add_int(
+        p,
         "--steps",
-        type=int_at_least(1),
-        default=None,
-        help=f"training steps (default: {INPAINTER_STEPS} inpainter, {VAE_STEPS} vae)",
+        None,
+        f"training steps (default: {INPAINTER_STEPS} inpainter, {VAE_STEPS} vae)",
     )
-    p.add_argument(
-        "--batch-size", type=int_at_least(1), default=16, help="scenes a step"
-    )
-    p.add_argument(
-        "--n-scenes",
-        type=int_at_least(1),
-        default=None,
-        help=f"training scenes generated (default: {N_SCENES})",
-    )
-    p.add_argument(
+    add_int(p, "--batch-size", 16, "scenes a step")
+    add_int(p, "--n-scenes", None, f"training scenes generated (default: {N_SCENES})")
+    add_int(
+        p,
         "--width",
-        type=int_at_least(1),
-        default=None,
-        help=f"network width (default: {INPAINTER_WIDTH} inpainter, {VAE_WIDTH} vae)",
+        None,
+        f"network width (default: {INPAINTER_WIDTH} inpainter, {VAE_WIDTH} vae)",
     )
     p.add_argument(
         "--fold",
@@ -93,24 +90,17 @@ def _parser(prog: Optional[str]) -> argparse.ArgumentParser:
         default="pyramid",
         help="inpainter: the coarse stage it refines",
     )
-    p.add_argument("--adv-weight", type=float, default=0.0, help="inpainter GAN weight")
-    p.add_argument(
-        "--grad-weight", type=float, default=1.0, help="inpainter gradient-L1 weight"
-    )
-    p.add_argument(
+    add_float(p, "--adv-weight", 0.0, "inpainter GAN weight")
+    add_float(p, "--grad-weight", 1.0, "inpainter gradient-L1 weight")
+    add_float(
+        p,
         "--min-kept-fraction",
-        type=float,
-        default=0.1,
-        help="inpainter: below this kept share of the object, the target is "
-        "the scene without it",
+        0.1,
+        "inpainter: below this kept share of the object, the target is the "
+        "scene without it",
     )
-    p.add_argument("--seed", type=int, default=0, help="random seed")
-    p.add_argument(
-        "--threads",
-        type=int,
-        default=None,
-        help="torch threads (default: $OMP_NUM_THREADS or 1)",
-    )
+    add_seed(p)
+    add_int(p, "--threads", None, "torch threads (default: $OMP_NUM_THREADS or 1)")
     p.add_argument(
         "--out-dir",
         type=Path,
@@ -119,15 +109,12 @@ def _parser(prog: Optional[str]) -> argparse.ArgumentParser:
         help="folder DIR for inpainter.pt and vae.pt, a .json summary beside "
         f"each (never inside the installed package); {USE}",
     )
-    p.add_argument(
-        "--no-progress", action="store_true", help="hide the tqdm progress bars"
-    )
-    p.add_argument(
-        "--tiny", action="store_true", help="smoke test: 3 steps on 32 scenes"
-    )
+    add_flag(p, "--no-progress", "hide the progress bars")
+    add_flag(p, "--tiny", "smoke test: 3 steps on 32 scenes")
     return p
 
 
+@document_main
 def main(argv: Optional[List[str]] = None, prog: Optional[str] = None) -> int:
     r"""Run the train-inpainters command (its ``--help`` lists the options).
 
@@ -136,13 +123,7 @@ def main(argv: Optional[List[str]] = None, prog: Optional[str] = None) -> int:
     with a JSON summary beside it. ``--tiny`` runs 3 steps on 32 scenes with
     width 8 (a smoke test).
 
-    Args:
-        argv (list of str, optional): The command's arguments. Default
-            ``sys.argv[1:]``.
-        prog (str, optional): The program name for ``usage:`` lines.
-
-    Returns:
-        int, the exit status (0).
+    {main_args}
 
     Examples::
 
