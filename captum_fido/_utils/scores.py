@@ -42,9 +42,9 @@ def check_output_type(value: Any, name: str = "output_type") -> str:
         >>> check_output_type("logits")
         'logits'
     """
-    if value not in OUTPUT_TYPES:
-        raise ValueError(f"{name} must be one of {OUTPUT_TYPES}, got {value!r}")
-    return str(value)
+    from captum_fido._utils.validation import check_choice
+
+    return str(check_choice(value, name, OUTPUT_TYPES))
 
 
 def is_single_output(output: Tensor) -> bool:

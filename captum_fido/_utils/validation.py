@@ -21,6 +21,7 @@ __all__ = [
     "check_targets",
     "check_targets_in_range",
     "check_callable",
+    "check_choice",
     "check_int_at_least",
     "check_positive_int",
     "check_nonnegative_int",
@@ -198,6 +199,32 @@ def check_callable(value: Any, name: str) -> Any:
     """
     if not callable(value):
         raise TypeError(f"{name} must be callable, got {type(value).__name__}")
+    return value
+
+
+def check_choice(value: Any, name: str, choices: Any, *, text: bool = False) -> Any:
+    r"""One of ``choices``, returned as is (first a ``str`` when ``text``).
+
+    Args:
+        value: The argument's value.
+        name (str): The argument's name, for error messages.
+        choices (collection): The values allowed, shown as given in the
+            message (a tuple, a sorted list, ...).
+        text (bool, optional): Refuse a value that is not a ``str`` with a
+            ``TypeError`` first. Default ``False``.
+
+    Returns:
+        ``value``.
+
+    Examples::
+
+        >>> check_choice("ssr", "objective", ("ssr", "sdr"))
+        'ssr'
+    """
+    if text and not isinstance(value, str):
+        raise TypeError(f"{name} must be a str, got {type(value).__name__}")
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {choices}, got {value!r}")
     return value
 
 

@@ -92,9 +92,7 @@ def _check_fraction(value: Any, name: str) -> float:
 
 
 def _check_preset(value: Any, name: str) -> str:
-    if value not in PRESET_NAMES:
-        raise ValueError(f"{name} must be one of {PRESET_NAMES}, got {value!r}")
-    return str(value)
+    return str(V.check_choice(value, name, PRESET_NAMES))
 
 
 def _check_seed(value: Any, name: str) -> Optional[int]:

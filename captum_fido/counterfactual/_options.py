@@ -79,8 +79,7 @@ def _check_min_confidence(value: Any, name: str) -> Union[float, Tensor]:
 
 
 def _check_loss(value: Any, name: str) -> str:
-    if value not in LOSSES:
-        raise ValueError(f"{name} must be one of {LOSSES}, got {value!r}")
+    V.check_choice(value, name, LOSSES)
     return str(value)
 
 

@@ -39,6 +39,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from captum_fido._utils import validation as V
 from captum_fido.demo.models import GatedConv2d, _zero
 from captum_fido.infillers import Infiller
 from captum_fido.infillers.functional import pyramid_fill
@@ -90,8 +91,7 @@ def observed_fill(
         >>> bool((coarse * keep == x * keep).all())
         True
     """
-    if method not in _FLAGS:
-        raise ValueError(f"method must be one of {sorted(_FLAGS)}, got {method!r}")
+    V.check_choice(method, "method", sorted(_FLAGS))
     if masked_image.dim() != 4 or masked_image.shape[1] != 3:
         raise ValueError(
             f"masked_image must be (N, 3, H, W), got {tuple(masked_image.shape)}"
@@ -180,8 +180,7 @@ class RefineUNet(nn.Module):
 
     def __init__(self, width: int = 24, coarse: str = "pyramid", fold: int = 2) -> None:
         super().__init__()
-        if coarse not in COARSE_FILLS:
-            raise ValueError(f"coarse must be one of {COARSE_FILLS}, got {coarse!r}")
+        V.check_choice(coarse, "coarse", COARSE_FILLS)
         if fold not in (2, 4):
             raise ValueError(f"fold must be 2 or 4, got {fold!r}")
         w, c = width, 7 * fold * fold

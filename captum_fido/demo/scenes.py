@@ -53,6 +53,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
+from captum_fido._utils import validation as V
 from captum_fido.demo._scene_drawing import (
     BACKGROUNDS,
     draw_clutter,
@@ -174,17 +175,12 @@ def background_names() -> Tuple[str, ...]:
 
 
 def _check_variant(variant: object) -> str:
-    if not isinstance(variant, str):
-        raise TypeError(f"variant must be a str, got {type(variant).__name__}")
-    if variant not in VARIANTS:
-        raise ValueError(f"variant must be one of {list(VARIANTS)}, got {variant!r}")
-    return variant
+    return str(V.check_choice(variant, "variant", list(VARIANTS), text=True))
 
 
 def _splits(split: str, variant: str) -> Dict[str, Tuple[int, int]]:
     splits = VARIANT_SPLITS[_check_variant(variant)]
-    if split not in splits:
-        raise ValueError(f"split must be one of {sorted(splits)}, got {split!r}")
+    V.check_choice(split, "split", sorted(splits))
     return splits
 
 

@@ -33,6 +33,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from tqdm import tqdm
 
+from captum_fido._utils import validation as V
 from captum_fido.demo._training import WEIGHTS_DIR, finish_training, seed_everything
 from captum_fido.demo.models import SceneClassifier
 from captum_fido.demo.scenes import VARIANTS, load_split
@@ -56,10 +57,7 @@ def weights_path(variant: str = "default") -> Path:
         >>> weights_path("context").name
         'classifier_context.pt'
     """
-    if not isinstance(variant, str):
-        raise TypeError(f"variant must be a str, got {type(variant).__name__}")
-    if variant not in VARIANTS:
-        raise ValueError(f"variant must be one of {list(VARIANTS)}, got {variant!r}")
+    V.check_choice(variant, "variant", list(VARIANTS), text=True)
     suffix = "" if variant == "default" else f"_{variant}"
     return WEIGHTS_DIR / f"classifier{suffix}.pt"
 

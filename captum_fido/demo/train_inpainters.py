@@ -46,6 +46,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from tqdm import tqdm
 
+from captum_fido._utils import validation as V
 from captum_fido.demo._training import finish_training, seed_everything
 from captum_fido.demo.inpainting import COARSE_FILLS, RefineUNet, coarse_fill
 from captum_fido.demo.masks import infill_targets, sample_keep_masks
@@ -196,8 +197,7 @@ def train_inpainter(
         >>> summary["coarse_l1"] > 0
         True
     """
-    if coarse not in COARSE_FILLS:
-        raise ValueError(f"coarse must be one of {COARSE_FILLS}, got {coarse!r}")
+    V.check_choice(coarse, "coarse", COARSE_FILLS)
     seed_everything(seed)
     t0, c0 = time.time(), time.process_time()
     bank = _SceneBank(n_scenes, seed, min_kept_fraction, mask_weights)

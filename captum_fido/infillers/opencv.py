@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from captum_fido._utils import validation as V
 from captum_fido.infillers._base import Infiller
 
 __all__ = ["OpenCVInfiller"]
@@ -50,8 +51,7 @@ class OpenCVInfiller(Infiller):
     honest = True
 
     def __init__(self, method: str = "telea", radius: float = 5.0) -> None:
-        if method not in _METHODS:
-            raise ValueError(f"method must be one of {_METHODS}, got {method!r}")
+        V.check_choice(method, "method", _METHODS)
         if isinstance(radius, bool) or not isinstance(radius, (int, float)):
             raise TypeError(f"radius must be a number, got {type(radius).__name__}")
         if not (radius > 0 and np.isfinite(radius)):
