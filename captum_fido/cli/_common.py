@@ -33,6 +33,8 @@ __all__ = [
     "add_float",
     "add_flag",
     "add_seed",
+    "add_path",
+    "add_training_options",
     "MAIN_ARGS",
     "document_main",
     "figure_path",
@@ -183,14 +185,8 @@ def add_float(
     help: str,
     low: float = 0.0,
 ) -> None:
-    r"""A finite number option of at least ``low``, checked as it is parsed.
-
-    Args:
-        parser (argparse.ArgumentParser): The command's parser.
-        flag (str): The option, e.g. ``"--l1-coeff"``.
-        default (float, optional): Its default (``None``: decided later).
-        help (str): Its ``--help`` text.
-        low (float, optional): The smallest value accepted. Default 0.
+    r"""As :func:`add_int`, for a finite number of at least ``low``
+    (default 0).
 
     Examples::
 
@@ -238,6 +234,60 @@ def add_seed(
         0
     """
     add_int(parser, "--seed", default, help, low=0)
+
+
+def add_path(
+    parser: argparse.ArgumentParser,
+    flag: str,
+    default: Optional[Path],
+    help: str,
+    metavar: Optional[str] = None,
+) -> None:
+    r"""A file or folder option (``--out``, ``--init``, ...), as a ``Path``;
+    checked by the command (:func:`figure_path`, :func:`output_folder`,
+    :func:`weights_file`, ...) before any work.
+
+    Args:
+        parser (argparse.ArgumentParser): The command's parser.
+        flag (str): The option, e.g. ``"--out"``.
+        default (Path, optional): Its default (``None``: decided later).
+        help (str): Its ``--help`` text.
+        metavar (str, optional): Its name in ``usage:`` lines.
+
+    Examples::
+
+        >>> p = make_parser("demo", "Explain demo scenes.")
+        >>> add_path(p, "--out", Path("outputs/demo.png"), "figure file")
+        >>> p.parse_args([]).out
+        PosixPath('outputs/demo.png')
+    """
+    parser.add_argument(flag, type=Path, default=default, metavar=metavar, help=help)
+
+
+def add_training_options(
+    parser: argparse.ArgumentParser, tiny: str, threads: bool = True
+) -> None:
+    r"""What every training command takes besides its own settings:
+    ``--threads`` (default ``$OMP_NUM_THREADS`` or 1, see
+    :func:`set_threads`), ``--no-progress`` and ``--tiny`` (a smoke run).
+
+    Args:
+        parser (argparse.ArgumentParser): The command's parser.
+        tiny (str): What ``--tiny`` runs, for its ``--help``.
+        threads (bool, optional): Add ``--threads``. Default ``True``.
+
+    Examples::
+
+        >>> p = make_parser("train-digits", "Train.")
+        >>> add_training_options(p, "one epoch each", threads=False)
+        >>> p.parse_args(["--tiny"]).tiny
+        True
+    """
+    if threads:
+        help = "torch threads (default: $OMP_NUM_THREADS or 1)"
+        add_int(parser, "--threads", None, help)
+    add_flag(parser, "--no-progress", "hide the progress bars")
+    add_flag(parser, "--tiny", tiny)
 
 
 #: What every command's ``main`` takes and returns, written where its

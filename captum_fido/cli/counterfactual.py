@@ -24,6 +24,7 @@ import torch
 from captum_fido.cli._common import (
     add_flag,
     add_int,
+    add_path,
     document_main,
     figure_path,
     make_parser,
@@ -76,11 +77,11 @@ def main(argv: Optional[List[str]] = None, prog: Optional[str] = None) -> int:
         "(generative counterfactual introspection).",
         prog,
     )
-    parser.add_argument(
+    add_path(
+        parser,
         "--out",
-        type=Path,
-        default=Path("outputs/counterfactual.png"),
-        help="figure file (.png when the name has no suffix)",
+        Path("outputs/counterfactual.png"),
+        "figure file (.png when the name has no suffix)",
     )
     add_int(parser, "--n-digits", 4, "held-out digits to explain (1-10)")
     add_int(parser, "--n-steps", 200, "Adam steps per solve")

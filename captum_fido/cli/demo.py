@@ -23,6 +23,7 @@ import torch
 from captum_fido.cli._common import (
     add_float,
     add_int,
+    add_path,
     add_seed,
     document_main,
     figure_path,
@@ -41,11 +42,11 @@ def _parser(prog: Optional[str]) -> argparse.ArgumentParser:
         "Saliency, LayerGradCam and Deconvolution; write a figure.",
         prog,
     )
-    p.add_argument(
+    add_path(
+        p,
         "--out",
-        type=Path,
-        default=Path("outputs/demo.png"),
-        help="figure file (.png when the name has no suffix)",
+        Path("outputs/demo.png"),
+        "figure file (.png when the name has no suffix)",
     )
     add_int(p, "--n-images", 4, "test scenes to explain")
     add_int(p, "--steps", None, "FIDO optimisation steps (default: FIDO's)")

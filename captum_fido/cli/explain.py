@@ -49,6 +49,7 @@ from captum_fido.cli._common import (
     add_flag,
     add_float,
     add_int,
+    add_path,
     add_seed,
     make_parser,
     output_folder,
@@ -125,13 +126,13 @@ def _parser(prog: Optional[str]) -> argparse.ArgumentParser:
         help="'demo' (the shipped 64 px scenes classifier: six shape classes "
         "only) or 'torchvision:NAME' with --weights",
     )
-    p.add_argument(
+    add_path(
+        p,
         "--weights",
-        type=Path,
-        default=None,
+        None,
+        "state_dict file for --model torchvision:NAME; nothing is downloaded "
+        "(default: none)",
         metavar="FILE",
-        help="state_dict file for --model torchvision:NAME; nothing is "
-        "downloaded (default: none)",
     )
     theirs = "(default: the method's)"
     add_int(p, "--steps", None, f"FIDO/BBMP optimisation steps {theirs}")
@@ -147,13 +148,13 @@ def _parser(prog: Optional[str]) -> argparse.ArgumentParser:
         help="torch device, e.g. cpu, cuda, cuda:1, mps (default: cpu; "
         "cuda:LOCAL_RANK under torchrun on a machine with GPUs)",
     )
-    p.add_argument(
+    add_path(
+        p,
         "--out",
-        type=Path,
-        default=Path("outputs/explain"),
+        Path("outputs/explain"),
+        "output folder: new, empty, or of an earlier run of the same command "
+        "(which it resumes); never an input folder",
         metavar="DIR",
-        help="output folder: new, empty, or of an earlier run of the same "
-        "command (which it resumes); never an input folder",
     )
     add_flag(p, "--no-figures", "write maps and index only")
     add_flag(p, "--retry-failed", "retry inputs an earlier run recorded as failed")

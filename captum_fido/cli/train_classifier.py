@@ -20,10 +20,11 @@ from pathlib import Path
 from typing import List, Optional
 
 from captum_fido.cli._common import (
-    add_flag,
     add_float,
     add_int,
+    add_path,
     add_seed,
+    add_training_options,
     document_main,
     make_parser,
     set_threads,
@@ -54,25 +55,20 @@ def _parser(prog: Optional[str]) -> argparse.ArgumentParser:
     add_float(p, "--lr", 3e-3, "peak one-cycle learning rate", low=1e-12)
     add_seed(p)
     add_int(p, "--steps", None, "stop after N steps")
-    add_int(p, "--threads", None, "torch threads (default: $OMP_NUM_THREADS or 1)")
-    p.add_argument(
+    add_path(
+        p,
         "--out",
-        type=Path,
-        default=None,
-        help="state_dict file to write, a .json summary beside it (default: "
+        None,
+        "state_dict file to write, a .json summary beside it (default: "
         "outputs/classifier.pt, outputs/classifier_<variant>.pt for another "
         f"variant; never inside the installed package); {USE}",
     )
     add_int(p, "--n-val", 1000, "validation scenes")
     add_int(p, "--n-test", 2000, "test scenes")
-    add_flag(p, "--no-progress", "hide the progress bars")
-    p.add_argument(
-        "--init",
-        type=Path,
-        default=None,
-        help="start from this state_dict (e.g. weights/classifier.pt)",
+    add_path(
+        p, "--init", None, "start from this state_dict (e.g. weights/classifier.pt)"
     )
-    add_flag(p, "--tiny", "smoke test: 64 scenes, 3 steps, narrow model")
+    add_training_options(p, "smoke test: 64 scenes, 3 steps, narrow model")
     return p
 
 

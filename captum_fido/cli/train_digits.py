@@ -17,10 +17,11 @@ from pathlib import Path
 from typing import List, Optional
 
 from captum_fido.cli._common import (
-    add_flag,
     add_float,
     add_int,
+    add_path,
     add_seed,
+    add_training_options,
     document_main,
     make_parser,
     weights_folder,
@@ -53,23 +54,22 @@ def main(argv: Optional[List[str]] = None, prog: Optional[str] = None) -> int:
         "Train the digit classifier and VAE for latent counterfactuals.",
         prog,
     )
-    parser.add_argument(
+    add_path(
+        parser,
         "--out",
-        type=Path,
-        default=Path("outputs/digits"),
-        help="folder for digit_classifier.pt and digit_vae.pt, a .json summary "
+        Path("outputs/digits"),
+        "folder for digit_classifier.pt and digit_vae.pt, a .json summary "
         f"beside each (never inside the installed package); {USE}",
     )
     add_int(parser, "--classifier-epochs", 30, "classifier epochs")
     add_int(parser, "--vae-epochs", 300, "VAE epochs")
     add_float(parser, "--beta", 0.5, "weight of the VAE's KL term")
     add_seed(parser)
-    add_flag(
+    add_training_options(
         parser,
-        "--tiny",
         "one epoch each on 200 digits (a smoke test, not a usable model)",
+        threads=False,
     )
-    add_flag(parser, "--no-progress", "hide the progress bars")
     args = parser.parse_args(argv)
     weights_folder(parser, "--out", args.out, USE)
     classifier_info, vae_info = train_digit_models(

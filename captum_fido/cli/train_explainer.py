@@ -16,10 +16,11 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from captum_fido.cli._common import (
-    add_flag,
     add_float,
     add_int,
+    add_path,
     add_seed,
+    add_training_options,
     document_main,
     make_parser,
     set_threads,
@@ -48,16 +49,14 @@ def _parser(prog: Optional[str]) -> argparse.ArgumentParser:
     add_float(p, "--lr", s["lr"], "Adam learning rate", low=1e-12)
     add_int(p, "--width", s["width"], "network channels")
     add_seed(p, s["seed"])
-    add_int(p, "--threads", None, "torch threads (default: $OMP_NUM_THREADS or 1)")
-    p.add_argument(
+    add_path(
+        p,
         "--out",
-        type=Path,
-        default=Path("outputs/explainer_scenes.pt"),
-        help="weights file to write, a .json summary beside it (never inside "
-        f"the installed package); {USE}",
+        Path("outputs/explainer_scenes.pt"),
+        "weights file to write, a .json summary beside it (never inside the "
+        f"installed package); {USE}",
     )
-    add_flag(p, "--no-progress", "hide the progress bars")
-    add_flag(p, "--tiny", "smoke run: 3 steps, 32 scenes")
+    add_training_options(p, "smoke run: 3 steps, 32 scenes")
     return p
 
 

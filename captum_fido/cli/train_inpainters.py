@@ -20,10 +20,11 @@ from pathlib import Path
 from typing import List, Optional
 
 from captum_fido.cli._common import (
-    add_flag,
     add_float,
     add_int,
+    add_path,
     add_seed,
+    add_training_options,
     document_main,
     make_parser,
     set_threads,
@@ -100,17 +101,15 @@ def _parser(prog: Optional[str]) -> argparse.ArgumentParser:
         "scene without it",
     )
     add_seed(p)
-    add_int(p, "--threads", None, "torch threads (default: $OMP_NUM_THREADS or 1)")
-    p.add_argument(
+    add_path(
+        p,
         "--out-dir",
-        type=Path,
-        default=Path("outputs"),
+        Path("outputs"),
+        "folder DIR for inpainter.pt and vae.pt, a .json summary beside each "
+        f"(never inside the installed package); {USE}",
         metavar="DIR",
-        help="folder DIR for inpainter.pt and vae.pt, a .json summary beside "
-        f"each (never inside the installed package); {USE}",
     )
-    add_flag(p, "--no-progress", "hide the progress bars")
-    add_flag(p, "--tiny", "smoke test: 3 steps on 32 scenes")
+    add_training_options(p, "smoke test: 3 steps on 32 scenes")
     return p
 
 
