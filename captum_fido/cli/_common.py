@@ -107,19 +107,7 @@ def int_at_least(low: int) -> Callable[[str], int]:
         >>> int_at_least(1)("3")
         3
     """
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            msg = f"expected an integer, got {text!r}"
-            raise argparse.ArgumentTypeError(msg) from None
-        if value < low:
-            raise argparse.ArgumentTypeError(f"must be >= {low}, got {value}")
-        return value
-
-    parse.__name__ = f"integer >= {low}"
-    return parse
+    return _at_least(int, "an integer", low, f"must be >= {low}, got {{}}")
 
 
 def float_at_least(low: float) -> Callable[[str], float]:
@@ -130,20 +118,29 @@ def float_at_least(low: float) -> Callable[[str], float]:
         >>> float_at_least(0.0)("1e-4")
         0.0001
     """
+    return _at_least(
+        float, "a number", low, f"must be a finite number >= {low:g}, got {{}}"
+    )
 
-    def parse(text: str) -> float:
+
+def _at_least(
+    convert: Callable[[str], Any], kind: str, low: Any, refusal: str
+) -> Callable[[str], Any]:
+    r"""Parse with ``convert`` (``kind`` names what it expects); refuse a
+    value below ``low`` or infinite with ``refusal`` (its ``{}`` is the
+    text given)."""
+
+    def parse(text: str) -> Any:
         try:
-            value = float(text)
+            value = convert(text)
         except ValueError:
-            msg = f"expected a number, got {text!r}"
+            msg = f"expected {kind}, got {text!r}"
             raise argparse.ArgumentTypeError(msg) from None
         if not (value >= low and value != float("inf")):
-            raise argparse.ArgumentTypeError(
-                f"must be a finite number >= {low:g}, got {text}"
-            )
+            raise argparse.ArgumentTypeError(refusal.format(text))
         return value
 
-    parse.__name__ = f"number >= {low:g}"
+    parse.__name__ = f"{kind.split()[-1]} >= {low:g}"
     return parse
 
 

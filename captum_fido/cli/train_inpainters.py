@@ -134,33 +134,30 @@ def main(argv: Optional[List[str]] = None, prog: Optional[str] = None) -> int:
     a = p.parse_args(argv)
     weights_folder(p, "--out-dir", a.out_dir, USE)
     set_threads(a.threads)
-    batch_size = 4 if a.tiny else a.batch_size
     steps = 3 if a.tiny else a.steps
-    n_scenes = 32 if a.tiny else (a.n_scenes or N_SCENES)
-    show = not a.no_progress
+    both = dict(  # what the two trainings share
+        batch_size=4 if a.tiny else a.batch_size,
+        n_scenes=32 if a.tiny else (a.n_scenes or N_SCENES),
+        seed=a.seed,
+        show_progress=not a.no_progress,
+    )
     if a.model in ("inpainter", "both"):
         train_inpainter(
             steps=steps or INPAINTER_STEPS,
-            batch_size=batch_size,
-            n_scenes=n_scenes,
             width=8 if a.tiny else (a.width or INPAINTER_WIDTH),
             coarse=a.coarse,
             fold=a.fold,
             adv_weight=a.adv_weight,
             grad_weight=a.grad_weight,
             min_kept_fraction=a.min_kept_fraction,
-            seed=a.seed,
             out=a.out_dir / "inpainter.pt",
-            show_progress=show,
+            **both,
         )
     if a.model in ("vae", "both"):
         train_vae(
             steps=steps or VAE_STEPS,
-            batch_size=batch_size,
-            n_scenes=n_scenes,
             width=8 if a.tiny else (a.width or VAE_WIDTH),
-            seed=a.seed,
             out=a.out_dir / "vae.pt",
-            show_progress=show,
+            **both,
         )
     return 0
