@@ -5,7 +5,8 @@ r"""Localisation metrics of the paper (section 4 and appendix).
   any ground-truth box exceeds 0.5.
 - Saliency Metric (Dabkowski & Gal 2017): ``log(max(a, 0.05)) - log p(c|crop)``.
 - Share of the MAP mask (``map > 0.5``) outside the ground-truth box (Fig. 8).
-- Stability of maps over seeds (appendix A.3).
+- Stability of maps over seeds (appendix A.3), in :mod:`._stability` and
+  importable from here.
 
 Boxes are ``(x0, y0, x1, y1)`` pixel edges (torchvision's convention): the box
 around pixel rows ``r0..r1`` and columns ``c0..c1`` is ``(c0, r0, c1 + 1, r1 + 1)``.
@@ -19,7 +20,7 @@ model's range).
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -27,17 +28,16 @@ from torch import Tensor
 from torchvision.ops import box_area, box_iou
 
 from captum_fido._utils.model_state import preserve_module_state
-from captum_fido._utils.scores import OUTPUT_TYPES, log_odds
-from captum_fido._utils.validation import check_inputs
+from captum_fido._utils.scores import check_output_type, log_odds
+from captum_fido._utils.validation import check_callable, check_inputs
 from captum_fido.metrics._common import (
     as_maps,
     as_targets,
     check_boxes,
     check_output_targets,
     check_real,
-    constant_rows,
-    correlation_with_constants,
 )
+from captum_fido.metrics._stability import stability
 
 __all__ = [
     "salient_box",
@@ -369,19 +369,13 @@ def saliency_metric(
     (inputs,) = check_inputs((inputs,))
     n, _, h, w = inputs.shape
     targets = as_targets(target, n, inputs.device)
-    if not callable(forward_func):
-        raise TypeError(
-            f"forward_func must be callable, got {type(forward_func).__name__}"
-        )
+    check_callable(forward_func, "forward_func")
     if not isinstance(boxes, Tensor):
         raise TypeError(f"boxes must be a torch.Tensor, got {type(boxes).__name__}")
     if boxes.shape != (n, 4):
         raise ValueError(f"boxes must have shape ({n}, 4), got {tuple(boxes.shape)}")
     check_boxes(list(boxes), n, (h, w), "boxes")
-    if output_type not in OUTPUT_TYPES:
-        raise ValueError(
-            f"output_type must be one of {OUTPUT_TYPES}, got {output_type!r}"
-        )
+    check_output_type(output_type)
     min_area = check_real(min_area, "min_area")
     if not 0.0 < min_area <= 1.0:
         raise ValueError(f"min_area must lie in (0, 1], got {min_area:g}")
@@ -483,81 +477,3 @@ def _inside_boxes(gts: list[Tensor], h: int, w: int) -> Tensor:
         for x0, y0, x1, y1 in g.round().long().tolist():
             inside[i, max(0, y0) : y1, max(0, x0) : x1] = True
     return inside
-
-
-def stability(maps_over_seeds: Union[Tensor, Sequence[Tensor]]) -> Tensor:
-    r"""Mean pairwise Pearson correlation of maps of the same images over seeds.
-
-    .. math::
-
-        \mathrm{stab}_i = \binom{S}{2}^{-1} \sum_{s < t}
-        \mathrm{corr}(m^{(s)}_i, m^{(t)}_i)
-
-    Pearson's correlation is undefined for a map that does not vary, so
-    constant maps follow a convention: **two constant maps correlate 1**
-    (neither ranks any pixel above another, so the seed changed nothing the
-    correlation measures, even when the constants differ: the correlation
-    ignores a map's offset and scale, as it does for varying maps), and **a
-    constant map and a varying one correlate 0** (no linear association). A
-    map is constant when its values span at most
-    :data:`~captum_fido.metrics._common.CONSTANT_RTOL` of their largest
-    magnitude (an all-zero map is constant). A *collapsed* mask map (nearly
-    empty or flooded, :func:`~captum_fido.metrics.map_status`) still varies a
-    little and can score low; the comparison harness marks it as collapsed
-    rather than reporting that as instability.
-
-    Args:
-        maps_over_seeds: ``(S, N, ...)`` finite floating-point tensor or a
-            list of ``S >= 2`` map batches of one shape, ``(N, ...)`` each.
-
-    Returns:
-        ``(N,)`` mean correlation over the ``S * (S - 1) / 2`` pairs (1 = the
-        seed does not matter).
-
-    Examples::
-
-        >>> a = torch.rand(2, 8, 8)
-        >>> stability([a, 2 * a + 1]).tolist()  # the same pattern
-        [1.0, 1.0]
-        >>> flat = torch.full((1, 8, 8), 0.3)
-        >>> stability([flat, flat]).tolist(), stability([flat, a[:1]]).tolist()
-        ([1.0], [0.0])
-    """
-    if isinstance(maps_over_seeds, Tensor):
-        stack = maps_over_seeds
-    elif isinstance(maps_over_seeds, Sequence) and all(
-        isinstance(m, Tensor) for m in maps_over_seeds
-    ):
-        shapes = {tuple(m.shape) for m in maps_over_seeds}
-        if len(shapes) > 1:
-            raise ValueError(
-                "maps_over_seeds must hold map batches of one shape, got "
-                f"{sorted(shapes)}"
-            )
-        if not maps_over_seeds:
-            raise ValueError(
-                "maps_over_seeds needs at least two seeds of (N, ...) maps"
-            )
-        stack = torch.stack(list(maps_over_seeds))
-    else:
-        raise TypeError(
-            "maps_over_seeds must be an (S, N, ...) tensor or a list of (N, ...) "
-            f"tensors, got {type(maps_over_seeds).__name__}"
-        )
-    if stack.dim() < 3 or stack.shape[0] < 2:
-        raise ValueError("maps_over_seeds needs at least two seeds of (N, ...) maps")
-    if not stack.is_floating_point():
-        raise TypeError(f"maps_over_seeds must be floating point, got {stack.dtype}")
-    if stack.shape[1] == 0 or stack[0, 0].numel() == 0:
-        raise ValueError(f"maps_over_seeds is empty: shape {tuple(stack.shape)}")
-    if not bool(torch.isfinite(stack).all()):
-        raise ValueError("maps_over_seeds holds NaN or infinite values")
-    flat = stack.detach().flatten(2).double()
-    s, n = flat.shape[:2]
-    const = constant_rows(flat.reshape(s * n, -1)).view(s, n)
-    flat = flat - flat.mean(dim=2, keepdim=True)
-    flat = flat / flat.norm(dim=2, keepdim=True).clamp_min(1e-300)
-    corr = torch.einsum("anp,bnp->abn", flat, flat).clamp(-1.0, 1.0)
-    iu = torch.triu_indices(s, s, offset=1)
-    pairs = correlation_with_constants(corr[iu[0], iu[1]], const[iu[0]], const[iu[1]])
-    return pairs.mean(dim=0).float()
