@@ -125,15 +125,20 @@ def write_json_atomic(path: PathLike, obj: Any) -> None:
     write_text_atomic(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
 
 
-def save_figure_atomic(fig: Any, path: PathLike, **savefig_kwargs: Any) -> None:
-    r"""Save a matplotlib figure to ``path`` atomically (see :func:`atomic_path`).
+def save_figure_atomic(
+    fig: Any, path: PathLike, *, close: bool = False, **savefig_kwargs: Any
+) -> None:
+    r"""Save a matplotlib figure to ``path`` atomically (see :func:`atomic_path`),
+    creating its folder.
 
     The format comes from ``path``'s suffix (``png`` without one) unless
     ``format`` is given: the temporary file's own suffix must not decide it.
 
     Args:
         fig (matplotlib.figure.Figure): The figure.
-        path (str or PathLike): The destination; its folder must exist.
+        path (str or PathLike): The destination (its folder is created).
+        close (bool, optional): Close the figure once saved (pyplot keeps
+            every open figure in memory). Default ``False``.
         **savefig_kwargs: Passed to ``fig.savefig`` (``dpi``, ``bbox_inches``).
 
     Examples::
@@ -141,9 +146,14 @@ def save_figure_atomic(fig: Any, path: PathLike, **savefig_kwargs: Any) -> None:
         >>> save_figure_atomic(fig, folder / "maps.png", dpi=100)  # doctest: +SKIP
     """
     dest = Path(path)
+    dest.parent.mkdir(parents=True, exist_ok=True)
     savefig_kwargs.setdefault("format", dest.suffix.lstrip(".").lower() or "png")
     with atomic_path(dest) as tmp:
         fig.savefig(tmp, **savefig_kwargs)
+    if close:
+        import matplotlib.pyplot as plt
+
+        plt.close(fig)
 
 
 def save_torch_atomic(obj: Any, path: PathLike) -> None:

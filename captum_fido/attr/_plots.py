@@ -128,6 +128,5 @@ def _frame(ax: Any, title: str) -> None:
 def _finish(fig: Any, path: Optional[PathLike]) -> Any:
     fig.tight_layout()
     if path is not None:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
         save_figure_atomic(fig, path, dpi=90)
     return fig

@@ -203,9 +203,7 @@ class PhotoExplanation:
             ax.axis("off")
         fig.tight_layout()
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        save_figure_atomic(fig, path, dpi=100)
-        plt.close(fig)
+        save_figure_atomic(fig, path, dpi=100, close=True)
         return path
 
 

@@ -245,7 +245,5 @@ def plot(result: DemoResult, out: Path) -> Path:
         "per image). Green/red box: ground truth.",
         fontsize=9,
     )
-    out.parent.mkdir(parents=True, exist_ok=True)
-    save_figure_atomic(fig, out, dpi=110)
-    plt.close(fig)
+    save_figure_atomic(fig, out, dpi=110, close=True)
     return out

@@ -342,7 +342,5 @@ def plot_map_grid(
     top = 1 - 0.1 / layout.height
     fig.text(0.5, top, layout.caption, ha="center", va="top", fontsize=8)
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    save_figure_atomic(fig, out, dpi=dpi)
-    plt.close(fig)
+    save_figure_atomic(fig, out, dpi=dpi, close=True)
     return out

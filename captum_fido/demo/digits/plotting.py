@@ -114,10 +114,7 @@ def plot_paths(
         top = 1.0 - 0.35 / height  # keep the column titles clear of it
     fig.tight_layout(pad=0.3, h_pad=0.2, w_pad=0.2, rect=(0.0, 0.0, 1.0, top))
     if out is not None:
-        out = Path(out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        save_figure_atomic(fig, out, dpi=90)
-        plt.close(fig)
+        save_figure_atomic(fig, out, dpi=90, close=True)
     return fig
 
 
