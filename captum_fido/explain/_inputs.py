@@ -14,6 +14,7 @@ Sources load lazily: only the inputs a process explains are decoded.
 from __future__ import annotations
 
 import os
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, List, Optional, Sequence, Set, Tuple, Union
@@ -172,7 +173,7 @@ class Item:
     reason: Optional[str] = None
 
 
-class Source:
+class Source(ABC):
     r"""The inputs of a run, by id, loaded lazily in id order."""
 
     kind = "files"
@@ -180,8 +181,9 @@ class Source:
     def __init__(self, ids: Sequence[str]) -> None:
         self.ids: Tuple[str, ...] = tuple(ids)
 
+    @abstractmethod
     def items(self, wanted: Set[str]) -> Iterator[Item]:
-        raise NotImplementedError
+        r"""The inputs whose ids are in ``wanted``, loaded, in id order."""
 
     def describe(self) -> dict:
         return {"kind": self.kind}
