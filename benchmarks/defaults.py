@@ -37,7 +37,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import time
 import warnings
 from dataclasses import dataclass
@@ -49,6 +48,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from captum_fido import BBMP, FIDO, CollapsedMapWarning
+from captum_fido._utils.files import save_figure_atomic, write_text_atomic
 from captum_fido.attr import _sparsity
 from captum_fido.evaluation import (
     ComparisonSettings,
@@ -408,10 +408,7 @@ def figure(numbers: Mapping[str, Mapping[str, Any]], path: Path) -> None:
             axes[row, col].set_title(domain, fontsize=9)
             axes[row, col].set_ylabel(label, fontsize=8)
     axes[0, 0].legend(fontsize=7)
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    os.replace(tmp, path)
+    save_figure_atomic(fig, path, close=True, dpi=110)
     print(f"wrote {path}")
 
 
@@ -472,9 +469,7 @@ def _panel(ax: Any, numbers: Mapping[str, Any], key: str) -> None:
 
 
 def _write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    write_text_atomic(path, text)
     print(f"wrote {path}")
 
 
