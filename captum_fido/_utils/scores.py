@@ -18,6 +18,7 @@ __all__ = [
     "OUTPUT_TYPES",
     "check_output_type",
     "log_odds",
+    "marginal_log_odds",
     "check_model_output",
     "is_single_output",
     "num_classes",
@@ -135,3 +136,29 @@ def log_odds(output: Tensor, target: Tensor, output_type: str = "logits") -> Ten
     target_score = output.gather(1, index).squeeze(1)
     others = output.scatter(1, index, float("-inf"))
     return target_score - torch.logsumexp(others, dim=1)
+
+
+def marginal_log_odds(log_odds_rows: Tensor) -> Tensor:
+    r"""The log-odds of the *mean probability* over the last dimension.
+
+    For ``k`` in-fills of one mask, ``p = mean_j sigmoid(s_j)`` is the
+    paper's marginal class probability (its Eq. 1, Monte Carlo over the
+    fills) and the result is ``log p - log(1 - p)``, computed stably as
+    ``logsumexp(logsigmoid(s)) - logsumexp(logsigmoid(-s))`` (the ``log k``
+    of both means cancels). With one fill it returns ``s`` unchanged.
+
+    Args:
+        log_odds_rows (Tensor): ``(..., k)`` log-odds.
+
+    Returns:
+        Tensor of shape ``(...)``.
+
+    Examples::
+
+        >>> s = torch.tensor([[2.0, 2.0], [10.0, -10.0]])
+        >>> marginal_log_odds(s)
+        tensor([2., 0.])
+    """
+    return torch.logsumexp(
+        torch.nn.functional.logsigmoid(log_odds_rows), dim=-1
+    ) - torch.logsumexp(torch.nn.functional.logsigmoid(-log_odds_rows), dim=-1)

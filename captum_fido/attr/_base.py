@@ -122,6 +122,7 @@ class MaskAttribution(SynchronousFutureMixin, PerturbationAttribution):
         preset: str = ...,
         n_steps: Optional[int] = ...,
         n_samples: Optional[int] = ...,
+        n_infills: int = ...,
         lr: Optional[float] = ...,
         mask_size: MaskSize = ...,
         feature_mask: FeatureMask = ...,
@@ -156,6 +157,7 @@ class MaskAttribution(SynchronousFutureMixin, PerturbationAttribution):
         preset: str = ...,
         n_steps: Optional[int] = ...,
         n_samples: Optional[int] = ...,
+        n_infills: int = ...,
         lr: Optional[float] = ...,
         mask_size: MaskSize = ...,
         feature_mask: FeatureMask = ...,
@@ -191,6 +193,7 @@ class MaskAttribution(SynchronousFutureMixin, PerturbationAttribution):
         preset: str = _D.preset,
         n_steps: Optional[int] = None,
         n_samples: Optional[int] = None,
+        n_infills: int = _D.n_infills,
         lr: Optional[float] = _D.lr,
         mask_size: MaskSize = _D.mask_size,
         feature_mask: FeatureMask = _D.feature_mask,
@@ -266,6 +269,7 @@ class MaskAttribution(SynchronousFutureMixin, PerturbationAttribution):
             "preset": preset,
             "n_steps": n_steps,
             "n_samples": n_samples,
+            "n_infills": n_infills,
             "lr": lr,
             "mask_size": mask_size,
             "feature_mask": feature_mask,
@@ -312,6 +316,7 @@ class MaskAttribution(SynchronousFutureMixin, PerturbationAttribution):
         )
         tabular = tabular_view(inputs_tuple, self.infiller, options)
         options = options if tabular is None else tabular.options
+        _check_infills(options.n_infills, self.infiller)
         n, device = inputs_tuple[0].shape[0], inputs_tuple[0].device
         targets = V.check_targets(target, n, device)
         args = format_additional_forward_args(additional_forward_args)
@@ -414,3 +419,14 @@ def _resolve_seed(seed: Optional[int]) -> int:
     if seed is None:
         return int(torch.randint(0, 2**62, (1,)).item())
     return seed
+
+
+def _check_infills(n_infills: int, infiller: Infiller) -> None:
+    r"""Several fills per mask only differ when the infiller samples."""
+    if n_infills > 1 and not infiller.stochastic:
+        raise ValueError(
+            f"n_infills={n_infills} needs an infiller that samples "
+            f"(infiller.stochastic); {type(infiller).__name__} gives the same "
+            "fill every time, so every fill of a mask would be identical. Use "
+            "n_infills=1 or a sampling infiller."
+        )

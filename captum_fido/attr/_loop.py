@@ -36,7 +36,7 @@ from torch.autograd.profiler import record_function
 from tqdm.auto import tqdm
 
 from captum_fido._utils.rows import row_chunks, select_rows
-from captum_fido._utils.scores import log_odds
+from captum_fido._utils.scores import log_odds, marginal_log_odds
 from captum_fido.attr._details import MaskOptimizationDetails
 from captum_fido.attr._masks import GridLayout, MaskDistribution
 from captum_fido.attr._options import MaskOptions
@@ -187,17 +187,20 @@ class _Run:
             ``sign * mean log-odds + regularisers`` and its mean log-odds
             over the samples.
         """
-        b = self.options.n_samples
+        b, fills = self.options.n_samples, self.options.n_infills
         self.dist.anneal(step / max(1, self.options.n_steps - 1))
         with record_function("fido.mask_sample"):
             keep_full = self.expected_masks(coarse)
             masks, observed = self.sample(coarse, keep_full, b, binary=False)
+            if fills > 1:  # each mask's rows side by side, one fill each
+                masks = [m.repeat_interleave(fills, 0) for m in masks]
+                observed = [o.repeat_interleave(fills, 0) for o in observed]
         with record_function("fido.infill"):
-            refs = self.references.per_row(observed, b)
+            refs = self.references.per_row(observed, b * fills)
         score_sum = torch.zeros(
             self.problem.n, device=self.problem.device, dtype=torch.float64
         )
-        for image_rows, _, s in self.scored_chunks(masks, refs, b):
+        for image_rows, _, s in self.scored_chunks(masks, refs, b * fills, fills):
             with record_function("fido.backward"):
                 ((weight * self.sign / b) * s.sum()).backward(
                     inputs=params, retain_graph=True
@@ -284,16 +287,25 @@ class _Run:
         return [torch.cat(u) for u in per_input]
 
     def scored_chunks(
-        self, masks: Masks, refs: Optional[Images], n_per_image: int
+        self,
+        masks: Masks,
+        refs: Optional[Images],
+        n_per_image: int,
+        fills: int = 1,
     ) -> Iterator[Tuple[Tensor, Images, Tensor]]:
         r"""The one chunked evaluation (steps and counterfactuals): for each
         chunk of at most ``internal_batch_size`` rows, yield the rows' images,
-        the composed inputs ``phi`` and the target's log-odds on them."""
+        the composed inputs ``phi`` and the target's log-odds on them. With
+        ``fills > 1`` every run of ``fills`` rows is one mask's in-fills: a
+        chunk holds whole runs, and yields one row per mask whose log-odds is
+        that of the fills' mean probability (the paper's marginal, Eq. 1)."""
         problem = self.problem
         n_rows = problem.n * n_per_image
         row_image = torch.arange(problem.n, device=problem.device)
         row_image = row_image.repeat_interleave(n_per_image)
-        for rows in row_chunks(n_rows, self.options.internal_batch_size):
+        most = self.options.internal_batch_size
+        most = None if most is None else max(fills, most // fills * fills)
+        for rows in row_chunks(n_rows, most):
             image_rows = row_image[rows]
             # One sample per image in one chunk: the rows are the images.
             whole = n_per_image == 1 and rows.stop - rows.start == n_rows
@@ -305,7 +317,11 @@ class _Run:
                     for k, m in enumerate(masks)
                 ]
             with record_function("fido.classifier_forward"):
-                yield image_rows, phi, self.score(phi, image_rows)
+                scores = self.score(phi, image_rows)
+            if fills > 1:
+                scores = marginal_log_odds(scores.view(-1, fills))
+                image_rows = image_rows[::fills]
+            yield image_rows, phi, scores
 
     def score(self, phi: Images, image_rows: Tensor) -> Tensor:
         r"""The target's log-odds on composed inputs (full precision)."""

@@ -160,6 +160,17 @@ class MaskOptions:
         '``preset="paper"``; BBMP default 1: its mask is deterministic, '
         "more rows only average a stochastic infiller's noise).",
     )
+    n_infills: int = option(
+        1,
+        V.check_positive_int,
+        "In-fills drawn per mask sample. With more than 1, each mask is scored "
+        "on that many completions and the target's probability averaged over "
+        "them before its log-odds is taken: the paper's marginalisation over "
+        "plausible in-fills (its Eq. 1). Needs an infiller that samples "
+        "(``infiller.stochastic``, e.g. the demo's sampling in-painter); each "
+        "fill is a classifier row (``n_steps * n_samples * n_infills`` per "
+        "image). Default 1: one fill per mask, as in the paper's own code.",
+    )
     lr: Optional[float] = option(
         None,
         optional(V.check_positive),
