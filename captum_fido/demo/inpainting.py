@@ -31,7 +31,7 @@ Examples::
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, Tuple
 
 import cv2
 import numpy as np
@@ -50,6 +50,7 @@ __all__ = [
     "COARSE_FILLS",
     "RefineUNet",
     "CoarseRefineInfiller",
+    "SamplingRefineInfiller",
 ]
 
 _FLAGS = {"ns": cv2.INPAINT_NS, "telea": cv2.INPAINT_TELEA}
@@ -154,12 +155,19 @@ class RefineUNet(nn.Module):
     correction added to ``logit(coarse)``; it is initialised to zero, so the
     untrained network returns the coarse fill.
 
-    Call: ``model(masked_image, keep_mask, coarse=None) -> completed``. When
-    ``coarse`` is ``None`` it is computed with :func:`coarse_fill` and the
-    network's ``coarse`` stage (so the module alone is a complete, honest
-    in-painter with the ``model(masked_image, keep_mask)`` signature of the
-    other demo models). Observed pixels are copied through from
-    ``masked_image``. Image sides must be divisible by ``8 * fold``.
+    Call: ``model(masked_image, keep_mask, coarse=None, noise=None) ->
+    completed``. When ``coarse`` is ``None`` it is computed with
+    :func:`coarse_fill` and the network's ``coarse`` stage (so the module
+    alone is a complete, honest in-painter with the ``model(masked_image,
+    keep_mask)`` signature of the other demo models). Observed pixels are
+    copied through from ``masked_image``. Image sides must be divisible by
+    ``8 * fold``.
+
+    With ``noise_channels > 0`` the network is a *sampler*: ``noise`` (from
+    :meth:`draw_noise`) is added to the bottleneck and to the first stage's
+    skip features, so each draw gives another completion (trained for
+    diversity by :func:`~captum_fido.demo.train_sampler.train_sampler`);
+    ``noise=None`` gives the completion at zero noise.
 
     Args:
         width (int, optional): Channels of the first stage. Default 24.
@@ -167,6 +175,8 @@ class RefineUNet(nn.Module):
             :data:`COARSE_FILLS`. Default ``"pyramid"``.
         fold (int, optional): The pixel-unshuffle factor, 2 or 4. Default 2
             (the shipped network uses 4).
+        noise_channels (int, optional): Channels of the noise at each of the
+            two scales; 0 (default) makes a deterministic network.
 
     Examples::
 
@@ -178,13 +188,24 @@ class RefineUNet(nn.Module):
         torch.Size([2, 3, 64, 64])
     """
 
-    def __init__(self, width: int = 24, coarse: str = "pyramid", fold: int = 2) -> None:
+    def __init__(
+        self,
+        width: int = 24,
+        coarse: str = "pyramid",
+        fold: int = 2,
+        noise_channels: int = 0,
+    ) -> None:
         super().__init__()
         V.check_choice(coarse, "coarse", COARSE_FILLS)
         if fold not in (2, 4):
             raise ValueError(f"fold must be 2 or 4, got {fold!r}")
+        if not isinstance(noise_channels, int) or noise_channels < 0:
+            raise ValueError(
+                f"noise_channels must be a non-negative int, got {noise_channels!r}"
+            )
         w, c = width, 7 * fold * fold
         self.width, self.coarse, self.fold = width, coarse, fold
+        self.noise_channels = noise_channels
         self.enc0 = GatedConv2d(c, w, 3)
         self.enc1 = GatedConv2d(w, 2 * w, 3, stride=2)
         self.enc2 = GatedConv2d(2 * w, 3 * w, 3, stride=2)
@@ -199,9 +220,42 @@ class RefineUNet(nn.Module):
         self.dec0 = GatedConv2d(2 * w + w + c, w)
         self.out = nn.Conv2d(w, 3 * fold * fold, 3, padding=1)
         _zero(self.out)
+        if noise_channels:
+            # Noise enters at two scales, added to features: the bottleneck's
+            # (the fill's layout and colours) and the first down-sampled
+            # stage's skip to the decoder (texture). Zero at first, so a
+            # sampler warm-started from a deterministic network begins as it.
+            self.noise_mid = nn.Conv2d(noise_channels, 4 * w, 1)
+            self.noise_e1 = nn.Conv2d(noise_channels, 2 * w, 1)
+            _zero(self.noise_mid)
+            _zero(self.noise_e1)
+
+    def draw_noise(
+        self, like: Tensor, generator: Optional[torch.Generator] = None
+    ) -> Tuple[Tensor, Tensor]:
+        r"""Standard normal noise for images shaped like ``like``
+        ``(N, C, H, W)``, drawn from ``generator`` (the global generator when
+        ``None``): ``(first-stage noise, bottleneck noise)``, at ``1 / (2 *
+        fold)`` and ``1 / (8 * fold)`` of the image's sides."""
+        if not self.noise_channels:
+            raise ValueError("draw_noise needs a network with noise_channels > 0")
+        n, (h, w) = like.shape[0], like.shape[-2:]
+        shapes = [
+            (n, self.noise_channels, h // (f * self.fold), w // (f * self.fold))
+            for f in (2, 8)
+        ]
+        z1, z3 = (
+            torch.randn(s, generator=generator, device=like.device, dtype=like.dtype)
+            for s in shapes
+        )
+        return z1, z3
 
     def forward(
-        self, masked_image: Tensor, keep_mask: Tensor, coarse: Optional[Tensor] = None
+        self,
+        masked_image: Tensor,
+        keep_mask: Tensor,
+        coarse: Optional[Tensor] = None,
+        noise: Optional[Tuple[Tensor, Tensor]] = None,
     ) -> Tensor:
         masked_image = masked_image * keep_mask
         if coarse is None:
@@ -213,7 +267,13 @@ class RefineUNet(nn.Module):
         e0 = self.enc0(x)
         e1 = self.enc1(e0)
         e2 = self.enc2(e1)
-        h = self.mid(self.enc3(e2))
+        e3 = self.enc3(e2)
+        if noise is not None:
+            if not self.noise_channels:
+                raise ValueError("noise given to a RefineUNet without noise_channels")
+            e1 = e1 + self.noise_e1(noise[0])
+            e3 = e3 + self.noise_mid(noise[1])
+        h = self.mid(e3)
         h = self.dec2(torch.cat([_up(h), e2], 1))
         h = self.dec1(torch.cat([_up(h), e1], 1))
         h = self.dec0(torch.cat([_up(h), e0, x], 1))
@@ -267,7 +327,7 @@ class CoarseRefineInfiller(Infiller):
     ) -> Tensor:
         if x.shape[1] != 3:
             raise ValueError(
-                f"CoarseRefineInfiller expects RGB images, got {x.shape[1]} channels"
+                f"{type(self).__name__} expects RGB images, got {x.shape[1]} channels"
             )
         keep = (keep_mask > 0.5).to(x.dtype)
         param = next(self.net.parameters())
@@ -276,12 +336,65 @@ class CoarseRefineInfiller(Infiller):
             sl = slice(start, start + self.internal_batch_size)
             k = keep[sl].to(param.device, param.dtype)
             m = x[sl].to(param.device, param.dtype) * k
-            outs.append(self.net(m, k).to(x.device, x.dtype))
+            outs.append(self._complete(m, k, generator).to(x.device, x.dtype))
         return torch.where(keep.bool(), x, torch.cat(outs))
+
+    def _complete(
+        self, masked: Tensor, keep: Tensor, generator: Optional[torch.Generator]
+    ) -> Tensor:
+        return self.net(masked, keep)
 
     def __repr__(self) -> str:
         return (
-            f"CoarseRefineInfiller(RefineUNet(width={self.net.width}, "
-            f"coarse={self.net.coarse!r}, fold={self.net.fold}), "
+            f"{type(self).__name__}(RefineUNet(width={self.net.width}, "
+            f"coarse={self.net.coarse!r}, fold={self.net.fold}, "
+            f"noise_channels={self.net.noise_channels}), "
             f"internal_batch_size={self.internal_batch_size})"
         )
+
+
+class SamplingRefineInfiller(CoarseRefineInfiller):
+    r"""A sampling :class:`RefineUNet` (``noise_channels > 0``) as an honest,
+    stochastic infiller: every call draws new noise, so every call gives
+    another plausible completion of the same observed pixels.
+
+    The noise is drawn from the ``generator`` the call is given (FIDO passes
+    each image's own), on the images' device, so seeded runs repeat exactly.
+    With FIDO's ``n_infills > 1`` each mask sample is scored on several
+    completions and the class probability averaged over them (the paper's
+    marginalisation over in-fills, its Eq. 1).
+
+    Args:
+        net (RefineUNet): The sampling network (``noise_channels > 0``, eval
+            mode).
+        internal_batch_size (int, optional): Images per network call.
+            Default 256.
+
+    Examples::
+
+        >>> net = RefineUNet(width=8, noise_channels=4).eval()
+        >>> infiller = SamplingRefineInfiller(net)
+        >>> x = torch.rand(2, 3, 64, 64)
+        >>> keep = (torch.rand(2, 1, 64, 64) > 0.5).float()
+        >>> g = torch.Generator().manual_seed(0)
+        >>> infiller(x, keep, g).shape
+        torch.Size([2, 3, 64, 64])
+    """
+
+    stochastic = True
+
+    def __init__(self, net: RefineUNet, internal_batch_size: int = 256) -> None:
+        if not net.noise_channels:
+            raise ValueError(
+                "net must be a sampling RefineUNet (noise_channels > 0); a "
+                "deterministic one belongs in CoarseRefineInfiller"
+            )
+        super().__init__(net, internal_batch_size)
+
+    def _complete(
+        self, masked: Tensor, keep: Tensor, generator: Optional[torch.Generator]
+    ) -> Tensor:
+        # Drawn where the generator lives (the images' device), then moved.
+        device = masked.device if generator is None else generator.device
+        noise = self.net.draw_noise(masked.to(device), generator)
+        return self.net(masked, keep, noise=tuple(z.to(masked.device) for z in noise))

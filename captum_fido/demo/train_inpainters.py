@@ -82,7 +82,7 @@ VAE_WIDTH = 16
 N_SCENES = 6000
 
 
-class _SceneBank:
+class SceneBank:
     r"""Training scenes held as uint8 tensors; yields seeded training batches."""
 
     def __init__(
@@ -116,12 +116,24 @@ class _SceneBank:
         return x * keep, keep, target
 
 
-def _hole_l1(pred: Tensor, target: Tensor, keep: Tensor) -> Tensor:
-    hole = 1 - keep
-    return ((pred - target).abs() * hole).sum() / (3 * hole.sum()).clamp_min(1)
+def _weighted_l1(a: Tensor, b: Tensor, weight: Tensor, per_image: bool) -> Tensor:
+    r"""``|a - b|`` averaged with ``weight`` over all pixels and channels: one
+    number for the batch, or one per image (``per_image``)."""
+    err = (a - b).abs() * weight
+    if per_image:
+        return err.sum(dim=(1, 2, 3)) / (3 * weight.sum(dim=(1, 2, 3))).clamp_min(1)
+    return err.sum() / (3 * weight.sum()).clamp_min(1)
 
 
-def _hole_grad_l1(pred: Tensor, target: Tensor, keep: Tensor) -> Tensor:
+def _hole_l1(
+    pred: Tensor, target: Tensor, keep: Tensor, per_image: bool = False
+) -> Tensor:
+    return _weighted_l1(pred, target, 1 - keep, per_image)
+
+
+def _hole_grad_l1(
+    pred: Tensor, target: Tensor, keep: Tensor, per_image: bool = False
+) -> Tensor:
     r"""L1 between horizontal and vertical image gradients, where either
     neighbour is dropped: rewards sharp, correctly placed edges."""
     hole = 1 - keep
@@ -131,8 +143,14 @@ def _hole_grad_l1(pred: Tensor, target: Tensor, keep: Tensor) -> Tensor:
         dp = pred.narrow(dim, 1, n) - pred.narrow(dim, 0, n)
         dt = target.narrow(dim, 1, n) - target.narrow(dim, 0, n)
         w = torch.maximum(hole.narrow(dim, 1, n), hole.narrow(dim, 0, n))
-        terms.append(((dp - dt).abs() * w).sum() / (3 * w.sum()).clamp_min(1))
+        terms.append(_weighted_l1(dp, dt, w, per_image))
     return terms[0] + terms[1]
+
+
+def hole_losses(pred: Tensor, target: Tensor, keep: Tensor) -> Tuple[Tensor, Tensor]:
+    r"""Per image ``(N,)``: the hole L1 and the hole image-gradient L1 of a
+    completion ``pred`` against ``target`` (``keep`` 1 = observed)."""
+    return _hole_l1(pred, target, keep, True), _hole_grad_l1(pred, target, keep, True)
 
 
 def train_inpainter(
@@ -200,7 +218,7 @@ def train_inpainter(
     V.check_choice(coarse, "coarse", COARSE_FILLS)
     seed_everything(seed)
     t0, c0 = time.time(), time.process_time()
-    bank = _SceneBank(n_scenes, seed, min_kept_fraction, mask_weights)
+    bank = SceneBank(n_scenes, seed, min_kept_fraction, mask_weights)
     net = RefineUNet(width, coarse=coarse, fold=fold)
     fit = _InpainterFit(net, lr, steps, adv_weight, grad_weight, coarse)
     bar = tqdm(range(steps), desc="inpainter", disable=not show_progress)
@@ -353,7 +371,7 @@ def train_vae(
     """
     g = seed_everything(seed + 1)
     t0 = time.time()
-    bank = _SceneBank(n_scenes, seed + 1)
+    bank = SceneBank(n_scenes, seed + 1)
     vae = CompletionVAE(width, latent_dim)
     opt = torch.optim.Adam(vae.parameters(), lr=lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
