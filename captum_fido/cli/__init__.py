@@ -19,6 +19,7 @@ Examples::
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from typing import Callable, List, Optional
 
@@ -60,43 +61,10 @@ def command_main(name: str) -> Main:
         >>> command_main("explain").__module__
         'captum_fido.cli.explain'
     """
-    if name == "explain":
-        from captum_fido.cli import explain
-
-        return explain.main
-    if name == "demo":
-        from captum_fido.cli import demo
-
-        return demo.main
-    if name == "compare":
-        from captum_fido.cli import compare
-
-        return compare.main
-    if name == "counterfactual":
-        from captum_fido.cli import counterfactual
-
-        return counterfactual.main
-    if name == "domains":
-        from captum_fido.cli import domains
-
-        return domains.main
-    if name == "train-explainer":
-        from captum_fido.cli import train_explainer
-
-        return train_explainer.main
-    if name == "train-classifier":
-        from captum_fido.cli import train_classifier
-
-        return train_classifier.main
-    if name == "train-inpainters":
-        from captum_fido.cli import train_inpainters
-
-        return train_inpainters.main
-    if name == "train-digits":
-        from captum_fido.cli import train_digits
-
-        return train_digits.main
-    raise ValueError(f"unknown command {name!r}; known: {', '.join(COMMANDS)}")
+    if name not in COMMANDS:
+        raise ValueError(f"unknown command {name!r}; known: {', '.join(COMMANDS)}")
+    module = importlib.import_module(f"{__name__}.{name.replace('-', '_')}")
+    return module.main
 
 
 #: Import name -> distribution of the ``[demo]`` extra (setup.cfg), so a

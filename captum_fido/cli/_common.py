@@ -1,21 +1,22 @@
 r"""Argument types and checks shared by the ``captum-fido`` commands.
 
 Every command (one module of :mod:`captum_fido.cli` each) builds its parser
-with :func:`make_parser`, so each shows the program name
-it was started under (``captum-fido`` or ``python -m captum_fido``), lists
-every option with its default, and reports a bad value as a one-line
-argparse error before any work. Output paths are checked (suffix,
-writability) with :func:`figure_path` and :func:`output_folder` before the
-work starts, and the known chatty Captum warnings are silenced at this edge
-only (:func:`quiet_captum_warnings`), never in the library. Nothing outside
-:mod:`captum_fido.cli` uses these helpers.
+with :func:`make_parser` (the training commands through
+:class:`~captum_fido.cli._training.TrainingCommand`), so each shows the
+program name it was started under (``captum-fido`` or ``python -m
+captum_fido``), lists every option with its default, and reports a bad
+value as a one-line argparse error before any work. Output paths are
+checked (suffix, writability) with :func:`figure_path` and
+:func:`output_folder` before the work starts, and the known chatty Captum
+warnings are silenced at this edge only (:func:`quiet_captum_warnings`),
+never in the library. Nothing outside :mod:`captum_fido.cli` uses these
+helpers.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import tempfile
 import textwrap
 import warnings
@@ -34,15 +35,11 @@ __all__ = [
     "add_flag",
     "add_seed",
     "add_path",
-    "add_training_options",
     "MAIN_ARGS",
     "document_main",
     "figure_path",
     "output_folder",
-    "weights_file",
-    "weights_folder",
     "quiet_captum_warnings",
-    "set_threads",
 ]
 
 _F = TypeVar("_F", bound=Callable[..., int])
@@ -242,7 +239,7 @@ def add_path(
 ) -> None:
     r"""A file or folder option (``--out``, ``--init``, ...), as a ``Path``;
     checked by the command (:func:`figure_path`, :func:`output_folder`,
-    :func:`weights_file`, ...) before any work.
+    :func:`~captum_fido.cli._training.weights_file`, ...) before any work.
 
     Args:
         parser (argparse.ArgumentParser): The command's parser.
@@ -259,32 +256,6 @@ def add_path(
         PosixPath('outputs/demo.png')
     """
     parser.add_argument(flag, type=Path, default=default, metavar=metavar, help=help)
-
-
-def add_training_options(
-    parser: argparse.ArgumentParser, tiny: str, threads: bool = True
-) -> None:
-    r"""What every training command takes besides its own settings:
-    ``--threads`` (default ``$OMP_NUM_THREADS`` or 1, see
-    :func:`set_threads`), ``--no-progress`` and ``--tiny`` (a smoke run).
-
-    Args:
-        parser (argparse.ArgumentParser): The command's parser.
-        tiny (str): What ``--tiny`` runs, for its ``--help``.
-        threads (bool, optional): Add ``--threads``. Default ``True``.
-
-    Examples::
-
-        >>> p = make_parser("train-digits", "Train.")
-        >>> add_training_options(p, "one epoch each", threads=False)
-        >>> p.parse_args(["--tiny"]).tiny
-        True
-    """
-    if threads:
-        help = "torch threads (default: $OMP_NUM_THREADS or 1)"
-        add_int(parser, "--threads", None, help)
-    add_flag(parser, "--no-progress", "hide the progress bars")
-    add_flag(parser, "--tiny", tiny)
 
 
 #: What every command's ``main`` takes and returns, written where its
@@ -356,68 +327,6 @@ def output_folder(parser: argparse.ArgumentParser, option: str, path: Path) -> P
     return path
 
 
-def _outside_package(
-    parser: argparse.ArgumentParser, option: str, path: Path, use: str
-) -> None:
-    r"""Refuse a ``path`` inside the installed package: a command never
-    writes package files, the shipped weights above all (to replace those,
-    copy a trained file there by hand). ``use`` says how to load the file
-    from anywhere else."""
-    package = Path(__file__).resolve().parents[1]
-    target = path.resolve()
-    if target == package or package in target.parents:
-        parser.error(
-            f"{option} {path} is inside the installed package ({package}); "
-            f"write it elsewhere (the default is under outputs/) and {use}"
-        )
-
-
-def weights_file(
-    parser: argparse.ArgumentParser, option: str, path: Path, use: str
-) -> Path:
-    r"""Check, before any work, the weights file a training command writes:
-    outside the installed package, a file name (not a folder, not the
-    ``.json`` summary that goes beside it) in a folder that can be written.
-
-    Args:
-        parser (argparse.ArgumentParser): Reports a problem (exit status 2).
-        option (str): The option's name, for the message.
-        path (Path): The weights file.
-        use (str): How to load the file, said when it is refused.
-
-    Returns:
-        ``path`` (not created).
-    """
-    _outside_package(parser, option, path, use)
-    if path.suffix.lower() == ".json":
-        parser.error(
-            f"{option} {path}: the JSON summary goes beside the weights; name a .pt"
-        )
-    if path.is_dir():
-        parser.error(f"{option} {path} is a folder; give a file name")
-    output_folder(parser, option, path.parent)
-    return path
-
-
-def weights_folder(
-    parser: argparse.ArgumentParser, option: str, path: Path, use: str
-) -> Path:
-    r"""Check, before any work, the folder a training command writes its
-    weights into: outside the installed package, and writable.
-
-    Args:
-        parser (argparse.ArgumentParser): Reports a problem (exit status 2).
-        option (str): The option's name, for the message.
-        path (Path): The folder.
-        use (str): How to load the files, said when it is refused.
-
-    Returns:
-        ``path`` (not created).
-    """
-    _outside_package(parser, option, path, use)
-    return output_folder(parser, option, path)
-
-
 def figure_path(parser: argparse.ArgumentParser, option: str, path: Path) -> Path:
     r"""The figure file matplotlib will write for ``path``.
 
@@ -457,14 +366,3 @@ def quiet_captum_warnings() -> Iterator[None]:
         for message in CAPTUM_NOISE:
             warnings.filterwarnings("ignore", message=message, module=r"captum\.")
         yield
-
-
-def set_threads(threads: Optional[int]) -> None:
-    r"""Limit torch's intra-op threads for a training command (default:
-    ``$OMP_NUM_THREADS`` or 1: the demo's models are small, and on a shared
-    machine more threads are slower)."""
-    import torch
-
-    if threads is None:
-        threads = int(os.environ.get("OMP_NUM_THREADS", "1") or 1)
-    torch.set_num_threads(max(1, int(threads)))

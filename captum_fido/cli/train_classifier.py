@@ -19,33 +19,15 @@ import argparse
 from pathlib import Path
 from typing import List, Optional
 
-from captum_fido.cli._common import (
-    add_float,
-    add_int,
-    add_path,
-    add_seed,
-    add_training_options,
-    document_main,
-    make_parser,
-    set_threads,
-    weights_file,
-)
+from captum_fido.cli._common import add_float, add_int, add_path, document_main
+from captum_fido.cli._training import TrainingCommand
 from captum_fido.demo.scenes import VARIANTS
 from captum_fido.demo.train_classifier import train_classifier, weights_path
 
 __all__ = ["main"]
 
-#: How to use a trained file, said by ``--help`` and by a refused ``--out``.
-USE = "load it with captum_fido.demo.pretrained.load_classifier(path)"
 
-
-def _parser(prog: Optional[str]) -> argparse.ArgumentParser:
-    p = make_parser(
-        "train-classifier",
-        "Train the demo's scene classifier on a scene variant; write its "
-        "state_dict and a JSON summary beside it.",
-        prog,
-    )
+def _options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--variant", choices=VARIANTS, default="default", help="scene variant"
     )
@@ -53,23 +35,28 @@ def _parser(prog: Optional[str]) -> argparse.ArgumentParser:
     add_int(p, "--epochs", 3, "epochs")
     add_int(p, "--batch-size", 64, "scenes a step")
     add_float(p, "--lr", 3e-3, "peak one-cycle learning rate", low=1e-12)
-    add_seed(p)
     add_int(p, "--steps", None, "stop after N steps")
-    add_path(
-        p,
-        "--out",
-        None,
-        "state_dict file to write, a .json summary beside it (default: "
-        "outputs/classifier.pt, outputs/classifier_<variant>.pt for another "
-        f"variant; never inside the installed package); {USE}",
-    )
     add_int(p, "--n-val", 1000, "validation scenes")
     add_int(p, "--n-test", 2000, "test scenes")
     add_path(
         p, "--init", None, "start from this state_dict (e.g. weights/classifier.pt)"
     )
-    add_training_options(p, "smoke test: 64 scenes, 3 steps, narrow model")
-    return p
+
+
+#: The parser and checks the training commands share (--seed, --out, ...).
+COMMAND = TrainingCommand(
+    "train-classifier",
+    "Train the demo's scene classifier on a scene variant; write its "
+    "state_dict and a JSON summary beside it.",
+    _options,
+    out_default=None,
+    out_help="state_dict file to write, a .json summary beside it (default: "
+    "outputs/classifier.pt, outputs/classifier_<variant>.pt for another "
+    "variant; never inside the installed package)",
+    use="load it with captum_fido.demo.pretrained.load_classifier(path)",
+    tiny="smoke test: 64 scenes, 3 steps, narrow model",
+    default_out=lambda a: Path("outputs") / weights_path(a.variant).name,
+)
 
 
 @document_main
@@ -83,11 +70,7 @@ def main(argv: Optional[List[str]] = None, prog: Optional[str] = None) -> int:
         >>> main(["--tiny", "--variant", "context", "--out", "/tmp/c.pt"])
         0
     """
-    p = _parser(prog)
-    a = p.parse_args(argv)
-    out = a.out or Path("outputs") / weights_path(a.variant).name
-    weights_file(p, "--out", out, USE)
-    set_threads(a.threads)
+    a = COMMAND.parse(argv, prog)
     if a.tiny:
         a.n_train, a.steps, a.epochs = 64, a.steps or 3, 1
     train_classifier(
@@ -100,7 +83,7 @@ def main(argv: Optional[List[str]] = None, prog: Optional[str] = None) -> int:
         seed=a.seed,
         max_steps=a.steps,
         width=8 if a.tiny else 32,
-        out=out,
+        out=a.out,
         show_progress=not a.no_progress,
         variant=a.variant,
         init=a.init,

@@ -13,25 +13,36 @@ Examples::
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 from typing import List, Optional
 
-from captum_fido.cli._common import (
-    add_float,
-    add_int,
-    add_path,
-    add_seed,
-    add_training_options,
-    document_main,
-    make_parser,
-    weights_folder,
-)
+from captum_fido.cli._common import add_float, add_int, document_main
+from captum_fido.cli._training import TrainingCommand
 from captum_fido.demo.digits.train import train_digit_models
 
 __all__ = ["main"]
 
-#: How to use the trained files, said by ``--help`` and by a refused ``--out``.
-USE = "load them with captum_fido.demo.digits.load_pretrained(folder)"
+
+def _options(p: argparse.ArgumentParser) -> None:
+    add_int(p, "--classifier-epochs", 30, "classifier epochs")
+    add_int(p, "--vae-epochs", 300, "VAE epochs")
+    add_float(p, "--beta", 0.5, "weight of the VAE's KL term")
+
+
+#: The parser and checks the training commands share (--seed, --out, ...).
+COMMAND = TrainingCommand(
+    "train-digits",
+    "Train the digit classifier and VAE for latent counterfactuals.",
+    _options,
+    out_default=Path("outputs/digits"),
+    out_help="folder for digit_classifier.pt and digit_vae.pt, a .json summary "
+    "beside each (never inside the installed package)",
+    use="load them with captum_fido.demo.digits.load_pretrained(folder)",
+    tiny="one epoch each on 200 digits (a smoke test, not a usable model)",
+    folder=True,
+    threads=False,
+)
 
 
 @document_main
@@ -49,29 +60,7 @@ def main(argv: Optional[List[str]] = None, prog: Optional[str] = None) -> int:
         >>> main(["--tiny", "--no-progress", "--out", "/tmp/digit_weights"])
         0
     """
-    parser = make_parser(
-        "train-digits",
-        "Train the digit classifier and VAE for latent counterfactuals.",
-        prog,
-    )
-    add_path(
-        parser,
-        "--out",
-        Path("outputs/digits"),
-        "folder for digit_classifier.pt and digit_vae.pt, a .json summary "
-        f"beside each (never inside the installed package); {USE}",
-    )
-    add_int(parser, "--classifier-epochs", 30, "classifier epochs")
-    add_int(parser, "--vae-epochs", 300, "VAE epochs")
-    add_float(parser, "--beta", 0.5, "weight of the VAE's KL term")
-    add_seed(parser)
-    add_training_options(
-        parser,
-        "one epoch each on 200 digits (a smoke test, not a usable model)",
-        threads=False,
-    )
-    args = parser.parse_args(argv)
-    weights_folder(parser, "--out", args.out, USE)
+    args = COMMAND.parse(argv, prog)
     classifier_info, vae_info = train_digit_models(
         args.out,
         classifier_epochs=args.classifier_epochs,

@@ -15,32 +15,15 @@ import time
 from pathlib import Path
 from typing import Optional, Sequence
 
-from captum_fido.cli._common import (
-    add_float,
-    add_int,
-    add_path,
-    add_seed,
-    add_training_options,
-    document_main,
-    make_parser,
-    set_threads,
-    weights_file,
-)
+from captum_fido.cli._common import add_float, add_int, document_main
+from captum_fido.cli._training import TrainingCommand
 from captum_fido.demo.train_explainer import EXPLAINER_SETTINGS, train_scenes_explainer
 
 __all__ = ["main"]
 
-#: How to use a trained file, said by ``--help`` and by a refused ``--out``.
-USE = "load it with captum_fido.demo.pretrained.load_explainer(path)"
 
-
-def _parser(prog: Optional[str]) -> argparse.ArgumentParser:
+def _options(p: argparse.ArgumentParser) -> None:
     s = EXPLAINER_SETTINGS
-    p = make_parser(
-        "train-explainer",
-        "Train the amortised FIDO-SSR explainer on the scenes domain.",
-        prog,
-    )
     add_int(p, "--steps", s["steps"], "Adam steps")
     add_int(p, "--batch-size", s["batch_size"], "images a step")
     add_int(p, "--n-samples", s["n_samples"], "mask samples per image a step")
@@ -48,16 +31,20 @@ def _parser(prog: Optional[str]) -> argparse.ArgumentParser:
     add_int(p, "--n-scenes", s["n_scenes"], "training scenes generated")
     add_float(p, "--lr", s["lr"], "Adam learning rate", low=1e-12)
     add_int(p, "--width", s["width"], "network channels")
-    add_seed(p, s["seed"])
-    add_path(
-        p,
-        "--out",
-        Path("outputs/explainer_scenes.pt"),
-        "weights file to write, a .json summary beside it (never inside the "
-        f"installed package); {USE}",
-    )
-    add_training_options(p, "smoke run: 3 steps, 32 scenes")
-    return p
+
+
+#: The parser and checks the training commands share (--seed, --out, ...).
+COMMAND = TrainingCommand(
+    "train-explainer",
+    "Train the amortised FIDO-SSR explainer on the scenes domain.",
+    _options,
+    out_default=Path("outputs/explainer_scenes.pt"),
+    out_help="weights file to write, a .json summary beside it (never inside "
+    "the installed package)",
+    use="load it with captum_fido.demo.pretrained.load_explainer(path)",
+    tiny="smoke run: 3 steps, 32 scenes",
+    seed=EXPLAINER_SETTINGS["seed"],
+)
 
 
 @document_main
@@ -71,10 +58,7 @@ def main(argv: Optional[Sequence[str]] = None, prog: Optional[str] = None) -> in
         >>> main(["--tiny", "--no-progress", "--out", "/tmp/explainer.pt"])
         0
     """
-    p = _parser(prog)
-    a = p.parse_args(argv)
-    weights_file(p, "--out", a.out, USE)
-    set_threads(a.threads)
+    a = COMMAND.parse(argv, prog)
     started = time.time()
     train_scenes_explainer(
         steps=3 if a.tiny else a.steps,

@@ -19,17 +19,8 @@ import argparse
 from pathlib import Path
 from typing import List, Optional
 
-from captum_fido.cli._common import (
-    add_float,
-    add_int,
-    add_path,
-    add_seed,
-    add_training_options,
-    document_main,
-    make_parser,
-    set_threads,
-    weights_folder,
-)
+from captum_fido.cli._common import add_float, add_int, document_main
+from captum_fido.cli._training import TrainingCommand
 from captum_fido.demo.inpainting import COARSE_FILLS
 from captum_fido.demo.train_inpainters import (
     INPAINTER_FOLD,
@@ -44,20 +35,8 @@ from captum_fido.demo.train_inpainters import (
 
 __all__ = ["main"]
 
-#: How to use the trained files, said by ``--help`` and by a refused folder.
-USE = (
-    "load them with captum_fido.demo.pretrained.load_inpainter_infiller("
-    "DIR/inpainter.pt) and load_vae_infiller(DIR/vae.pt)"
-)
 
-
-def _parser(prog: Optional[str]) -> argparse.ArgumentParser:
-    p = make_parser(
-        "train-inpainters",
-        "Train the demo's in-painter and completion VAE on FIDO-shaped holes; "
-        "write their state_dicts and JSON summaries.",
-        prog,
-    )
+def _options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--model",
         choices=["inpainter", "vae", "both"],
@@ -100,17 +79,24 @@ def _parser(prog: Optional[str]) -> argparse.ArgumentParser:
         "inpainter: below this kept share of the object, the target is the "
         "scene without it",
     )
-    add_seed(p)
-    add_path(
-        p,
-        "--out-dir",
-        Path("outputs"),
-        "folder DIR for inpainter.pt and vae.pt, a .json summary beside each "
-        f"(never inside the installed package); {USE}",
-        metavar="DIR",
-    )
-    add_training_options(p, "smoke test: 3 steps on 32 scenes")
-    return p
+
+
+#: The parser and checks the training commands share (--seed, --out-dir, ...).
+COMMAND = TrainingCommand(
+    "train-inpainters",
+    "Train the demo's in-painter and completion VAE on FIDO-shaped holes; "
+    "write their state_dicts and JSON summaries.",
+    _options,
+    out_default=Path("outputs"),
+    out_help="folder DIR for inpainter.pt and vae.pt, a .json summary beside "
+    "each (never inside the installed package)",
+    use="load them with captum_fido.demo.pretrained.load_inpainter_infiller("
+    "DIR/inpainter.pt) and load_vae_infiller(DIR/vae.pt)",
+    tiny="smoke test: 3 steps on 32 scenes",
+    out="--out-dir",
+    folder=True,
+    metavar="DIR",
+)
 
 
 @document_main
@@ -130,10 +116,7 @@ def main(argv: Optional[List[str]] = None, prog: Optional[str] = None) -> int:
         ...       "--out-dir", "/tmp/inpainters"])
         0
     """
-    p = _parser(prog)
-    a = p.parse_args(argv)
-    weights_folder(p, "--out-dir", a.out_dir, USE)
-    set_threads(a.threads)
+    a = COMMAND.parse(argv, prog)
     steps = 3 if a.tiny else a.steps
     both = dict(  # what the two trainings share
         batch_size=4 if a.tiny else a.batch_size,
