@@ -219,43 +219,28 @@ def _check_infill_arguments(x: Tensor, keep_mask: Tensor, tabular: bool) -> None
     if not isinstance(x, Tensor):
         raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
     if tabular:
-        _check_tabular_arguments(x, keep_mask)
-        return
-    if x.dim() != 4:
-        hint = " (feature rows need a tabular infiller)" if x.dim() == 2 else ""
-        raise ValueError(f"x must have shape (N, C, H, W), got {tuple(x.shape)}{hint}")
+        if x.dim() != 2:
+            raise ValueError(
+                f"a tabular infiller fills feature rows x of shape (N, F), got "
+                f"{tuple(x.shape)}"
+            )
+        layout, expected = "x's shape (N, F)", tuple(x.shape)
+    else:
+        if x.dim() != 4:
+            hint = " (feature rows need a tabular infiller)" if x.dim() == 2 else ""
+            raise ValueError(
+                f"x must have shape (N, C, H, W), got {tuple(x.shape)}{hint}"
+            )
+        layout, expected = "shape (N, 1, H, W)", (x.shape[0], 1, *x.shape[2:])
     if not x.is_floating_point():
         raise TypeError(f"x must be a floating-point tensor, got {x.dtype}")
     if not isinstance(keep_mask, Tensor):
         raise TypeError(
             f"keep_mask must be a torch.Tensor, got {type(keep_mask).__name__}"
         )
-    expected = (x.shape[0], 1, x.shape[2], x.shape[3])
     if tuple(keep_mask.shape) != expected:
         raise ValueError(
-            f"keep_mask must have shape (N, 1, H, W) = {expected}, "
-            f"got {tuple(keep_mask.shape)}"
-        )
-    if keep_mask.device != x.device:
-        raise ValueError(f"keep_mask is on {keep_mask.device} but x is on {x.device}")
-
-
-def _check_tabular_arguments(x: Tensor, keep_mask: Tensor) -> None:
-    if x.dim() != 2:
-        raise ValueError(
-            f"a tabular infiller fills feature rows x of shape (N, F), got "
-            f"{tuple(x.shape)}"
-        )
-    if not x.is_floating_point():
-        raise TypeError(f"x must be a floating-point tensor, got {x.dtype}")
-    if not isinstance(keep_mask, Tensor):
-        raise TypeError(
-            f"keep_mask must be a torch.Tensor, got {type(keep_mask).__name__}"
-        )
-    if keep_mask.shape != x.shape:
-        raise ValueError(
-            f"keep_mask must have x's shape (N, F) = {tuple(x.shape)}, "
-            f"got {tuple(keep_mask.shape)}"
+            f"keep_mask must have {layout} = {expected}, got {tuple(keep_mask.shape)}"
         )
     if keep_mask.device != x.device:
         raise ValueError(f"keep_mask is on {keep_mask.device} but x is on {x.device}")
