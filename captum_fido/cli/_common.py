@@ -239,7 +239,7 @@ def add_path(
 ) -> None:
     r"""A file or folder option (``--out``, ``--init``, ...), as a ``Path``;
     checked by the command (:func:`figure_path`, :func:`output_folder`,
-    :func:`~captum_fido.cli._training.weights_file`, ...) before any work.
+    :class:`~captum_fido.cli._training.TrainingCommand`, ...) before any work.
 
     Args:
         parser (argparse.ArgumentParser): The command's parser.

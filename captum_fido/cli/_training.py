@@ -6,9 +6,8 @@ where its weights go and how to load them, and what ``--tiny`` runs. The
 class adds the options every training command takes (``--seed``, the
 weights' path, ``--threads``, ``--no-progress``, ``--tiny``, listed after the
 command's own), and :meth:`TrainingCommand.parse` checks the weights' path
-(:func:`weights_file`, :func:`weights_folder`: never inside the installed
-package) and sets torch's threads (:func:`set_threads`) before any work.
-Nothing outside :mod:`captum_fido.cli` uses these helpers.
+(never inside the installed package) and sets torch's threads before any
+work. Nothing outside :mod:`captum_fido.cli` uses it.
 """
 
 from __future__ import annotations
@@ -28,7 +27,7 @@ from captum_fido.cli._common import (
     output_folder,
 )
 
-__all__ = ["TrainingCommand", "weights_file", "weights_folder", "set_threads"]
+__all__ = ["TrainingCommand"]
 
 
 @dataclass(frozen=True)
@@ -47,12 +46,11 @@ class TrainingCommand:
             a refused path.
         tiny (str): What ``--tiny`` runs (a smoke test), for its ``--help``.
         out (str, optional): That option. Default ``"--out"``.
-        folder (bool, optional): ``out`` is a folder for several files
-            (:func:`weights_folder`), not one file (:func:`weights_file`).
-            Default ``False``.
+        folder (bool, optional): ``out`` is a folder for several files, not
+            one weights file. Default ``False``.
         seed (int, optional): ``--seed``'s default. Default 0.
         threads (bool, optional): Take ``--threads`` and set torch's threads
-            (:func:`set_threads`). Default ``True``.
+            (default ``$OMP_NUM_THREADS`` or 1). Default ``True``.
         metavar (str, optional): ``out``'s name in ``usage:`` lines.
         default_out (callable, optional): ``out`` from the other parsed
             options, where it is not given and ``out_default`` is ``None``.
@@ -123,10 +121,10 @@ class TrainingCommand:
         dest = self.out.lstrip("-").replace("-", "_")
         if getattr(args, dest) is None and self.default_out is not None:
             setattr(args, dest, self.default_out(args))
-        check = weights_folder if self.folder else weights_file
+        check = _weights_folder if self.folder else _weights_file
         check(parser, self.out, getattr(args, dest), self.use)
         if self.threads:
-            set_threads(args.threads)
+            _set_threads(args.threads)
         return args
 
 
@@ -146,7 +144,7 @@ def _outside_package(
         )
 
 
-def weights_file(
+def _weights_file(
     parser: argparse.ArgumentParser, option: str, path: Path, use: str
 ) -> Path:
     r"""Check, before any work, the weights file a training command writes:
@@ -173,7 +171,7 @@ def weights_file(
     return path
 
 
-def weights_folder(
+def _weights_folder(
     parser: argparse.ArgumentParser, option: str, path: Path, use: str
 ) -> Path:
     r"""Check, before any work, the folder a training command writes its
@@ -192,7 +190,7 @@ def weights_folder(
     return output_folder(parser, option, path)
 
 
-def set_threads(threads: Optional[int]) -> None:
+def _set_threads(threads: Optional[int]) -> None:
     r"""Limit torch's intra-op threads for a training command (default:
     ``$OMP_NUM_THREADS`` or 1: the demo's models are small, and on a shared
     machine more threads are slower)."""
