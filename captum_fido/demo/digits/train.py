@@ -9,7 +9,7 @@ seeded; ``<name>.pt`` holds the state dict and the held-out metrics,
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Dict, List, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -48,6 +48,35 @@ def _shift(images: Tensor, generator: torch.Generator, max_shift: int = 1) -> Te
     )
 
 
+def _fit(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    batch_loss: Callable[[Tensor], Tensor],
+    data: DigitData,
+    generator: torch.Generator,
+    epochs: int,
+    batch_size: int,
+    progress: Optional[Tuple[str, str]],
+) -> None:
+    r"""``epochs`` passes over the training digits in batches drawn with
+    ``generator``, one ``optimizer`` step on ``batch_loss(rows)`` a batch.
+    ``progress`` (``None``: no bar) names the bar and formats each pass's
+    mean loss."""
+    n = len(data.train_labels)
+    name, loss_format = progress or ("", "")
+    bar = tqdm(range(epochs), desc=name, disable=progress is None)
+    for _ in bar:
+        model.train()
+        total = 0.0
+        for rows in _batches(n, batch_size, generator):
+            loss = batch_loss(rows)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            total += float(loss.detach()) * len(rows)
+        bar.set_postfix_str(loss_format.format(total / n))
+
+
 def train_classifier(
     data: DigitData,
     epochs: int = 30,
@@ -84,19 +113,13 @@ def train_classifier(
     generator = torch.Generator().manual_seed(seed)
     model = DigitClassifier()
     optimizer = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=1e-4)
-    n = len(data.train_labels)
-    bar = tqdm(range(epochs), desc="classifier", disable=not show_progress)
-    for _ in bar:
-        model.train()
-        total = 0.0
-        for rows in _batches(n, batch_size, generator):
-            images = _shift(data.train_images[rows], generator)
-            loss = F.cross_entropy(model(images), data.train_labels[rows])
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            total += float(loss.detach()) * len(rows)
-        bar.set_postfix(loss=f"{total / n:.4f}")
+
+    def batch_loss(rows: Tensor) -> Tensor:
+        images = _shift(data.train_images[rows], generator)
+        return F.cross_entropy(model(images), data.train_labels[rows])
+
+    progress = ("classifier", "loss={:.4f}") if show_progress else None
+    _fit(model, optimizer, batch_loss, data, generator, epochs, batch_size, progress)
     return model.eval()
 
 
@@ -145,18 +168,12 @@ def train_vae(
     generator = torch.Generator().manual_seed(seed)
     vae = DigitVAE()
     optimizer = torch.optim.Adam(vae.parameters(), lr=lr)
-    n = len(data.train_labels)
-    bar = tqdm(range(epochs), desc="vae", disable=not show_progress)
-    for _ in bar:
-        vae.train()
-        total = 0.0
-        for rows in _batches(n, batch_size, generator):
-            loss = _vae_loss(vae, data.train_images[rows], beta)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            total += float(loss.detach()) * len(rows)
-        bar.set_postfix(elbo_loss=f"{total / n:.2f}")
+
+    def batch_loss(rows: Tensor) -> Tensor:
+        return _vae_loss(vae, data.train_images[rows], beta)
+
+    progress = ("vae", "elbo_loss={:.2f}") if show_progress else None
+    _fit(vae, optimizer, batch_loss, data, generator, epochs, batch_size, progress)
     return vae.eval()
 
 
