@@ -94,6 +94,7 @@ PLAN: Tuple[Benchmark, ...] = (
     Benchmark("reproduction_report", "study", ("--out", "{out}/reproduction.md")),
     # Its --quick writes under outputs/wsl_anomaly_quick/ whatever --out says.
     Benchmark("wsl_anomaly", "study", ()),
+    Benchmark("marginalisation", "study"),
 )
 
 

@@ -56,6 +56,7 @@ def _shipped():
             ["classifier_context.pt"],
         ),
         (["train-inpainters", *TINY], ["inpainter.pt", "vae.pt"]),
+        (["train-inpainters", *TINY, "--model", "sampler"], ["sampler.pt"]),
         (["train-digits", "--tiny", "--no-progress"], ["digits/digit_vae.pt"]),
     ],
 )

@@ -1,15 +1,18 @@
-r"""``captum-fido train-inpainters``: train the demo's two learned in-fillers,
-the in-painter (:func:`~captum_fido.demo.train_inpainters.train_inpainter`)
-and the VAE (:func:`~captum_fido.demo.train_inpainters.train_vae`).
+r"""``captum-fido train-inpainters``: train the demo's learned in-fillers,
+the in-painter (:func:`~captum_fido.demo.train_inpainters.train_inpainter`),
+the VAE (:func:`~captum_fido.demo.train_inpainters.train_vae`) and the
+sampling in-painter (:func:`~captum_fido.demo.train_sampler.train_sampler`,
+fine-tuned from an in-painter's weights).
 
-It writes ``inpainter.pt`` and ``vae.pt`` into ``outputs/`` or
-``--out-dir``, never inside the installed package; load them with
-``captum_fido.demo.pretrained.load_inpainter_infiller(path)`` and
-``load_vae_infiller(path)``.
+It writes ``inpainter.pt``, ``vae.pt`` and ``sampler.pt`` into ``outputs/``
+or ``--out-dir``, never inside the installed package; load them with
+``captum_fido.demo.pretrained.load_inpainter_infiller(path)``,
+``load_vae_infiller(path)`` and ``load_sampler_infiller(path)``.
 
 Examples::
 
     captum-fido train-inpainters --model inpainter
+    captum-fido train-inpainters --model sampler
     captum-fido train-inpainters --model both --tiny --out-dir /tmp/fill
 """
 
@@ -22,6 +25,7 @@ from typing import List, Optional
 from captum_fido.cli._common import add_float, add_int, document_main
 from captum_fido.cli._training import TrainingCommand
 from captum_fido.demo.inpainting import COARSE_FILLS
+from captum_fido.demo.pretrained import WEIGHTS_DIR
 from captum_fido.demo.train_inpainters import (
     INPAINTER_FOLD,
     INPAINTER_STEPS,
@@ -32,6 +36,7 @@ from captum_fido.demo.train_inpainters import (
     train_inpainter,
     train_vae,
 )
+from captum_fido.demo.train_sampler import SAMPLER_DRAWS, SAMPLER_STEPS, train_sampler
 
 __all__ = ["main"]
 
@@ -39,15 +44,17 @@ __all__ = ["main"]
 def _options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--model",
-        choices=["inpainter", "vae", "both"],
+        choices=["inpainter", "vae", "both", "sampler"],
         default="both",
-        help="which network to train",
+        help="which network to train (both: the in-painter and the VAE; "
+        "sampler: the sampling in-painter, fine-tuned from --start)",
     )
     add_int(
         p,
         "--steps",
         None,
-        f"training steps (default: {INPAINTER_STEPS} inpainter, {VAE_STEPS} vae)",
+        f"training steps (default: {INPAINTER_STEPS} inpainter, {VAE_STEPS} vae, "
+        f"{SAMPLER_STEPS} sampler)",
     )
     add_int(p, "--batch-size", 16, "scenes a step")
     add_int(p, "--n-scenes", None, f"training scenes generated (default: {N_SCENES})")
@@ -79,6 +86,14 @@ def _options(p: argparse.ArgumentParser) -> None:
         "inpainter: below this kept share of the object, the target is the "
         "scene without it",
     )
+    p.add_argument(
+        "--start",
+        type=Path,
+        default=WEIGHTS_DIR / "inpainter.pt",
+        help="sampler: the deterministic in-painter's weights it starts from "
+        "(a .json summary beside them; default: the shipped ones)",
+    )
+    add_int(p, "--n-draws", SAMPLER_DRAWS, "sampler: noises drawn per scene a step")
 
 
 #: The parser and checks the training commands share (--seed, --out-dir, ...).
@@ -88,10 +103,11 @@ COMMAND = TrainingCommand(
     "write their state_dicts and JSON summaries.",
     _options,
     out_default=Path("outputs"),
-    out_help="folder DIR for inpainter.pt and vae.pt, a .json summary beside "
-    "each (never inside the installed package)",
+    out_help="folder DIR for inpainter.pt, vae.pt and sampler.pt, a .json "
+    "summary beside each (never inside the installed package)",
     use="load them with captum_fido.demo.pretrained.load_inpainter_infiller("
-    "DIR/inpainter.pt) and load_vae_infiller(DIR/vae.pt)",
+    "DIR/inpainter.pt), load_vae_infiller(DIR/vae.pt) and "
+    "load_sampler_infiller(DIR/sampler.pt)",
     tiny="smoke test: 3 steps on 32 scenes",
     out="--out-dir",
     folder=True,
@@ -103,10 +119,11 @@ COMMAND = TrainingCommand(
 def main(argv: Optional[List[str]] = None, prog: Optional[str] = None) -> int:
     r"""Run the train-inpainters command (its ``--help`` lists the options).
 
-    ``--model`` chooses ``inpainter``, ``vae`` or ``both`` (default); the
-    weights go to ``--out-dir`` as ``inpainter.pt`` and ``vae.pt``, each
-    with a JSON summary beside it. ``--tiny`` runs 3 steps on 32 scenes with
-    width 8 (a smoke test).
+    ``--model`` chooses ``inpainter``, ``vae``, ``both`` (default: those
+    two) or ``sampler``; the weights go to ``--out-dir`` as
+    ``inpainter.pt``, ``vae.pt`` or ``sampler.pt``, each with a JSON summary
+    beside it. ``--tiny`` runs 3 steps on 32 scenes with width 8 (a smoke
+    test; the sampler then starts from a fresh network, not ``--start``).
 
     {main_args}
 
@@ -141,6 +158,17 @@ def main(argv: Optional[List[str]] = None, prog: Optional[str] = None) -> int:
             steps=steps or VAE_STEPS,
             width=8 if a.tiny else (a.width or VAE_WIDTH),
             out=a.out_dir / "vae.pt",
+            **both,
+        )
+    if a.model == "sampler":
+        train_sampler(
+            steps=steps or SAMPLER_STEPS,
+            n_draws=a.n_draws,
+            grad_weight=a.grad_weight,
+            min_kept_fraction=a.min_kept_fraction,
+            start=None if a.tiny else a.start,
+            width=8 if a.tiny else None,
+            out=a.out_dir / "sampler.pt",
             **both,
         )
     return 0

@@ -10,6 +10,10 @@ The weights live in ``captum_fido/demo/weights/`` as state_dicts:
   Navier-Stokes fill on the CPU (kept to reproduce earlier results).
   Weights of the older :class:`~captum_fido.demo.models.InpaintingUNet`
   (its JSON has no ``architecture`` setting) still load,
+- ``sampler.pt``: the same network with noise at two scales, fine-tuned to
+  give a different plausible completion per draw
+  (:func:`load_sampler_infiller`; trained by
+  :func:`~captum_fido.demo.train_sampler.train_sampler`),
 - ``vae.pt``: :class:`~captum_fido.demo.models.CompletionVAE`.
 - ``explainer_scenes.pt``: :class:`~captum_fido.attr.MaskExplainerNet`, the
   amortised FIDO-SSR explainer of the scenes classifier
@@ -36,7 +40,11 @@ from torch import nn
 
 from captum_fido.attr import FIDO_DEFAULTS, MaskExplainerNet
 from captum_fido.demo._training import WEIGHTS_DIR
-from captum_fido.demo.inpainting import CoarseRefineInfiller, RefineUNet
+from captum_fido.demo.inpainting import (
+    CoarseRefineInfiller,
+    RefineUNet,
+    SamplingRefineInfiller,
+)
 from captum_fido.demo.models import CompletionVAE, InpaintingUNet, SceneClassifier
 from captum_fido.infillers import Infiller, ModuleInfiller, VAEInfiller
 
@@ -46,6 +54,7 @@ __all__ = [
     "load_inpainter",
     "load_vae",
     "load_inpainter_infiller",
+    "load_sampler_infiller",
     "load_vae_infiller",
     "load_explainer",
     "training_summary",
@@ -82,7 +91,7 @@ def training_summary(name: str) -> Dict[str, Any]:
 
     Args:
         name (str): The weights' stem in the shipped folder: ``"classifier"``,
-            ``"classifier_context"``, ``"inpainter"``, ``"vae"`` or
+            ``"classifier_context"``, ``"inpainter"``, ``"sampler"``, ``"vae"`` or
             ``"explainer_scenes"``.
 
     Returns:
@@ -160,7 +169,10 @@ def load_inpainter(
         coarse = str(s.get("coarse", "ns"))
         coarse = "ns" if coarse.startswith("observed_fill") else coarse
         net = RefineUNet(
-            width=int(s.get("width", 24)), coarse=coarse, fold=int(s.get("fold", 2))
+            width=int(s.get("width", 24)),
+            coarse=coarse,
+            fold=int(s.get("fold", 2)),
+            noise_channels=int(s.get("noise_channels", 0)),
         )
         return _load(net, p)
     return _load(InpaintingUNet(width=int(s.get("width", 16))), p)
@@ -228,6 +240,42 @@ def load_inpainter_infiller(
     return ModuleInfiller(
         net, mask_convention="keep", internal_batch_size=internal_batch_size
     )
+
+
+def load_sampler_infiller(
+    path: Optional[PathLike] = None, internal_batch_size: int = 256
+) -> SamplingRefineInfiller:
+    r"""The shipped sampling in-painter as an honest, stochastic infiller.
+
+    The deterministic in-painter's network with noise at two scales,
+    fine-tuned so that each draw is another plausible completion
+    (:func:`~captum_fido.demo.train_sampler.train_sampler`). Use it with
+    FIDO's ``n_infills`` to average the class probability over several
+    fills of each mask (the paper's marginalisation, its Eq. 1).
+
+    Args:
+        path (str or Path, optional): Weights to load instead of the shipped
+            ``weights/sampler.pt`` (the JSON summary beside them gives the
+            architecture).
+        internal_batch_size (int, optional): Images per network call.
+            Default 256.
+
+    Returns:
+        :class:`~captum_fido.demo.inpainting.SamplingRefineInfiller`
+
+    Examples::
+
+        >>> infiller = load_sampler_infiller()
+        >>> x = torch.rand(2, 3, 64, 64)
+        >>> keep = (torch.rand(2, 1, 64, 64) > 0.5).float()
+        >>> g = torch.Generator().manual_seed(0)
+        >>> infiller(x, keep, g).shape
+        torch.Size([2, 3, 64, 64])
+    """
+    net = load_inpainter(Path(path) if path is not None else WEIGHTS_DIR / "sampler.pt")
+    if not isinstance(net, RefineUNet) or not net.noise_channels:
+        raise ValueError(f"path {path} does not hold a sampling in-painter")
+    return SamplingRefineInfiller(net, internal_batch_size=internal_batch_size)
 
 
 def load_vae_infiller(path: Optional[PathLike] = None) -> VAEInfiller:
