@@ -10,12 +10,12 @@ the same test images (the difference of two methods on each image, resampled
 
 Usage::
 
-    python -m captum_fido compare --out outputs/report_scenes ...
-    python -m captum_fido compare --domain context --out outputs/report_context ...
+    python benchmarks/reproduction_report.py          # docs/reproduction.md from
+                                                      # the committed runs
+    python benchmarks/reproduction_report.py --quick  # the same, to outputs/quick/
+    python -m captum_fido compare --out outputs/report_scenes ...   # new runs
     python benchmarks/reproduction_report.py outputs/report_scenes \
-        outputs/report_context --notes benchmarks/reproduction_notes.md \
-        --out docs/reproduction.md
-    python benchmarks/reproduction_report.py --quick  # from docs/results/, to outputs/
+        outputs/report_context --out outputs/reproduction.md
 
 The runs' data are kept in ``docs/results/<domain>/`` (per-image rows,
 results, table, settings and the weights' checksums).
@@ -37,6 +37,8 @@ from captum_fido.evaluation.report import (
     summarise,
 )
 
+#: Where the committed runs' rows are kept (``docs/results/<domain>/``).
+COMMITTED = Path(__file__).resolve().parents[1] / "docs" / "results"
 HEURISTICS = ("Mean", "Blur", "Random", "Local")
 GENERATIVE = "Inpainter"
 Rows = List[Dict[str, object]]
@@ -252,25 +254,30 @@ methods). Verdicts: **holds** (the interval lies on the paper's side of 0),
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    p = benchmark_parser(__doc__, out="docs/reproduction.md", out_help="the report")
-    p.add_argument("runs", nargs="*", type=Path, help="output folders of compare")
-    p.add_argument(
-        "--infiller-table", type=Path, default=Path("docs/infiller_quality.md")
+    root = Path(__file__).resolve().parents[1]
+    p = benchmark_parser(
+        __doc__, out=root / "docs/reproduction.md", out_help="the report"
     )
     p.add_argument(
-        "--notes", type=Path, default=None, help="markdown appended at the end"
+        "runs",
+        nargs="*",
+        type=Path,
+        default=[COMMITTED / "scenes", COMMITTED / "context"],
+        help="output folders of compare (default: the committed runs, "
+        "docs/results/scenes and docs/results/context)",
+    )
+    p.add_argument(
+        "--infiller-table", type=Path, default=root / "docs/infiller_quality.md"
+    )
+    p.add_argument(
+        "--notes",
+        type=Path,
+        default=Path(__file__).with_name("reproduction_notes.md"),
+        help="markdown appended at the end",
     )
     # The report of the committed runs, written elsewhere: a check that the
     # report still reads the harness's output.
-    results = Path(__file__).resolve().parents[1] / "docs" / "results"
-    quick = dict(
-        runs=[results / "scenes", results / "context"],
-        notes=Path(__file__).with_name("reproduction_notes.md"),
-        out=Path("outputs/quick/reproduction.md"),
-    )
-    a = parse(p, argv, quick=quick)
-    if not a.runs:
-        p.error("give the output folders of compare (or --quick)")
+    a = parse(p, argv, quick=dict(out=Path("outputs/quick/reproduction.md")))
     runs = [(path.name.replace("report_", ""), path) for path in a.runs]
     text = render(runs, a.infiller_table)
     if a.notes is not None:
