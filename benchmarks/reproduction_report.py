@@ -210,7 +210,7 @@ def render(runs: Sequence[Tuple[str, Path]], infiller_table: Optional[Path]) -> 
         parts.append(f"\n## Results table: {domain}\n")
         parts.append((path / "table.md").read_text().split("\n", 2)[2])
         parts.append(
-            f"\nMaps of the first test images (`{path / 'maps.png'}`, copied to "
+            "\nMaps of the first test images (the run's `maps.png`, kept as "
             f"`docs/images/compare_{domain}.png`):\n\n"
             f"![maps of {domain}](images/compare_{domain}.png)\n"
         )
