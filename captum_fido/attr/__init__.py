@@ -27,6 +27,7 @@ from captum_fido.attr._options import (
     BBMP_PAPER,
     FIDO_DEFAULTS,
     FIDO_PAPER,
+    PRESET_NAMES,
     MaskOptions,
 )
 from captum_fido.attr._plots import plot_explanations, plot_uncertainty
@@ -50,6 +51,7 @@ __all__ = [
     "FIDO_PAPER",
     "BBMP_PAPER",
     "BBMP_L1_RATIO",
+    "PRESET_NAMES",
     "CollapsedMapWarning",
     "MaskDistribution",
     "RelaxedBernoulliMask",

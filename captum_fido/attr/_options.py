@@ -40,6 +40,7 @@ __all__ = [
     "FIDO_PAPER",
     "BBMP_PAPER",
     "PRESETS",
+    "PRESET_NAMES",
     "ADAPTIVE",
     "METHOD_DEFAULTED",
     "document_options",

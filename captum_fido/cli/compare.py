@@ -29,6 +29,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import torch
 
 from captum_fido._utils.files import write_text_atomic
+from captum_fido.attr import PRESET_NAMES
 from captum_fido.cli._common import (
     float_at_least,
     int_at_least,
@@ -124,6 +125,15 @@ def _parser(prog: Optional[str] = None) -> argparse.ArgumentParser:
         "weight, which follows the model's logit scale)",
     )
     p.add_argument(
+        "--preset",
+        choices=PRESET_NAMES,
+        default=None,
+        help="FIDO's and BBMP's preset: 'paper' runs the appendix's settings "
+        "(300 steps, 8 FIDO samples, fixed sparsity and TV weights); --steps, "
+        "--n-samples and --l1-coeff override it (default: the methods' "
+        "defaults, 'adaptive')",
+    )
+    p.add_argument(
         "--chunk-size", type=at_least_1, default=16, help="images explained together"
     )
     p.add_argument(
@@ -159,6 +169,7 @@ def _check(p: argparse.ArgumentParser, a: argparse.Namespace) -> None:
 #: Arguments that change what a row holds: a resumed run must share them.
 _ROW_SETTINGS = (
     "domain",
+    "preset",
     "steps",
     "n_samples",
     "l1_coeff",
@@ -220,6 +231,7 @@ def _methods(
         l1_coeff=a.l1_coeff,
         generative="Inpainter",
         n_samples=a.n_samples,
+        preset=a.preset,
     )
     wanted = (
         None if a.methods is None else [m for m in a.methods.split(",") if m.strip()]

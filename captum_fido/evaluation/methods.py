@@ -92,6 +92,7 @@ def mask_methods(
     bbmp_infillers: Sequence[str] = ("Mean", "Blur", "Random"),
     taus: Sequence[float] = BBMP_CA_TAUS,
     n_samples: Optional[int] = None,
+    preset: Optional[str] = None,
 ) -> List[MethodSpec]:
     r"""FIDO-SSR and FIDO-SDR with every in-filler, BBMP with the paper's
     heuristics, and BBMP-CA over ``taus`` with the ``generative`` in-filler.
@@ -116,6 +117,10 @@ def mask_methods(
             :data:`BBMP_CA_TAUS`.
         n_samples (int, optional): FIDO's mask samples per image per step.
             Default: FIDO's.
+        preset (str, optional): Every method's ``preset``: ``"adaptive"``
+            (the defaults) or ``"paper"`` (the appendix's settings exactly;
+            options given above still override it). Default: the methods'
+            own (``"adaptive"``).
 
     Returns:
         list of MethodSpec: ``"FIDO-SSR (<name>)"`` and ``"FIDO-SDR (<name>)"``
@@ -132,7 +137,12 @@ def mask_methods(
         (9, 'FIDO-SSR (Mean)', 'BBMP (Random)')
     """
     specs: List[MethodSpec] = []
-    given = {"n_steps": n_steps, "l1_coeff": l1_coeff, "n_samples": n_samples}
+    given = {
+        "preset": preset,
+        "n_steps": n_steps,
+        "l1_coeff": l1_coeff,
+        "n_samples": n_samples,
+    }
     fido_options = {k: v for k, v in given.items() if v is not None}
     bbmp_options = {k: v for k, v in fido_options.items() if k != "n_samples"}
     if l1_coeff is not None:
@@ -184,6 +194,7 @@ def standard_methods(
     occlusion_window: int = 8,
     n_samples: Optional[int] = None,
     local: Optional[str] = "Local",
+    preset: Optional[str] = None,
 ) -> List[MethodSpec]:
     r"""The comparison of the FIDO paper: Captum's baselines, then
     :func:`mask_methods`; then, opt-in (:data:`OPT_IN_FAMILIES`, left out by
@@ -207,6 +218,8 @@ def standard_methods(
             Default: FIDO's.
         local (str, optional): The key in ``infillers`` of the local
             in-filler of the perturbation methods. Default ``"Local"``.
+        preset (str, optional): FIDO's and BBMP's ``preset`` (see
+            :func:`mask_methods`). Default: their own.
 
     Returns:
         list of MethodSpec: Captum's methods, then those of
@@ -220,7 +233,7 @@ def standard_methods(
         >>> default = select_methods(specs, None)  # the opt-in families left out
     """
     specs = captum_methods(gradcam_layer, occlusion_window) + mask_methods(
-        infillers, n_steps, l1_coeff, generative, n_samples=n_samples
+        infillers, n_steps, l1_coeff, generative, n_samples=n_samples, preset=preset
     )
     if generative is not None and local is not None:
         names = [n for n in (generative, local) if n in infillers]
