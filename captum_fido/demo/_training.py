@@ -3,6 +3,7 @@ r"""Small helpers shared by the demo's training functions."""
 from __future__ import annotations
 
 import random
+import time
 from pathlib import Path
 from typing import Any, Dict, Optional
 
@@ -20,6 +21,24 @@ def seed_everything(seed: int) -> torch.Generator:
     np.random.seed(seed % (2**32))
     torch.manual_seed(seed)
     return torch.Generator().manual_seed(seed)
+
+
+class TrainingClock:
+    r"""Wall and CPU time of a training run since it was made: every demo
+    training summary records them the same way (:meth:`summary`)."""
+
+    def __init__(self) -> None:
+        self.wall, self.cpu = time.time(), time.process_time()
+
+    def summary(self, steps: int) -> Dict[str, Any]:
+        r"""``seconds`` (wall), ``cpu_seconds`` (this process), ``threads``
+        (torch's) and ``steps``."""
+        return {
+            "seconds": time.time() - self.wall,
+            "cpu_seconds": time.process_time() - self.cpu,
+            "threads": torch.get_num_threads(),
+            "steps": steps,
+        }
 
 
 def save_state(model: torch.nn.Module, path: Path, summary: Dict[str, Any]) -> None:

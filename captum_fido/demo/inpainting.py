@@ -31,7 +31,7 @@ Examples::
 
 from __future__ import annotations
 
-from typing import Optional, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 import cv2
 import numpy as np
@@ -229,6 +229,17 @@ class RefineUNet(nn.Module):
             self.noise_e1 = nn.Conv2d(noise_channels, 2 * w, 1)
             _zero(self.noise_mid)
             _zero(self.noise_e1)
+
+    def architecture(self) -> Dict[str, Any]:
+        r"""What rebuilds this network (the training summary's settings,
+        which :func:`~captum_fido.demo.pretrained.load_inpainter` reads)."""
+        return {
+            "architecture": "RefineUNet",
+            "coarse": self.coarse,
+            "fold": self.fold,
+            "width": self.width,
+            "noise_channels": self.noise_channels,
+        }
 
     def draw_noise(
         self, like: Tensor, generator: Optional[torch.Generator] = None

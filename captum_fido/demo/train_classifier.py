@@ -24,7 +24,6 @@ give the same weights on the same machine. The shipped files are
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple, Union
 
@@ -34,7 +33,12 @@ from torch import Tensor, nn
 from tqdm import tqdm
 
 from captum_fido._utils import validation as V
-from captum_fido.demo._training import WEIGHTS_DIR, finish_training, seed_everything
+from captum_fido.demo._training import (
+    WEIGHTS_DIR,
+    TrainingClock,
+    finish_training,
+    seed_everything,
+)
 from captum_fido.demo.models import SceneClassifier
 from captum_fido.demo.scenes import VARIANTS, load_split
 
@@ -141,8 +145,8 @@ def train_classifier(
 
     Returns:
         dict with ``val_accuracy``, ``test_accuracy``, ``final_loss``,
-        ``seconds`` (wall time), ``threads`` (``torch.get_num_threads()``),
-        ``steps`` and ``settings``.
+        ``seconds`` (wall time), ``cpu_seconds``, ``threads``
+        (``torch.get_num_threads()``), ``steps`` and ``settings``.
 
     Examples::
 
@@ -155,7 +159,7 @@ def train_classifier(
     if out is not None and not isinstance(out, (str, Path)):
         raise TypeError(f"out must be a path or None, got {type(out).__name__}")
     weights_path(variant)  # validates variant
-    g, t0 = seed_everything(seed), time.time()
+    g, clock = seed_everything(seed), TrainingClock()
     train = load_split("train", n_train, variant=variant)
     val = load_split("val", n_val, variant=variant)
     model = _new_classifier(width, init)
@@ -172,9 +176,7 @@ def train_classifier(
         "test_accuracy": test_acc,
         "n_test": n_test,
         "final_loss": sum(losses[-50:]) / len(losses[-50:]),
-        "seconds": time.time() - t0,
-        "threads": torch.get_num_threads(),
-        "steps": step,
+        **clock.summary(step),
         "settings": dict(
             variant=variant,
             n_train=n_train,

@@ -36,9 +36,8 @@ JSON summary of the losses beside them. Load them with
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Protocol, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -47,7 +46,11 @@ from torch import Tensor
 from tqdm import tqdm
 
 from captum_fido._utils import validation as V
-from captum_fido.demo._training import finish_training, seed_everything
+from captum_fido.demo._training import (
+    TrainingClock,
+    finish_training,
+    seed_everything,
+)
 from captum_fido.demo.inpainting import COARSE_FILLS, RefineUNet, coarse_fill
 from captum_fido.demo.masks import infill_targets, sample_keep_masks
 from captum_fido.demo.models import CompletionVAE, PatchDiscriminator
@@ -100,6 +103,17 @@ class SceneBank:
         self.g = torch.Generator().manual_seed(seed)
         self.min_kept_fraction = min_kept_fraction
         self.mask_weights = mask_weights
+        self.n, self.seed = n, seed
+
+    def settings(self) -> Dict[str, Any]:
+        r"""What the bank was made from, for a training summary."""
+        weights = self.mask_weights
+        return {
+            "n_scenes": self.n,
+            "seed": self.seed,
+            "min_kept_fraction": self.min_kept_fraction,
+            "mask_weights": None if weights is None else list(weights),
+        }
 
     def batch(self, size: int) -> Tuple[Tensor, Tensor, Tensor]:
         idx = torch.from_numpy(self.rng.integers(0, len(self.images), size))
@@ -151,6 +165,32 @@ def hole_losses(pred: Tensor, target: Tensor, keep: Tensor) -> Tuple[Tensor, Ten
     r"""Per image ``(N,)``: the hole L1 and the hole image-gradient L1 of a
     completion ``pred`` against ``target`` (``keep`` 1 = observed)."""
     return _hole_l1(pred, target, keep, True), _hole_grad_l1(pred, target, keep, True)
+
+
+class SceneFit(Protocol):
+    r"""One training update on a batch of scenes, and the loss history
+    (the first two histories show on the progress bar)."""
+
+    hist: Dict[str, List[float]]
+
+    def step(self, masked: Tensor, keep: Tensor, target: Tensor) -> None: ...
+
+
+def fit_on_scenes(
+    fit: SceneFit,
+    bank: SceneBank,
+    steps: int,
+    batch_size: int,
+    desc: str,
+    show_progress: bool,
+) -> None:
+    r"""``steps`` updates of ``fit`` on batches from ``bank``, with a tqdm bar
+    showing the mean of the last 100 values of its first two histories."""
+    bar = tqdm(range(steps), desc=desc, disable=not show_progress)
+    shown = list(fit.hist)[:2]
+    for _ in bar:
+        fit.step(*bank.batch(batch_size))
+        bar.set_postfix({k: f"{np.mean(fit.hist[k][-100:]):.4f}" for k in shown})
 
 
 def train_inpainter(
@@ -217,37 +257,22 @@ def train_inpainter(
     """
     V.check_choice(coarse, "coarse", COARSE_FILLS)
     seed_everything(seed)
-    t0, c0 = time.time(), time.process_time()
+    clock = TrainingClock()
     bank = SceneBank(n_scenes, seed, min_kept_fraction, mask_weights)
     net = RefineUNet(width, coarse=coarse, fold=fold)
     fit = _InpainterFit(net, lr, steps, adv_weight, grad_weight, coarse)
-    bar = tqdm(range(steps), desc="inpainter", disable=not show_progress)
-    for _ in bar:
-        fit.step(*bank.batch(batch_size))
-        bar.set_postfix(
-            l1=f"{np.mean(fit.hist['l1'][-100:]):.4f}",
-            coarse=f"{np.mean(fit.hist['coarse'][-100:]):.4f}",
-        )
+    fit_on_scenes(fit, bank, steps, batch_size, "inpainter", show_progress)
     summary: Dict[str, Any] = {
         **fit.losses(),
-        "seconds": time.time() - t0,
-        "cpu_seconds": time.process_time() - c0,
-        "threads": torch.get_num_threads(),
-        "steps": steps,
+        **clock.summary(steps),
         "settings": dict(
-            architecture="RefineUNet",
-            coarse=coarse,
-            fold=fold,
+            **net.architecture(),
+            **bank.settings(),
             steps=steps,
             batch_size=batch_size,
-            n_scenes=n_scenes,
             lr=lr,
             adv_weight=adv_weight,
             grad_weight=grad_weight,
-            width=width,
-            seed=seed,
-            min_kept_fraction=min_kept_fraction,
-            mask_weights=None if mask_weights is None else list(mask_weights),
         ),
     }
     return finish_training(
@@ -285,11 +310,12 @@ class _InpainterFit:
             if self.disc is not None
             else None
         )
+        # l1 and coarse first: the progress bar shows them.
         self.hist: Dict[str, List[float]] = {
             "l1": [],
+            "coarse": [],
             "grad": [],
             "adv": [],
-            "coarse": [],
         }
 
     def step(self, masked: Tensor, keep: Tensor, target: Tensor) -> None:
@@ -370,7 +396,7 @@ def train_vae(
         3
     """
     g = seed_everything(seed + 1)
-    t0 = time.time()
+    clock = TrainingClock()
     bank = SceneBank(n_scenes, seed + 1)
     vae = CompletionVAE(width, latent_dim)
     opt = torch.optim.Adam(vae.parameters(), lr=lr)
@@ -394,8 +420,7 @@ def train_vae(
         "l1": float(np.mean(l1s[-50:])),
         "kl": float(np.mean(kls[-50:])),
         "l1_first": float(np.mean(l1s[:50])),
-        "seconds": time.time() - t0,
-        "steps": steps,
+        **clock.summary(steps),
         "settings": dict(
             steps=steps,
             batch_size=batch_size,

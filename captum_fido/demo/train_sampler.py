@@ -20,21 +20,25 @@ deterministic in-painter exactly.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
 from torch import Tensor
-from tqdm import tqdm
 
-from captum_fido.demo._training import WEIGHTS_DIR, finish_training, seed_everything
+from captum_fido.demo._training import (
+    WEIGHTS_DIR,
+    TrainingClock,
+    finish_training,
+    seed_everything,
+)
 from captum_fido.demo.inpainting import RefineUNet, coarse_fill
 from captum_fido.demo.train_inpainters import (
     INPAINTER_MASK_WEIGHTS,
     N_SCENES,
     SceneBank,
+    fit_on_scenes,
     hole_losses,
 )
 
@@ -106,40 +110,24 @@ def train_sampler(
     if n_draws < 2:
         raise ValueError(f"n_draws must be at least 2 (IMLE picks one), got {n_draws}")
     generator = seed_everything(seed)
-    t0, c0 = time.time(), time.process_time()
+    clock = TrainingClock()
     net, base = _warm_start(start, noise_channels, width)
     bank = SceneBank(n_scenes, seed, min_kept_fraction, mask_weights)
     fit = _SamplerFit(net, lr, steps, n_draws, grad_weight, generator)
-    bar = tqdm(range(steps), desc="sampler", disable=not show_progress)
-    for _ in bar:
-        fit.step(*bank.batch(batch_size))
-        bar.set_postfix(
-            best=f"{np.mean(fit.hist['best_l1'][-100:]):.4f}",
-            spread=f"{np.mean(fit.hist['spread'][-100:]):.4f}",
-        )
+    fit_on_scenes(fit, bank, steps, batch_size, "sampler", show_progress)
     summary: Dict[str, Any] = {
         **{k: float(np.mean(v[-100:])) for k, v in fit.hist.items()},
         "best_l1_first": float(np.mean(fit.hist["best_l1"][:100])),
-        "seconds": time.time() - t0,
-        "cpu_seconds": time.process_time() - c0,
-        "threads": torch.get_num_threads(),
-        "steps": steps,
+        **clock.summary(steps),
         "settings": dict(
-            architecture="RefineUNet",
-            coarse=net.coarse,
-            fold=net.fold,
-            width=net.width,
-            noise_channels=noise_channels,
+            **net.architecture(),
+            **bank.settings(),
             start=base,
             steps=steps,
             batch_size=batch_size,
-            n_scenes=n_scenes,
             lr=lr,
             n_draws=n_draws,
             grad_weight=grad_weight,
-            seed=seed,
-            min_kept_fraction=min_kept_fraction,
-            mask_weights=None if mask_weights is None else list(mask_weights),
         ),
     }
     return finish_training(
@@ -196,7 +184,7 @@ class _SamplerFit:
         self.sched = torch.optim.lr_scheduler.LambdaLR(
             self.opt, lambda t: max(0.0, 1.0 - t / max(steps, 1))
         )
-        self.hist: Dict[str, List[float]] = {"best_l1": [], "draw_l1": [], "spread": []}
+        self.hist: Dict[str, List[float]] = {"best_l1": [], "spread": [], "draw_l1": []}
 
     def step(self, masked: Tensor, keep: Tensor, target: Tensor) -> None:
         r"""Draw ``n_draws`` completions per scene without gradients, then
