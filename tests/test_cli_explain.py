@@ -252,6 +252,9 @@ def test_bad_options_fail_before_work(
         ([image, "--model", "torchvision:resnet19"], "did you mean resnet18"),
         ([image, "--model", "torchvision:resnet18"], "needs --weights FILE"),
         ([image, *tv, "--infiller", "inpainter"], "goes with --model demo only"),
+        ([image, *tv, "--infiller", "sampler"], "goes with --model demo only"),
+        ([image, "--n-infills", "0"], "must be >= 1"),
+        ([image, "--n-infills", "3"], "--infiller inpainter gives the same fill"),
         ([image, *tv, "--target", "no such class"], "unknown class"),
     ]
     for argv, message in cases:
@@ -313,3 +316,11 @@ def test_through_the_cli_without_captum_noise(scenes, tmp_path, capsys):
     assert (out / "maps" / "s0.png.npy").is_file()
     (row,) = _results(out)[1]
     assert not any("require gradients" in w for w in row["warnings"])
+
+
+def test_demo_fido_marginalising_over_sampled_fills(scenes, tmp_path):
+    out = tmp_path / "marginal"
+    argv = [str(scenes / "s0.png"), *FAST, "--infiller", "sampler", "--n-infills", "2"]
+    assert explain.main([*argv, "--out", str(out)]) == 0
+    settings, rows, _ = _results(out)
+    assert [r["status"] for r in rows] == ["done"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import torch
 
@@ -36,10 +36,11 @@ METHODS = (
     "occlusion",
 )
 MASK_METHODS = METHODS[:3]
-#: ``--infiller`` names; the first two are the demo's trained networks.
+#: ``--infiller`` names; the first three are the demo's trained networks.
 INFILLERS = (
     "inpainter",
     "vae",
+    "sampler",
     "blur",
     "mean",
     "random",
@@ -48,7 +49,7 @@ INFILLERS = (
     "opencv-ns",
     "road",
 )
-DEMO_INFILLERS = ("inpainter", "vae")
+DEMO_INFILLERS = ("inpainter", "vae", "sampler")
 #: Counterfactuals drawn per image for FIDO/BBMP.
 N_COUNTERFACTUALS = 3
 #: IntegratedGradients' steps (as in ``captum_fido.evaluation.methods``).
@@ -68,11 +69,12 @@ def make_infiller(
             )
         from captum_fido.demo import pretrained
 
-        return (
-            pretrained.load_inpainter_infiller()
-            if name == "inpainter"
-            else pretrained.load_vae_infiller()
-        )
+        load: Callable[[], Infiller] = {
+            "inpainter": pretrained.load_inpainter_infiller,
+            "vae": pretrained.load_vae_infiller,
+            "sampler": pretrained.load_sampler_infiller,
+        }[name]
+        return load()
     if name in ("opencv-telea", "opencv-ns", "road"):
         from captum_fido.infillers import NoisyLinearInfiller, OpenCVInfiller
 
@@ -143,7 +145,12 @@ def make_method(
             if a.method == "bbmp"
             else FIDO(model, infiller, objective=a.method[5:])
         )
-        given = {"n_steps": a.steps, "n_samples": a.n_samples, "l1_coeff": a.l1_coeff}
+        given = {
+            "n_steps": a.steps,
+            "n_samples": a.n_samples,
+            "n_infills": a.n_infills,
+            "l1_coeff": a.l1_coeff,
+        }
         return method, {k: v for k, v in given.items() if v is not None}
     if a.method == "gradcam":
         return LayerGradCam(model, loaded.gradcam_layer(model)), {}

@@ -108,9 +108,9 @@ def _parser(prog: Optional[str]) -> argparse.ArgumentParser:
         default=None,
         metavar="NAME",
         help=f"in-filler of {', '.join(MASK_METHODS)}: one of "
-        f"{', '.join(INFILLERS)}; inpainter and vae are the demo's networks, "
-        "trained on its 64 px scenes (default: inpainter with --model demo, "
-        "blur otherwise)",
+        f"{', '.join(INFILLERS)}; inpainter, vae and sampler (the sampling "
+        "in-painter) are the demo's networks, trained on its 64 px scenes "
+        "(default: inpainter with --model demo, blur otherwise)",
     )
     p.add_argument(
         "--target",
@@ -137,6 +137,14 @@ def _parser(prog: Optional[str]) -> argparse.ArgumentParser:
     theirs = "(default: the method's)"
     add_int(p, "--steps", None, f"FIDO/BBMP optimisation steps {theirs}")
     add_int(p, "--n-samples", None, f"FIDO/BBMP mask samples per step {theirs}")
+    add_int(
+        p,
+        "--n-infills",
+        None,
+        "FIDO/BBMP in-fills per mask sample, the class probability averaged "
+        "over them (needs --infiller sampler or another that samples; "
+        "default: 1)",
+    )
     add_float(p, "--l1-coeff", None, f"FIDO/BBMP sparsity weight {theirs}")
     add_seed(p)
     add_int(
@@ -291,6 +299,12 @@ def main(argv: Optional[Sequence[str]] = None, prog: Optional[str] = None) -> in
     infiller = (
         make_infiller(p, infiller_name, loaded) if a.method in MASK_METHODS else None
     )
+    if (a.n_infills or 1) > 1 and not (infiller is not None and infiller.stochastic):
+        p.error(
+            f"--n-infills {a.n_infills} needs a mask method with an in-filler "
+            f"that samples (e.g. --infiller sampler); --infiller {infiller_name} "
+            "gives the same fill every time"
+        )
     probe = torch.zeros(1, 3, loaded.crop, loaded.crop)
     try:
         with torch.no_grad():
