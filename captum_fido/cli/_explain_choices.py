@@ -69,12 +69,12 @@ def make_infiller(
             )
         from captum_fido.demo import pretrained
 
-        load: Callable[[], Infiller] = {
+        loaders: Dict[str, Callable[[], Infiller]] = {
             "inpainter": pretrained.load_inpainter_infiller,
             "vae": pretrained.load_vae_infiller,
             "sampler": pretrained.load_sampler_infiller,
-        }[name]
-        return load()
+        }
+        return loaders[name]()
     if name in ("opencv-telea", "opencv-ns", "road"):
         from captum_fido.infillers import NoisyLinearInfiller, OpenCVInfiller
 
