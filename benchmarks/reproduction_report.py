@@ -93,8 +93,12 @@ def compare_pair(
     return _fmt(diff), _verdict(diff, lower_is_paper)
 
 
-def claim_lines(rows: Rows, domain: str) -> List[str]:
-    r"""One table row per (claim, comparison) on one domain."""
+#: A claim's comparison: (claim, method a, method b, metric, lower is the paper's side).
+Check = Tuple[str, str, str, str, bool]
+
+
+def claim_checks() -> List[Check]:
+    r"""Every (claim, comparison) the report tests."""
     gen = f"FIDO-SSR ({GENERATIVE})"
     checks: List[Tuple[str, str, str, str, bool]] = []
     for h in HEURISTICS:
@@ -151,11 +155,38 @@ def claim_lines(rows: Rows, domain: str) -> List[str]:
         checks.append(
             ("6. WSL error below the baselines", gen, base, "wsl_error", True)
         )
+    return checks
+
+
+def claim_lines(rows: Rows, domain: str) -> List[str]:
+    r"""One table row per (claim, comparison) on one domain."""
     lines = []
-    for claim, a, b, key, lower in checks:
+    for claim, a, b, key, lower in claim_checks():
         diff, verdict = compare_pair(rows, a, b, key, lower)
         lines.append(
             f"| {domain} | {claim} | {a} vs {b} | {key} | {diff} | {verdict} |"
+        )
+    return lines
+
+
+def preset_lines(defaults: Rows, paper: Rows, domain: str) -> List[str]:
+    r"""Each claim's comparison on the paper preset's test images, at the
+    defaults and at the paper's settings, when the paper run has both
+    methods; and whether the verdict is the same."""
+    test = [r for r in paper if r["split"] == "test"]
+    ids = {str(r["image_id"]) for r in test}
+    methods = {str(r["method"]) for r in test}
+    same = [r for r in defaults if r["split"] == "val" or str(r["image_id"]) in ids]
+    lines = []
+    for claim, a, b, key, lower in claim_checks():
+        if a not in methods or b not in methods:
+            continue
+        d_diff, d_verdict = compare_pair(same, a, b, key, lower)
+        p_diff, p_verdict = compare_pair(paper, a, b, key, lower)
+        agree = "same" if d_verdict == p_verdict else "**differs**"
+        lines.append(
+            f"| {domain} | {claim} | {a} vs {b} | {key} | {d_diff} {d_verdict} "
+            f"| {p_diff} {p_verdict} | {agree} |"
         )
     return lines
 
@@ -204,7 +235,11 @@ def generative_gain(rows: Rows) -> Dict[str, str]:
     return out
 
 
-def render(runs: Sequence[Tuple[str, Path]], infiller_table: Optional[Path]) -> str:
+def render(
+    runs: Sequence[Tuple[str, Path]],
+    infiller_table: Optional[Path],
+    paper_runs: Sequence[Tuple[str, Path]] = (),
+) -> str:
     parts = [HEADER]
     for domain, path in runs:
         parts.append(f"\n## Results table: {domain}\n")
@@ -222,6 +257,7 @@ def render(runs: Sequence[Tuple[str, Path]], infiller_table: Optional[Path]) -> 
     rows = {domain: read_rows(path / "per_image.csv") for domain, path in runs}
     for domain, _ in runs:
         parts += claim_lines(rows[domain], domain)
+    parts += _preset_section(rows, paper_runs)
     parts.append("\n### 5. BBMP-CA across tau (mean [95% CI])\n")
     parts.append("| domain | metric | tau=1 | 0.7 | 0.5 | 0.3 | 0.1 | 0 |")
     parts.append("|---|---|---|---|---|---|---|---|")
@@ -240,6 +276,29 @@ def render(runs: Sequence[Tuple[str, Path]], infiller_table: Optional[Path]) -> 
         parts.append("\n## 7. Infiller quality (paper Fig. 16)\n")
         parts.append(infiller_table.read_text().split("\n", 1)[1])
     return "\n".join(parts) + "\n"
+
+
+def _preset_section(
+    rows: Dict[str, Rows], paper_runs: Sequence[Tuple[str, Path]]
+) -> List[str]:
+    r"""The claims at the defaults and at the paper's settings, on the paper
+    run's images (nothing without paper runs)."""
+    found = [(d, p) for d, p in paper_runs if d in rows]
+    if not found:
+        return []
+    parts = [
+        "\n### Do the defaults change the verdicts?\n",
+        "The same claims on the test images of a run at the paper's settings "
+        "(`compare --preset paper`: 300 steps, 8 FIDO samples, the fixed "
+        "sparsity and TV weights), each at the defaults (the rows above, "
+        "restricted to those images) and at the paper's settings.\n",
+        "| domain | claim | comparison (a vs b) | metric | defaults: a - b, verdict "
+        "| paper's settings: a - b, verdict | verdict |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for domain, path in found:
+        parts += preset_lines(rows[domain], read_rows(path / "per_image.csv"), domain)
+    return parts
 
 
 HEADER = """# Reproduction report: does counterfactual in-filling give better maps?
@@ -270,6 +329,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         "--infiller-table", type=Path, default=root / "docs/infiller_quality.md"
     )
     p.add_argument(
+        "--paper-runs",
+        nargs="*",
+        type=Path,
+        default=[COMMITTED / "paper_scenes", COMMITTED / "paper_context"],
+        help="output folders of compare --preset paper, named paper_<domain> "
+        "(default: the committed ones; folders that do not exist are skipped)",
+    )
+    p.add_argument(
         "--notes",
         type=Path,
         default=Path(__file__).with_name("reproduction_notes.md"),
@@ -279,7 +346,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     # report still reads the harness's output.
     a = parse(p, argv, quick=dict(out=Path("outputs/quick/reproduction.md")))
     runs = [(path.name.replace("report_", ""), path) for path in a.runs]
-    text = render(runs, a.infiller_table)
+    paper = [
+        (path.name.replace("paper_", ""), path)
+        for path in a.paper_runs
+        if (path / "per_image.csv").is_file()
+    ]
+    text = render(runs, a.infiller_table, paper)
     if a.notes is not None:
         text += "\n" + a.notes.read_text()
     write_text(a.out, text)
