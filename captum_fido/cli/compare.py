@@ -420,7 +420,10 @@ def _write_outputs(
         write_rows(merged_csv, sorted(merge_rows([*everything, *rows]), key=key))
     summaries = summarise(merged, seed=a.seed)
     write_results(summaries, a.out / "results.csv")
-    steps = "default steps" if a.steps is None else f"{a.steps} steps"
+    if a.steps is not None:
+        steps = f"{a.steps} steps"
+    else:
+        steps = "default steps" if a.preset is None else f"the {a.preset} preset"
     title = f"{a.domain}: {a.n_images} test images, {steps}"
     write_table(summaries, a.out / "table.md", title)
     verdict = compare_verdict(merged, summaries, seed=a.seed)
