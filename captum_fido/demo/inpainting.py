@@ -40,7 +40,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from captum_fido._utils import validation as V
-from captum_fido.demo.models import GatedConv2d, _zero
+from captum_fido.demo.models import GatedUNet, _zero
 from captum_fido.infillers import Infiller
 from captum_fido.infillers.functional import pyramid_fill
 
@@ -142,7 +142,7 @@ def coarse_fill(masked_image: Tensor, keep_mask: Tensor, method: str) -> Tensor:
     raise ValueError(f"method must be one of {COARSE_FILLS}, got {method!r}")
 
 
-class RefineUNet(nn.Module):
+class RefineUNet(GatedUNet):
     r"""Gated-convolution U-Net refining a coarse fill (the learned stage).
 
     The 7-channel input (masked image, keep-mask, coarse fill) is folded
@@ -195,7 +195,6 @@ class RefineUNet(nn.Module):
         fold: int = 2,
         noise_channels: int = 0,
     ) -> None:
-        super().__init__()
         V.check_choice(coarse, "coarse", COARSE_FILLS)
         if fold not in (2, 4):
             raise ValueError(f"fold must be 2 or 4, got {fold!r}")
@@ -204,20 +203,9 @@ class RefineUNet(nn.Module):
                 f"noise_channels must be a non-negative int, got {noise_channels!r}"
             )
         w, c = width, 7 * fold * fold
+        super().__init__(c, w, first_kernel=3, dilations=(1, 2, 1), skip_input=True)
         self.width, self.coarse, self.fold = width, coarse, fold
         self.noise_channels = noise_channels
-        self.enc0 = GatedConv2d(c, w, 3)
-        self.enc1 = GatedConv2d(w, 2 * w, 3, stride=2)
-        self.enc2 = GatedConv2d(2 * w, 3 * w, 3, stride=2)
-        self.enc3 = GatedConv2d(3 * w, 4 * w, 3, stride=2)
-        self.mid = nn.Sequential(
-            GatedConv2d(4 * w, 4 * w, 3, dilation=1),
-            GatedConv2d(4 * w, 4 * w, 3, dilation=2),
-            GatedConv2d(4 * w, 4 * w, 3, dilation=1),
-        )
-        self.dec2 = GatedConv2d(4 * w + 3 * w, 3 * w)
-        self.dec1 = GatedConv2d(3 * w + 2 * w, 2 * w)
-        self.dec0 = GatedConv2d(2 * w + w + c, w)
         self.out = nn.Conv2d(w, 3 * fold * fold, 3, padding=1)
         _zero(self.out)
         if noise_channels:
@@ -275,19 +263,12 @@ class RefineUNet(nn.Module):
         x = F.pixel_unshuffle(
             torch.cat([masked_image, keep_mask, coarse], 1), self.fold
         )
-        e0 = self.enc0(x)
-        e1 = self.enc1(e0)
-        e2 = self.enc2(e1)
-        e3 = self.enc3(e2)
+        shifts = None
         if noise is not None:
             if not self.noise_channels:
                 raise ValueError("noise given to a RefineUNet without noise_channels")
-            e1 = e1 + self.noise_e1(noise[0])
-            e3 = e3 + self.noise_mid(noise[1])
-        h = self.mid(e3)
-        h = self.dec2(torch.cat([_up(h), e2], 1))
-        h = self.dec1(torch.cat([_up(h), e1], 1))
-        h = self.dec0(torch.cat([_up(h), e0, x], 1))
+            shifts = (self.noise_e1(noise[0]), self.noise_mid(noise[1]))
+        h = self.features(x, shifts)
         delta = F.pixel_shuffle(self.out(h), self.fold)
         pred = torch.sigmoid(torch.logit(coarse) + delta)
         return keep_mask * masked_image + (1 - keep_mask) * pred

@@ -131,7 +131,65 @@ class GatedConv2d(nn.Module):
         return f * torch.sigmoid(g)
 
 
-class InpaintingUNet(nn.Module):
+class GatedUNet(nn.Module):
+    r"""The in-painters' refinement trunk: a gated-convolution U-Net with
+    three stride-2 stages of 1, 2, 3 and 4 times ``width`` channels, a
+    dilated bottleneck and skip connections; :meth:`features` maps an input
+    ``(N, in_channels, H, W)`` to ``width`` features at full resolution, for
+    a subclass's own head. The layers' names (``enc0``-``enc3``, ``mid``,
+    ``dec2``-``dec0``) are those of the shipped weights' state_dicts.
+
+    Args:
+        in_channels (int): Channels of the input.
+        width (int): Channels of the first stage.
+        first_kernel (int): Kernel size of the first layer.
+        dilations (tuple of int): The bottleneck layers' dilations.
+        skip_input (bool, optional): Whether the last layer also reads the
+            input. Default False.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        width: int,
+        first_kernel: int,
+        dilations: Tuple[int, ...],
+        skip_input: bool = False,
+    ) -> None:
+        super().__init__()
+        w = width
+        self.skip_input = skip_input
+        self.enc0 = GatedConv2d(in_channels, w, first_kernel)
+        self.enc1 = GatedConv2d(w, 2 * w, 3, stride=2)
+        self.enc2 = GatedConv2d(2 * w, 3 * w, 3, stride=2)
+        self.enc3 = GatedConv2d(3 * w, 4 * w, 3, stride=2)
+        self.mid = nn.Sequential(
+            *(GatedConv2d(4 * w, 4 * w, 3, dilation=d) for d in dilations)
+        )
+        self.dec2 = GatedConv2d(4 * w + 3 * w, 3 * w)
+        self.dec1 = GatedConv2d(3 * w + 2 * w, 2 * w)
+        self.dec0 = GatedConv2d(2 * w + w + (in_channels if skip_input else 0), w)
+
+    def features(
+        self, x: Tensor, shifts: Optional[Tuple[Tensor, Tensor]] = None
+    ) -> Tensor:
+        r"""The trunk's output ``(N, width, H, W)`` for ``x``; ``shifts``
+        (optional) are added to the first down-sampled stage's skip and to
+        the bottleneck's input (how a sampler injects its noise)."""
+        e0 = self.enc0(x)
+        e1 = self.enc1(e0)
+        e2 = self.enc2(e1)
+        e3 = self.enc3(e2)
+        if shifts is not None:
+            e1, e3 = e1 + shifts[0], e3 + shifts[1]
+        h = self.mid(e3)
+        h = self.dec2(torch.cat([_up(h), e2], 1))
+        h = self.dec1(torch.cat([_up(h), e1], 1))
+        skips = [_up(h), e0, x] if self.skip_input else [_up(h), e0]
+        return self.dec0(torch.cat(skips, 1))
+
+
+class InpaintingUNet(GatedUNet):
     r"""Coarse-to-fine gated-convolution inpainter: the demo's CA-GAN stand-in.
 
     Like the contextual-attention GAN, it works in two stages. The coarse
@@ -165,24 +223,11 @@ class InpaintingUNet(nn.Module):
     """
 
     def __init__(self, width: int = 16, coarse_window: int = 15) -> None:
-        super().__init__()
+        super().__init__(7, width, first_kernel=5, dilations=(2, 4, 1))
         if coarse_window < 1 or coarse_window % 2 == 0:
             raise ValueError(f"coarse_window must be odd, got {coarse_window}")
         self.coarse_window = coarse_window
-        w = width
-        self.enc0 = GatedConv2d(7, w, 5)
-        self.enc1 = GatedConv2d(w, 2 * w, 3, stride=2)
-        self.enc2 = GatedConv2d(2 * w, 3 * w, 3, stride=2)
-        self.enc3 = GatedConv2d(3 * w, 4 * w, 3, stride=2)
-        self.mid = nn.Sequential(
-            GatedConv2d(4 * w, 4 * w, 3, dilation=2),
-            GatedConv2d(4 * w, 4 * w, 3, dilation=4),
-            GatedConv2d(4 * w, 4 * w, 3, dilation=1),
-        )
-        self.dec2 = GatedConv2d(4 * w + 3 * w, 3 * w)
-        self.dec1 = GatedConv2d(3 * w + 2 * w, 2 * w)
-        self.dec0 = GatedConv2d(2 * w + w, w)
-        self.out = nn.Conv2d(w, 3, 3, padding=1)
+        self.out = nn.Conv2d(width, 3, 3, padding=1)
         _zero(self.out)
 
     def coarse(self, masked_image: Tensor, keep_mask: Tensor) -> Tensor:
@@ -202,13 +247,7 @@ class InpaintingUNet(nn.Module):
     def forward(self, masked_image: Tensor, keep_mask: Tensor) -> Tensor:
         coarse = self.coarse(masked_image, keep_mask).clamp(1e-3, 1 - 1e-3)
         x = torch.cat([masked_image * keep_mask, keep_mask, coarse], dim=1)
-        e0 = self.enc0(x)
-        e1 = self.enc1(e0)
-        e2 = self.enc2(e1)
-        h = self.mid(self.enc3(e2))
-        h = self.dec2(torch.cat([_up(h), e2], 1))
-        h = self.dec1(torch.cat([_up(h), e1], 1))
-        h = self.dec0(torch.cat([_up(h), e0], 1))
+        h = self.features(x)
         pred = torch.sigmoid(torch.logit(coarse) + self.out(h))
         return keep_mask * masked_image + (1 - keep_mask) * pred
 
