@@ -242,8 +242,10 @@ def render(
 ) -> str:
     parts = [HEADER]
     for domain, path in runs:
-        parts.append(f"\n## Results table: {domain}\n")
-        parts.append((path / "table.md").read_text().split("\n", 2)[2])
+        title, _, table = (path / "table.md").read_text().split("\n", 2)
+        # The run's own title says how many images and which settings.
+        parts.append(f"\n## Results table: {title.lstrip('# ')}\n")
+        parts.append(table)
         parts.append(
             "\nMaps of the first test images (the run's `maps.png`, kept as "
             f"`docs/images/compare_{domain}.png`):\n\n"
@@ -259,6 +261,11 @@ def render(
         parts += claim_lines(rows[domain], domain)
     parts += _preset_section(rows, paper_runs)
     parts.append("\n### 5. BBMP-CA across tau (mean [95% CI])\n")
+    parts.append(
+        "The thresholds the runs above carry ('–': not run); the paper's "
+        "whole sweep is measured in [BBMP-CA across tau]"
+        "(#bbmp-ca-across-tau-the-papers-sweep-measured) below.\n"
+    )
     parts.append("| domain | metric | tau=1 | 0.7 | 0.5 | 0.3 | 0.1 | 0 |")
     parts.append("|---|---|---|---|---|---|---|---|")
     for domain, _ in runs:

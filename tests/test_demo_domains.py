@@ -250,3 +250,21 @@ def test_shipped_classifiers_on_300_test_scenes(name):
     else:
         # ... but not in the default domain, where it tells nothing.
         assert acc["background_only"] < 0.35
+
+
+def test_a_domain_brings_its_own_inpainter():
+    # A held-back domain registers its classifier and its in-painter; the
+    # harness's "Inpainter" (a method's in-filler and the evaluation
+    # in-fill) is then the domain's, not the shipped one.
+    import dataclasses
+
+    from captum_fido.demo._training import WEIGHTS_DIR
+    from captum_fido.demo.inpainting import CoarseRefineInfiller
+    from captum_fido.infillers import ModuleInfiller
+
+    shipped = load_domain("scenes")
+    assert isinstance(shipped.infillers()["Inpainter"], CoarseRefineInfiller)
+    own = dataclasses.replace(shipped, inpainter=WEIGHTS_DIR / "inpainter_gan_v1.pt")
+    fills = own.infillers()
+    assert isinstance(fills["Inpainter"], ModuleInfiller)
+    assert sorted(fills) == sorted(shipped.infillers())

@@ -37,7 +37,6 @@ from captum_fido.cli._common import (
     output_folder,
 )
 from captum_fido.demo.domains import DOMAINS, Domain, comparison_data, load_domain
-from captum_fido.demo.infillers import demo_infillers
 from captum_fido.demo.scenes import VARIANT_SPLITS
 from captum_fido.evaluation.cost import estimate_cost
 from captum_fido.evaluation.distributed import (
@@ -264,7 +263,7 @@ def main(argv: Optional[Sequence[str]] = None, prog: Optional[str] = None) -> in
     domain = load_domain(a.domain)
     if a.threads:
         torch.set_num_threads(a.threads)
-    infillers = demo_infillers()
+    infillers = domain.infillers()
     try:
         methods = _methods(a, domain, infillers)
     except ValueError as err:

@@ -51,6 +51,7 @@ from captum_fido.demo.scenes import load_split as _load_scene_split
 
 if TYPE_CHECKING:
     from captum_fido.evaluation import EvalData
+    from captum_fido.infillers import Infiller
 
 __all__ = [
     "Domain",
@@ -72,6 +73,9 @@ class Domain:
         classes: class names, in label order.
         variant: the :mod:`~captum_fido.demo.scenes` generator variant.
         weights: the classifier's state_dict file.
+        inpainter: the in-painter's state_dict file (its JSON summary
+            beside it), the "Inpainter" in-filler of :meth:`infillers`;
+            ``None``: the shipped ``weights/inpainter.pt``.
 
     Examples::
 
@@ -85,6 +89,7 @@ class Domain:
     classes: Tuple[str, ...]
     variant: str
     weights: Path
+    inpainter: Optional[Path] = None
 
     def load_split(
         self, split: str, n: int, offset: int = 0
@@ -133,6 +138,23 @@ class Domain:
         from captum_fido.demo.pretrained import load_classifier
 
         return load_classifier(self.weights)
+
+    def infillers(self) -> Dict[str, Infiller]:
+        r"""The in-fillers the comparison harness runs on this domain: the
+        paper's heuristics at 64 px, the VAE and the domain's in-painter
+        (:func:`~captum_fido.demo.infillers.demo_infillers`).
+
+        Returns:
+            dict: name -> :class:`~captum_fido.infillers.Infiller`.
+
+        Examples::
+
+            >>> sorted(load_domain("context").infillers())
+            ['Blur', 'Inpainter', 'Local', 'Mean', 'Random', 'VAE']
+        """
+        from captum_fido.demo.infillers import demo_infillers
+
+        return demo_infillers(inpainter=self.inpainter)
 
     def gradcam_layer(self, model: nn.Module) -> nn.Module:
         r"""The layer of ``model`` to give Captum's ``LayerGradCam``.

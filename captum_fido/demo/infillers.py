@@ -13,7 +13,8 @@ Examples::
 
 from __future__ import annotations
 
-from typing import Dict, Sequence
+from pathlib import Path
+from typing import Dict, Optional, Sequence, Union
 
 from captum_fido.infillers import (
     BlurInfiller,
@@ -56,7 +57,9 @@ def paper_infillers(size: int, mean: Sequence[float]) -> Dict[str, Infiller]:
     }
 
 
-def demo_infillers(size: int = 64) -> Dict[str, Infiller]:
+def demo_infillers(
+    size: int = 64, inpainter: Optional[Union[str, Path]] = None
+) -> Dict[str, Infiller]:
     r"""The paper's in-fillers at the demo's resolution (:func:`paper_infillers`,
     Mean filling with the training scenes' per-channel mean), plus the trained
     ones.
@@ -65,6 +68,9 @@ def demo_infillers(size: int = 64) -> Dict[str, Infiller]:
         size (int, optional): Image side in pixels, used to scale the heuristic
             in-fillers and to load the training scenes for the mean. The
             trained in-fillers work at 64 px. Default 64.
+        inpainter (str or Path, optional): The in-painter's state_dict for
+            ``"Inpainter"`` (its JSON summary beside it); default the
+            shipped one.
 
     Returns:
         dict with ``"Mean"``, ``"Blur"``, ``"Random"``, ``"Local"``, ``"VAE"``
@@ -85,5 +91,5 @@ def demo_infillers(size: int = 64) -> Dict[str, Infiller]:
     return {
         **paper_infillers(size, train.mean(dim=(0, 2, 3)).tolist()),
         "VAE": load_vae_infiller(),
-        "Inpainter": load_inpainter_infiller(),
+        "Inpainter": load_inpainter_infiller(inpainter),
     }
