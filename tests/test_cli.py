@@ -15,13 +15,13 @@ import pytest
 
 from captum_fido import __version__, cli
 from captum_fido.cli import COMMANDS
-from captum_fido.cli import compare as compare_command
 from captum_fido.cli import counterfactual as counterfactual_command
 from captum_fido.cli import demo as demo_command
 from captum_fido.cli import main as cli_main
 from captum_fido.cli import train_classifier as train_classifier_command
 from captum_fido.cli import train_inpainters as train_inpainters_command
 from captum_fido.cli._common import figure_path, make_parser, quiet_captum_warnings
+from captum_fido.demo.domains import Domain
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -110,7 +110,7 @@ def no_work(monkeypatch):
         raise AssertionError("the command started working")
 
     monkeypatch.setattr(demo_command, "explain_scenes", fail)
-    monkeypatch.setattr(compare_command, "demo_infillers", fail)
+    monkeypatch.setattr(Domain, "infillers", fail)
     monkeypatch.setattr(counterfactual_command, "_run", fail)
 
 
