@@ -266,7 +266,16 @@ class _Run:
                 self.dist.hard_sample(rows, u) if binary else self.dist.sample(rows, u)
             )
             masks.append(layout.to_pixels(mask, n_per_image))
-            if self.problem.infiller.uses_mask:
+            if not self.problem.infiller.uses_mask:
+                continue
+            if self.dist.observes_cells:
+                # BBMP-CA: r = 1[m > tau] per cell (see ContinuousMask).
+                cells = coarse[k]
+                if n_per_image > 1:
+                    cells = cells.repeat_interleave(n_per_image, 0)
+                seen = self.dist.observed(cells, u)
+                observed.append(layout.cells_to_pixels(seen, n_per_image))
+            else:
                 seen = self.dist.observed(mask, u)
                 observed.append(layout.to_pixels(seen, n_per_image))
         return masks, observed

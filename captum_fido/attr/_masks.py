@@ -79,6 +79,10 @@ class MaskDistribution(ABC):
     name: str = "mask"
     #: Whether :meth:`sample` consumes uniform noise.
     needs_noise: bool = True
+    #: Whether :meth:`observed` reads the parameters' cells (the layout's
+    #: grid or segments, then spread to their pixels) instead of each
+    #: pixel's sample.
+    observes_cells: bool = False
 
     @abstractmethod
     def init_params(self, n: int, grid: Tuple[int, ...], like: Tensor) -> Tensor:
@@ -192,6 +196,15 @@ class ContinuousMask(MaskDistribution):
     raises it above ``tau``: the paper's definition, ``r = 1[m > tau]``,
     unchanged.
 
+    Why ``r`` is thresholded on the mask's cells (``observes_cells``), the
+    grid's parameters spread to their pixels, not on the bilinearly
+    upsampled mask: upsampled, a pixel's value mixes its neighbouring cells,
+    so a pixel of a deleted cell (``m = 0``) next to a kept one is observed
+    at any ``tau`` below the mix. Every deleted region then loses a cell's
+    width at its border, and at low ``tau`` small regions vanish: at
+    ``tau = 0`` thresholding pixels left 14 of 16 demo scenes' maps empty,
+    thresholding cells none.
+
     Args:
         tau (float, optional): Threshold of the observed mask: infillers see
             the pixels with ``mask > tau``. Default 0.5.
@@ -207,6 +220,7 @@ class ContinuousMask(MaskDistribution):
 
     name = "BBMP"
     needs_noise = False
+    observes_cells = True
 
     def __init__(self, tau: float = 0.5, start: float = 1.0) -> None:
         self.tau = float(tau)
@@ -267,6 +281,11 @@ class GridLayout:
         r"""Samples drawn per pixel already are pixels."""
         return samples
 
+    def cells_to_pixels(self, cells: Tensor, n_per_image: int) -> Tensor:
+        r"""Each grid cell's value ``(N * n_per_image, 1, h, w)`` on all of
+        its pixels (nearest, not interpolated: a cell's pixels share it)."""
+        return F.interpolate(cells, size=(self.size[0], self.size[1]), mode="nearest")
+
 
 class SegmentLayout:
     r"""One mask parameter per segment of a ``feature_mask``.
@@ -312,6 +331,10 @@ class SegmentLayout:
             self._rows[n_per_image] = self._flat.repeat_interleave(n_per_image, dim=0)
         flat = self._rows[n_per_image]
         return samples.gather(2, flat).view(samples.shape[0], 1, *self.size)
+
+    def cells_to_pixels(self, cells: Tensor, n_per_image: int) -> Tensor:
+        r"""Each segment's value on all of its pixels (as :meth:`to_pixels`)."""
+        return self.to_pixels(cells, n_per_image)
 
 
 #: Where a mask's parameters live.
