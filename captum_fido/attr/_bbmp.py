@@ -26,15 +26,18 @@ class BBMP(MaskAttribution):
     ``-s(phi) + l1 * ||m||`` and the map is ``m``.
 
     With an infiller that looks at the mask (Local, learned in-painters) the
-    infiller observes the pixels where ``m > tau``: the BBMP-CA variant of
-    Chang et al. (section 4.4, Table 2), which the paper finds brittle in
-    ``tau``. Its mask starts at ``tau`` instead of 1 (from 1 the infiller
-    would observe every pixel and return the image, leaving no gradient;
-    see :class:`~captum_fido.attr.ContinuousMask`). Mask-independent
-    infillers (Mean, Blur, Random) ignore ``tau``.
+    infiller observes the mask's cells where ``m > tau`` (all of a cell's
+    pixels): the BBMP-CA variant of Chang et al. (section 4.4, Table 2),
+    which the paper finds brittle in ``tau``. Its mask starts at ``tau``
+    instead of 1 (from 1 the infiller would observe every pixel and return
+    the image, leaving no gradient), and the threshold reads cells, not the
+    upsampled pixels (which would erode every deleted region by a cell; see
+    :class:`~captum_fido.attr.ContinuousMask`). Mask-independent infillers
+    (Mean, Blur, Random) ignore ``tau``.
     It takes the options of :meth:`FIDO.attribute
     <captum_fido.FIDO.attribute>` with ``tau`` instead of ``temperature``, one
-    row per step (``n_samples=1``) and ``l1_coeff=5e-3`` by default.
+    row per step (``n_samples=1``, 144 steps) and a sparsity weight 5 times
+    FIDO's by default (``BBMP_L1_RATIO``).
 
     Args:
         forward_func (Callable or torch.nn.Module): The classifier, as for

@@ -209,8 +209,9 @@ class MaskOptions:
     tau: float = option(
         0.5,
         V.check_unit_interval,
-        "Threshold in ``[0, 1]``: mask-dependent infillers observe the pixels "
-        "with ``m > tau`` (BBMP-CA; the paper sweeps 1, 0.7, 0.5, 0.3, 0.1, "
+        "Threshold in ``[0, 1]``: mask-dependent infillers observe the mask's "
+        "cells (grid cells or segments) with ``m > tau``, all of each cell's "
+        "pixels (BBMP-CA; the paper sweeps 1, 0.7, 0.5, 0.4, 0.3, 0.2, 0.1, "
         "0). Mask-independent infillers ignore it.",
         applies_to="BBMP",
     )
