@@ -21,7 +21,8 @@ References on the same images: FIDO-SSR with the in-painter (FIDO-CA, the
 paper's comparison) and BBMP with Blur.
 
 ``--variant`` chooses BBMP-CA's rule: ``shipped``, the library's (the mask
-starts at tau, :class:`captum_fido.attr.ContinuousMask`), or ``ste``, a
+starts at tau and the threshold reads the mask's cells,
+:class:`captum_fido.attr.ContinuousMask`), or ``ste``, a
 straight-through gradient for the threshold (``dr / dm := 1``, and the
 in-fill's derivative in the partition ``x - g``, with ``g`` the fill of a
 pixel that is not observed: its fill there, or for an observed pixel its fill
