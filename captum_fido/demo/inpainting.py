@@ -31,7 +31,7 @@ Examples::
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional, Tuple
+from typing import Optional, Tuple
 
 import cv2
 import numpy as np
@@ -40,7 +40,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from captum_fido._utils import validation as V
-from captum_fido.demo.models import GatedUNet, _zero
+from captum_fido.demo.models import GatedUNet, Rebuildable, _zero
 from captum_fido.infillers import Infiller
 from captum_fido.infillers.functional import pyramid_fill
 
@@ -142,7 +142,7 @@ def coarse_fill(masked_image: Tensor, keep_mask: Tensor, method: str) -> Tensor:
     raise ValueError(f"method must be one of {COARSE_FILLS}, got {method!r}")
 
 
-class RefineUNet(GatedUNet):
+class RefineUNet(Rebuildable, GatedUNet):
     r"""Gated-convolution U-Net refining a coarse fill (the learned stage).
 
     The 7-channel input (masked image, keep-mask, coarse fill) is folded
@@ -188,6 +188,8 @@ class RefineUNet(GatedUNet):
         torch.Size([2, 3, 64, 64])
     """
 
+    rebuilt_from = ("coarse", "fold", "width", "noise_channels")
+
     def __init__(
         self,
         width: int = 24,
@@ -217,17 +219,6 @@ class RefineUNet(GatedUNet):
             self.noise_e1 = nn.Conv2d(noise_channels, 2 * w, 1)
             _zero(self.noise_mid)
             _zero(self.noise_e1)
-
-    def architecture(self) -> Dict[str, Any]:
-        r"""What rebuilds this network (the training summary's settings,
-        which :func:`~captum_fido.demo.pretrained.load_inpainter` reads)."""
-        return {
-            "architecture": "RefineUNet",
-            "coarse": self.coarse,
-            "fold": self.fold,
-            "width": self.width,
-            "noise_channels": self.noise_channels,
-        }
 
     def draw_noise(
         self, like: Tensor, generator: Optional[torch.Generator] = None

@@ -13,7 +13,7 @@ with ``masked_image = image * keep_mask`` ``(N, 3, H, W)`` and ``keep_mask``
 
 from __future__ import annotations
 
-from typing import Optional, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -81,6 +81,20 @@ class SceneClassifier(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         h = self.pool(self.features(x)).flatten(1)
         return self.fc(self.dropout(h))
+
+
+class Rebuildable:
+    r"""A network that records what rebuilds it: :meth:`architecture` gives
+    its class name and the constructor arguments named in
+    ``rebuilt_from`` (attributes of the same names), the settings a training
+    summary keeps and :mod:`~captum_fido.demo.pretrained`'s loaders read."""
+
+    rebuilt_from: Tuple[str, ...] = ()
+
+    def architecture(self) -> Dict[str, Any]:
+        r"""``{"architecture": class name, argument: value, ...}``."""
+        values = {name: getattr(self, name) for name in self.rebuilt_from}
+        return {"architecture": type(self).__name__, **values}
 
 
 class GatedConv2d(nn.Module):
@@ -302,7 +316,7 @@ class PatchDiscriminator(nn.Module):
         return self.net(torch.cat([image, keep_mask], dim=1))
 
 
-class CompletionVAE(nn.Module):
+class CompletionVAE(Rebuildable, nn.Module):
     r"""Image-completion VAE conditioned on the observed pixels (paper's VAE).
 
     A conditioning encoder reads ``(masked_image, keep_mask)``; a posterior
@@ -330,10 +344,12 @@ class CompletionVAE(nn.Module):
         torch.Size([2])
     """
 
+    rebuilt_from = ("width", "latent_dim")
+
     def __init__(self, width: int = 32, latent_dim: int = 32) -> None:
         super().__init__()
         w = width
-        self.latent_dim = latent_dim
+        self.width, self.latent_dim = width, latent_dim
         self.cond0 = _vae_block(4, w, 1)
         self.cond1 = _vae_block(w, 2 * w, 2)
         self.cond2 = _vae_block(2 * w, 3 * w, 2)

@@ -413,26 +413,23 @@ def train_vae(
         loss.backward()
         opt.step()
         sched.step()
-        l1s.append(float(l1))
-        kls.append(float(kl.mean()))
+        l1s.append(float(l1.detach()))
+        kls.append(float(kl.mean().detach()))
         bar.set_postfix(l1=f"{np.mean(l1s[-50:]):.4f}", kl=f"{np.mean(kls[-50:]):.2f}")
     summary = {
         "l1": float(np.mean(l1s[-50:])),
         "kl": float(np.mean(kls[-50:])),
         "l1_first": float(np.mean(l1s[:50])),
         **clock.summary(steps),
-        "settings": dict(
-            steps=steps,
-            batch_size=batch_size,
-            n_scenes=n_scenes,
-            lr=lr,
-            kl_weight=kl_weight,
-            width=width,
-            latent_dim=latent_dim,
-            seed=seed,
-            min_kept_fraction=0.5,
-            mask_weights=None,
-        ),
+        "settings": {
+            **vae.architecture(),
+            **bank.settings(),
+            "seed": seed,  # the argument; the bank draws with seed + 1
+            "steps": steps,
+            "batch_size": batch_size,
+            "lr": lr,
+            "kl_weight": kl_weight,
+        },
     }
     return finish_training(
         vae,
