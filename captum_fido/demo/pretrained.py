@@ -192,10 +192,12 @@ def load_vae(path: Optional[PathLike] = None) -> CompletionVAE:
     Examples::
 
         >>> vae = load_vae()
-        >>> image = torch.rand(2, 3, 64, 64)
-        >>> keep = (torch.rand(2, 1, 64, 64) > 0.5).float()
-        >>> vae(image * keep, keep).shape
-        torch.Size([2, 3, 64, 64])
+        >>> image = torch.rand(1, 3, 64, 64)
+        >>> keep = torch.zeros(1, 1, 64, 64)
+        >>> keep[..., :32] = 1  # the left half observed, the right half filled
+        >>> filled = vae(image * keep, keep)
+        >>> bool(torch.allclose(filled[..., :32], image[..., :32]))  # kept as is
+        True
     """
     p = Path(path) if path is not None else WEIGHTS_DIR / "vae.pt"
     s = _settings(p)
@@ -229,10 +231,11 @@ def load_inpainter_infiller(
     Examples::
 
         >>> infiller = load_inpainter_infiller()
-        >>> x = torch.rand(2, 3, 64, 64)
-        >>> keep = (torch.rand(2, 1, 64, 64) > 0.5).float()
-        >>> infiller(x, keep).shape
-        torch.Size([2, 3, 64, 64])
+        >>> x = torch.rand(1, 3, 64, 64)
+        >>> keep = (torch.rand(1, 1, 64, 64) > 0.5).float()
+        >>> other = x * keep + torch.rand_like(x) * (1 - keep)  # other holes
+        >>> torch.equal(infiller(x, keep), infiller(other, keep))  # honest
+        True
     """
     net = load_inpainter(path)
     if isinstance(net, RefineUNet):
@@ -291,10 +294,8 @@ def load_vae_infiller(path: Optional[PathLike] = None) -> VAEInfiller:
     Examples::
 
         >>> infiller = load_vae_infiller()
-        >>> x = torch.rand(2, 3, 64, 64)
-        >>> keep = (torch.rand(2, 1, 64, 64) > 0.5).float()
-        >>> infiller(x, keep).shape
-        torch.Size([2, 3, 64, 64])
+        >>> infiller.stochastic, infiller.honest  # the mean: one fill per mask
+        (False, True)
     """
     return VAEInfiller(load_vae(path))
 
