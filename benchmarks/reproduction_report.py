@@ -351,6 +351,8 @@ measured on the demo domains, with 95% bootstrap intervals over test images.
 Claims are tested with *paired* differences (the same images for both
 methods). Verdicts: **holds** (the interval lies on the paper's side of 0),
 **does not hold** (on the other side), **cannot tell** (it contains 0).
+The findings in words, and how the runs were made, follow the tables:
+[What we found](#what-we-found-read-with-the-tables-above).
 """
 
 
