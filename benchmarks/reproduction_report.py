@@ -59,9 +59,13 @@ def _summaries(rows: Rows) -> Dict[str, MethodSummary]:
     return hit[1]
 
 
+def _test_rows(rows: Rows, method: str) -> Rows:
+    return [r for r in rows if r["method"] == method and r["split"] == "test"]
+
+
 def _values(rows: Rows, method: str, key: str) -> Dict[int, float]:
     summaries = _summaries(rows)
-    mine = [r for r in rows if r["method"] == method and r["split"] == "test"]
+    mine = _test_rows(rows, method)
     if method not in summaries:
         return {}
     # The threshold the summary used for this metric (0.5 or the alpha
@@ -320,11 +324,7 @@ def _preset_section(
 
 
 def _collapsed(rows: Rows, method: str, ids: Sequence[str]) -> str:
-    mine = [
-        r
-        for r in rows
-        if r["method"] == method and r["split"] == "test" and str(r["image_id"]) in ids
-    ]
+    mine = [r for r in _test_rows(rows, method) if str(r["image_id"]) in ids]
     empty = sum(r.get("map_status") == "empty" for r in mine)
     flooded = sum(r.get("map_status") == "flooded" for r in mine)
     return f"{empty} / {flooded} of {len(mine)}"
